@@ -1,1 +1,8 @@
+"""Masked Autoencoders Are Scalable Vision Learners (He et al., 2021), as literate notebooks on fastai and timm
+
+Modules:
+
+- `mae_nb.decoder`: A small Transformer that gets the encoded visible patches plus a shared mask token for each removed one, and predicts the pixels of every patch.
+- `mae_nb.loss`: Mean squared error on the removed patches only, optionally against per-patch normalised pixels; the official presets; loading official checkpoints."""
+
 __version__ = "0.0.1"

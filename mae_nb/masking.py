@@ -7,12 +7,12 @@ Docs: https://mae-nb.github.io/mae_nb/masking.html.md"""
 # %% auto #0
 __all__ = ['check_mask_ratio', 'random_masking', 'block_masking_noise', 'grid_masking_noise']
 
-# %% ../nbs/01_masking.ipynb #baba3290
+# %% ../nbs/01_masking.ipynb #54ade455
 import math, torch
 from torch import Tensor
 from .patchify import _shape_of
 
-# %% ../nbs/01_masking.ipynb #4e0813ec
+# %% ../nbs/01_masking.ipynb #5ed86a1f
 def check_mask_ratio(mask_ratio:float, L:int):
     "Raise a `ValueError` unless `mask_ratio` is in [0, 1) and leaves at least one of `L` patches visible."
     if not (isinstance(mask_ratio, (int, float)) and 0 <= mask_ratio < 1):
@@ -20,7 +20,7 @@ def check_mask_ratio(mask_ratio:float, L:int):
     if int(L * (1 - mask_ratio)) < 1:
         raise ValueError(f"mask_ratio={mask_ratio} keeps no patch visible out of {L}; use a smaller ratio")
 
-# %% ../nbs/01_masking.ipynb #cbfa91e9
+# %% ../nbs/01_masking.ipynb #36ff1efb
 def random_masking(x:Tensor, # tokens `(N, L, D)`
                    mask_ratio:float, # fraction of tokens removed, in [0, 1)
                    noise:Tensor|None=None, # `(N, L)`; tokens with the smallest noise are kept. Uniform if `None`
@@ -39,7 +39,7 @@ def random_masking(x:Tensor, # tokens `(N, L, D)`
     mask = (ids_restore >= len_keep).float()  # a token is removed when its rank in the shuffle is >= len_keep
     return x_masked, mask, ids_restore
 
-# %% ../nbs/01_masking.ipynb #69ca8b95
+# %% ../nbs/01_masking.ipynb #e12c74ea
 def _pair(x): return tuple(x) if isinstance(x, (tuple, list)) else (x, x)
 
 def _num_removed(L, mask_ratio): return L - int(L * (1 - mask_ratio))
@@ -68,7 +68,7 @@ def block_masking_noise(N:int, # batch size
             m.view(-1)[new[:left]] = True  # a block that overshoots is cut to the patches still needed
     return (rand(N, L) + masks.view(N, L).float()).to(device)
 
-# %% ../nbs/01_masking.ipynb #2a9a5c3f
+# %% ../nbs/01_masking.ipynb #a8bb7960
 def grid_masking_noise(N:int, # batch size
                        grid_size:int|tuple, # (h, w) patches
                        mask_ratio:float=0.75, # fraction of patches removed
