@@ -7,7 +7,7 @@ Docs: https://mae-nb.github.io/mae_nb/all.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #2df79186
+# %% ../nbs/99_all.ipynb #a8a2a3e3
 import importlib
 from .patchify import *
 from .masking import *
@@ -15,5 +15,6 @@ from .encoder import *
 from .decoder import *
 from .loss import *
 
+# %% ../nbs/99_all.ipynb #721fde59
 _modules = ['patchify', 'masking', 'encoder', 'decoder', 'loss']
 __all__ = [name for m in _modules for name in importlib.import_module(f'mae_nb.{m}').__all__]
