@@ -60,6 +60,10 @@ def check_same_numbers(official_path, preset, img_size, in_chans, batch):
     for norm_pix in (False, True):
         off = build('official', preset, official_path, img_size=img_size, in_chans=in_chans, norm_pix_loss=norm_pix)
         ours = build('ours', preset, img_size=img_size, in_chans=in_chans, norm_pix_loss=norm_pix)
+        for k in ('pos_embed', 'decoder_pos_embed'):  # our sin-cos tables, built independently, equal the official ones
+            diff = (getattr(ours, k) - getattr(off, k)).abs().max().item()
+            print(f"  {k} of a fresh model vs official: max |Δ| {diff:.1e}")
+            if diff > 1e-6: sys.exit(1)
         load_mae_checkpoint(ours, {'model': off.state_dict()})  # strict: every key and shape must match
         imgs = torch.randn(batch, in_chans, img_size, img_size)
         noise = torch.rand(batch, ours.num_patches)

@@ -7,7 +7,7 @@ Docs: https://mae-nb.github.io/mae_nb/encoder.html.md"""
 # %% auto #0
 __all__ = ['mask_noise_samplers', 'get_2d_sincos_pos_embed', 'MAEEncoder']
 
-# %% ../nbs/02_encoder.ipynb #0f2da372
+# %% ../nbs/02_encoder.ipynb #e3f29855
 from functools import partial
 import torch, torch.nn as nn
 from torch import Tensor
@@ -17,7 +17,7 @@ from timm.models.vision_transformer import Block, PatchEmbed
 from .patchify import check_imgs
 from .masking import random_masking, block_masking_noise, grid_masking_noise, _pair
 
-# %% ../nbs/02_encoder.ipynb #c39e7d8e
+# %% ../nbs/02_encoder.ipynb #cbbe2b13
 def _sincos_1d(dim:int, pos:Tensor) -> Tensor:
     "`[sin(pos·ω), cos(pos·ω)]` for `dim` channels, ω_k = 1/10000^(k/(dim/2))."
     omega = 1.0 / 10000 ** (torch.arange(dim // 2, dtype=torch.float64) / (dim / 2))
@@ -36,7 +36,7 @@ def get_2d_sincos_pos_embed(embed_dim:int, # channels D, a multiple of 4
     if cls_token: emb = torch.cat([torch.zeros(1, embed_dim, dtype=emb.dtype), emb])
     return emb.float()
 
-# %% ../nbs/02_encoder.ipynb #977817e2
+# %% ../nbs/02_encoder.ipynb #b2a95bea
 mask_noise_samplers = {'random': None, 'block': block_masking_noise, 'grid': grid_masking_noise}
 
 class MAEEncoder(Module):
@@ -84,7 +84,7 @@ class MAEEncoder(Module):
         elif isinstance(m, nn.LayerNorm):
             nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
 
-# %% ../nbs/02_encoder.ipynb #35a0a1f0
+# %% ../nbs/02_encoder.ipynb #c8ae4998
 @patch
 def forward_encoder(self:MAEEncoder,
                     imgs:Tensor, # `(N, C, H, W)`
