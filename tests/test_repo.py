@@ -31,8 +31,8 @@ def test_sample_is_package_data():
     import tomllib
     cfg = tomllib.loads((ROOT/'pyproject.toml').read_text())
     globs = cfg['tool']['setuptools']['package-data']['mae_nb']
-    assert any(Path('data/fashion_mnist_sample.npz').match(g) for g in globs)
-    assert (ROOT/'mae_nb'/'data'/'fashion_mnist_sample.npz').stat().st_size < 2_000_000
+    assert any(Path('assets/fashion_mnist_sample.npz').match(g) for g in globs)
+    assert (ROOT/'mae_nb'/'assets'/'fashion_mnist_sample.npz').stat().st_size < 2_000_000
 
 def test_quick_start_command_runs():
     "The quick start's Python one-liner runs (the install part is what .ci/run just did)."

@@ -1,4 +1,4 @@
-"""Build `mae_nb/data/fashion_mnist_sample.npz`, the small real sample shipped inside the package.
+"""Build `mae_nb/assets/fashion_mnist_sample.npz`, the small real sample shipped inside the package.
 
 Usage: python tools/make_sample.py [IDX_DIR]   (default: /usr/share/datasets/fashion-mnist,
 installed by `apt-get install dataset-fashion-mnist`).
@@ -15,7 +15,7 @@ import numpy as np
 from torchvision.datasets import FashionMNIST
 
 N_TRAIN, N_VALID = 200, 50
-OUT = Path(__file__).resolve().parents[1]/'mae_nb'/'data'/'fashion_mnist_sample.npz'
+OUT = Path(__file__).resolve().parents[1]/'mae_nb'/'assets'/'fashion_mnist_sample.npz'
 
 def first_per_class(ds, n):
     y = ds.targets.numpy()
