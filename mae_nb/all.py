@@ -7,14 +7,16 @@ Docs: https://mae-nb.github.io/mae_nb/all.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #a8a2a3e3
+# %% ../nbs/99_all.ipynb #55e37546
 import importlib
 from .patchify import *
 from .masking import *
 from .encoder import *
 from .decoder import *
 from .loss import *
+from .data import *
+from .pretrain import *
 
-# %% ../nbs/99_all.ipynb #721fde59
-_modules = ['patchify', 'masking', 'encoder', 'decoder', 'loss']
+# %% ../nbs/99_all.ipynb #78c00b7a
+_modules = ['patchify', 'masking', 'encoder', 'decoder', 'loss', 'data', 'pretrain']
 __all__ = [name for m in _modules for name in importlib.import_module(f'mae_nb.{m}').__all__]

@@ -1,37 +1,33 @@
 """Build `mae_nb/assets/fashion_mnist_sample.npz`, the small real sample shipped inside the package.
 
-Usage: python tools/make_sample.py [IDX_DIR]   (default: /usr/share/datasets/fashion-mnist,
+Usage: python tools/make_sample.py [IDX_DIR [OUT]]   (default IDX_DIR: /usr/share/datasets/fashion-mnist,
 installed by `apt-get install dataset-fashion-mnist`).
 
 The sample is the first `N_TRAIN` images of each class from Fashion-MNIST's training set and the first
 `N_VALID` of each class from its test set, in file order (no randomness, so the file is reproducible).
-The IDX files are read through torchvision's own Fashion-MNIST loader: the `.gz` files are unpacked into its raw
-folder, where it finds them already present (Debian recompressed the archives, so torchvision's checksums of the
-`.gz` files would not match; the unpacked IDX files are the same).
+The IDX files are read by `mae_nb.data.read_fashion_mnist`, through torchvision's own Fashion-MNIST loader (see the
+`05_data` notebook for why the Debian `.gz` files are unpacked first).
 """
-import gzip, shutil, sys, tempfile
+import sys
 from pathlib import Path
 import numpy as np
-from torchvision.datasets import FashionMNIST
+from mae_nb.data import read_fashion_mnist
 
 N_TRAIN, N_VALID = 200, 50
 OUT = Path(__file__).resolve().parents[1]/'mae_nb'/'assets'/'fashion_mnist_sample.npz'
 
-def first_per_class(ds, n):
-    y = ds.targets.numpy()
-    idx = np.sort(np.concatenate([np.flatnonzero(y == c)[:n] for c in range(len(ds.classes))]))
-    return ds.data.numpy()[idx], y[idx].astype(np.uint8)
+def first_per_class(x, y, n):
+    "The first `n` images of each class, in file order: `(M, 28, 28)` uint8 and `(M,)` uint8."
+    x, y = x[:, 0].numpy(), y.numpy()
+    idx = np.sort(np.concatenate([np.flatnonzero(y == c)[:n] for c in range(10)]))
+    return x[idx], y[idx].astype(np.uint8)
 
-def main(idx_dir='/usr/share/datasets/fashion-mnist'):
-    with tempfile.TemporaryDirectory() as root:
-        raw = Path(root)/'FashionMNIST'/'raw'
-        raw.mkdir(parents=True)
-        for f in Path(idx_dir).glob('*-ubyte.gz'):
-            with gzip.open(f) as src, open(raw/f.stem, 'wb') as dst: shutil.copyfileobj(src, dst)
-        train, test = (FashionMNIST(root, train=t, download=False) for t in (True, False))
-        x_train, y_train = first_per_class(train, N_TRAIN)
-        x_valid, y_valid = first_per_class(test, N_VALID)
-        np.savez_compressed(OUT, x_train=x_train, y_train=y_train, x_valid=x_valid, y_valid=y_valid)
-    print(f'{OUT}: train {x_train.shape}, valid {x_valid.shape}, {OUT.stat().st_size/1e3:.0f} kB')
+def main(idx_dir='/usr/share/datasets/fashion-mnist', out=OUT):
+    train, test = read_fashion_mnist(idx_dir)
+    x_train, y_train = first_per_class(*train, N_TRAIN)
+    x_valid, y_valid = first_per_class(*test, N_VALID)
+    out = Path(out)
+    np.savez_compressed(out, x_train=x_train, y_train=y_train, x_valid=x_valid, y_valid=y_valid)
+    print(f'{out}: train {x_train.shape}, valid {x_valid.shape}, {out.stat().st_size/1e3:.0f} kB')
 
 if __name__ == '__main__': main(*sys.argv[1:])

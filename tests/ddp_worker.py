@@ -1,0 +1,36 @@
+"""One process of the 2-process CPU data-parallel test (started by tests/test_distributed.py through torchrun).
+
+Pretrains a small MAE on the shipped sample with the gloo backend and writes what this rank saw to OUT/rank{r}.json:
+the training indices of each epoch, a digest of the parameters after training, the lr and effective batch, and
+which files this rank wrote.
+"""
+import hashlib, json, os, sys
+from pathlib import Path
+import torch
+import mae_nb.pretrain as P
+
+out = Path(sys.argv[1]); rank = int(os.environ['RANK'])
+seen, writes = [], []
+_get_idxs = P.GlooDistributedDL.get_idxs
+def get_idxs(self):
+    idxs = _get_idxs(self)
+    if self.dl.shuffle: seen.append(list(map(int, idxs)))  # the training loader (validation is not shuffled)
+    return idxs
+P.GlooDistributedDL.get_idxs = get_idxs
+_save = P.save_atomic
+def save_atomic(obj, path): writes.append(str(path)); return _save(obj, path)
+P.save_atomic = save_atomic
+_savefig = P.plt.Figure.savefig
+def savefig(self, fname, *a, **k): writes.append(str(fname)); return _savefig(self, fname, *a, **k)
+P.plt.Figure.savefig = savefig
+
+cfg = P.PretrainConfig(source='sample', epochs=2, bs=32, base_lr=1.5e-3, out=str(out/'run'), seed=0,
+                       model_kwargs=dict(depth=2, decoder_depth=1))
+learn = P.pretrain(cfg)
+params = torch.cat([p.detach().flatten() for p in learn.model.parameters()])
+json.dump({'rank': rank, 'world_size': int(os.environ['WORLD_SIZE']), 'seen': seen,
+           'params_sha': hashlib.sha256(params.numpy().tobytes()).hexdigest(),
+           'lr': learn.opt.hypers[0]['lr'] if False else learn.lr, 'effective_batch': learn.effective_batch,
+           'n_train': len(learn.dls.train.dataset), 'writes': writes,
+           'backend': torch.distributed.get_backend() if torch.distributed.is_initialized() else None},
+          open(out/f'rank{rank}.json', 'w'))
