@@ -7,7 +7,7 @@ Docs: https://mae-nb.github.io/mae_nb/all.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #55e37546
+# %% ../nbs/99_all.ipynb #f34c251c
 import importlib
 from .patchify import *
 from .masking import *
@@ -17,6 +17,6 @@ from .loss import *
 from .data import *
 from .pretrain import *
 
-# %% ../nbs/99_all.ipynb #78c00b7a
+# %% ../nbs/99_all.ipynb #ad4641b7
 _modules = ['patchify', 'masking', 'encoder', 'decoder', 'loss', 'data', 'pretrain']
 __all__ = [name for m in _modules for name in importlib.import_module(f'mae_nb.{m}').__all__]

@@ -12,7 +12,7 @@ __all__ = ['no_weight_decay', 'PretrainConfig', 'effective_batch', 'scaled_lr', 
            'read_step_log', 'GlooDistributedDL', 'mae_learner', 'reconstruct', 'show_reconstructions',
            'plot_loss_curve', 'pretrain']
 
-# %% ../nbs/05_pretrain.ipynb #4c8fb9ba
+# %% ../nbs/05_pretrain.ipynb #d434593a
 import csv, math, os, random, warnings
 from dataclasses import dataclass, field, asdict
 from functools import partial
@@ -34,7 +34,7 @@ from .patchify import patchify, unpatchify, show_img
 from .loss import create_mae, mae_presets, load_mae_checkpoint, MaskedAutoencoderViT, _is_decoder_key
 from .data import mae_dataloaders
 
-# %% ../nbs/05_pretrain.ipynb #dffefae3
+# %% ../nbs/05_pretrain.ipynb #19c37117
 _precisions = ('fp32', 'bf16', 'fp16')
 
 @dataclass
@@ -57,6 +57,7 @@ class PretrainConfig:
     seed:int = 0
     out:str = 'runs/mae' # output folder: checkpoints, logs, figures
     save_every:int = 1 # write a checkpoint every this many epochs (and at the end)
+    keep_all:bool = False # keep every checkpoint written; by default only the newest stays
     data_path:str|None = None # folder of the Fashion-MNIST IDX files
     num_workers:int = 0
     model_kwargs:dict = field(default_factory=dict) # overrides of the preset, e.g. {'decoder_depth': 1}
@@ -74,7 +75,7 @@ class PretrainConfig:
     @property
     def warmup(self) -> float: return min(40., 0.05 * self.epochs) if self.warmup_epochs is None else self.warmup_epochs
 
-# %% ../nbs/05_pretrain.ipynb #d6a5013d
+# %% ../nbs/05_pretrain.ipynb #5d0a9b6e
 def effective_batch(bs:int, accum:int=1, world_size:int|None=None) -> int:
     "Images per optimizer step: per-device batch × accumulation steps × processes."
     if world_size is None: world_size = num_distrib() or 1
@@ -84,7 +85,7 @@ def scaled_lr(base_lr:float, eff_batch:int) -> float:
     "The linear scaling rule of the paper: `base_lr * eff_batch / 256`."
     return base_lr * eff_batch / 256
 
-# %% ../nbs/05_pretrain.ipynb #e9887b80
+# %% ../nbs/05_pretrain.ipynb #b4f11fe2
 no_weight_decay = ('cls_token', 'mask_token', 'pos_embed', 'decoder_pos_embed')
 
 def mae_param_groups(model:torch.nn.Module, weight_decay:float=0.05) -> list:
@@ -96,13 +97,13 @@ def mae_adamw(params, lr:float, betas=(0.9, 0.95), **kwargs) -> OptimWrapper:
     fused = all(p.device.type in ('cpu', 'cuda') for g in params for p in g['params'])
     return OptimWrapper(params, torch.optim.AdamW, convert_groups=False, lr=lr, betas=betas, fused=fused, **kwargs)
 
-# %% ../nbs/05_pretrain.ipynb #be1db0bd
+# %% ../nbs/05_pretrain.ipynb #73211908
 def mae_schedule(lr:float, warmup_pct:float) -> ParamScheduler:
     "Linear warmup over the first `warmup_pct` of training, then half-cycle cosine to 0."
     if warmup_pct <= 0: return ParamScheduler({'lr': SchedCos(lr, 0.)})
     return ParamScheduler({'lr': combine_scheds([warmup_pct, 1 - warmup_pct], [SchedLin(0., lr), SchedCos(lr, 0.)])})
 
-# %% ../nbs/05_pretrain.ipynb #17164b95
+# %% ../nbs/05_pretrain.ipynb #3b082da9
 def mae_loss(out, *yb):
     "The loss that the MAE model returned (labels unused)."
     return out[0]
@@ -127,7 +128,7 @@ class MAETrainer(Callback):
             raise NonFiniteLossError(f"non-finite loss ({self.loss.item()}) at epoch {self.epoch}, iteration {self.iter} "
                                      f"(optimizer step {step}); training stopped, checkpoints already written are untouched")
 
-# %% ../nbs/05_pretrain.ipynb #f1615d8a
+# %% ../nbs/05_pretrain.ipynb #66dbed7d
 class DeviceMixedPrecision(MixedPrecision):
     "fastai's `MixedPrecision`, autocasting on the data's device (CPU included) instead of always CUDA."
     def before_fit(self):
@@ -137,7 +138,7 @@ class DeviceMixedPrecision(MixedPrecision):
         self.autocast = torch.autocast(dev, dtype=dtype)
         self.learn.scaler = torch.amp.GradScaler(dev, enabled=dtype == torch.float16, **{k: v for k, v in self.kwargs.items() if k != 'enabled'})
 
-# %% ../nbs/05_pretrain.ipynb #7621b571
+# %% ../nbs/05_pretrain.ipynb #2beb7e95
 def _shuffler(dl): return getattr(dl, 'dl', dl).rng  # a `DistributedDL` shuffles with the loader it wraps
 def _generators(dl): # the seeded generators of the augmentation (e.g. `RandomResizedCropFlip`'s)
     return [t.generator for t in getattr(dl, 'dl', dl).after_batch.fs if getattr(t, 'generator', None) is not None]
@@ -171,11 +172,11 @@ def save_atomic(obj, path:Path):
     torch.save(obj, tmp)
     os.replace(tmp, path)
 
-# %% ../nbs/05_pretrain.ipynb #e4ec0c95
+# %% ../nbs/05_pretrain.ipynb #7cf0aad8
 class MAECheckpoint(Callback):
     "Write resumable checkpoints every `every` epochs and at the end (rank 0 only); restore one with `resume`."
     order = 65  # after the Recorder (50) and the distributed wrapper (11)
-    def __init__(self, out:Path, every:int=1, config:dict|None=None, resume:dict|None=None):
+    def __init__(self, out:Path, every:int=1, config:dict|None=None, resume:dict|None=None, keep_all:bool=False):
         store_attr(); self.start_epoch = resume['epoch'] if resume else 0
 
     def before_fit(self):
@@ -194,12 +195,15 @@ class MAECheckpoint(Callback):
         states = _gather(_rng_state(self.dls.train))  # every rank takes part, only rank 0 writes
         if rank_distrib(): return
         scaler = getattr(self.learn, 'scaler', None)
+        path = Path(self.out)/f'checkpoint-{epoch}.pth'
         save_atomic({'model': _unwrap(self.model).state_dict(), 'optimizer': self.opt.opt.state_dict(),
                      'scaler': scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
-                     'epoch': epoch, 'config': self.config, 'rng': states},
-                    Path(self.out)/f'checkpoint-{epoch}.pth')
+                     'epoch': epoch, 'config': self.config, 'rng': states}, path)
+        if not self.keep_all:  # only once the new one is safely written
+            for old in Path(self.out).glob('checkpoint-*.pth'):
+                if old != path: old.unlink()
 
-# %% ../nbs/05_pretrain.ipynb #dffc9dcd
+# %% ../nbs/05_pretrain.ipynb #cb02e79a
 def latest_checkpoint(out:Path) -> Path|None:
     "The checkpoint with the highest epoch in `out`, if any."
     cks = sorted(Path(out).glob('checkpoint-*.pth'), key=lambda p: int(p.stem.split('-')[1]))
@@ -220,7 +224,7 @@ def export_encoder(checkpoint:Path|dict, path:Path) -> Path:
     save_atomic({'model': {k: v for k, v in ck['model'].items() if not _is_decoder_key(k)}}, path)
     return Path(path)
 
-# %% ../nbs/05_pretrain.ipynb #ca3b3ee0
+# %% ../nbs/05_pretrain.ipynb #fd2d4d00
 class StepLogger(Callback):
     "Append `epoch, iter, step, lr, loss` of every training batch to a CSV file (rank 0 only)."
     order = 60
@@ -256,7 +260,7 @@ def read_step_log(fname:Path) -> dict:
     with open(fname) as f: rows = list(csv.DictReader(f))
     return {k: [float(r[k]) for r in rows] for k in ('epoch', 'iter', 'step', 'lr', 'loss')}
 
-# %% ../nbs/05_pretrain.ipynb #224b7d8f
+# %% ../nbs/05_pretrain.ipynb #62befe9e
 from fastai.distributed import DistributedDL, DistributedTrainer
 
 class GlooDistributedDL(DistributedDL):
@@ -269,7 +273,7 @@ class GlooDistributedDL(DistributedDL):
 
 DistributedTrainer._wrap_dl = lambda self, dl: dl if isinstance(dl, DistributedDL) else GlooDistributedDL(dl, device=dl.device)
 
-# %% ../nbs/05_pretrain.ipynb #026bcc76
+# %% ../nbs/05_pretrain.ipynb #e06c9a8c
 def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None) -> Learner:
     "A fastai `Learner` that pretrains `model` on `dls` with the recipe of `cfg`."
     eff = effective_batch(cfg.bs, cfg.accum)
@@ -283,7 +287,7 @@ def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None) -
     learn.effective_batch = eff
     return learn
 
-# %% ../nbs/05_pretrain.ipynb #f18f308b
+# %% ../nbs/05_pretrain.ipynb #b68634d0
 @torch.no_grad()
 def reconstruct(model:MaskedAutoencoderViT, x:Tensor, mask_ratio:float=0.75, noise:Tensor|None=None):
     "Run `model` on normalised images `x`; return (masked input, reconstruction, reconstruction + visible), all in `x`'s normalisation."
@@ -328,7 +332,7 @@ def plot_loss_curve(step_log:Path, epoch_log:Path|None=None):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/05_pretrain.ipynb #960c1ffc
+# %% ../nbs/05_pretrain.ipynb #9febb826
 def pretrain(cfg:PretrainConfig|None=None, # the run's settings (keyword arguments build one)
              resume:str|Path|bool|None=None, # True: the latest checkpoint in `cfg.out`; or a checkpoint path
              figures:bool=True, # write the reconstruction and loss-curve PNGs
@@ -348,7 +352,7 @@ def pretrain(cfg:PretrainConfig|None=None, # the run's settings (keyword argumen
     dls = mae_dataloaders(cfg.source, img_size=cfg.img_size, bs=cfg.bs, path=cfg.data_path, num_workers=cfg.num_workers, seed=cfg.seed)
     model = create_mae(cfg.preset, img_size=dls.img_size, in_chans=dls.in_chans, norm_pix_loss=cfg.norm_pix_loss,
                        mask_sampling=cfg.mask_sampling, **cfg.model_kwargs)
-    log_cbs = [MAECheckpoint(out, cfg.save_every, asdict(cfg), ck), StepLogger(out/'steps.csv'),
+    log_cbs = [MAECheckpoint(out, cfg.save_every, asdict(cfg), ck, cfg.keep_all), StepLogger(out/'steps.csv'),
                EpochLogger(out/'epochs.csv', ck['epoch'] if ck else 0)]
     learn = mae_learner(dls, model, cfg, cbs=log_cbs + list(cbs or []))
     start = ck['epoch'] if ck else 0
