@@ -9,24 +9,24 @@ Docs: https://mae-nb.github.io/mae_nb/loss.html.md"""
 __all__ = ['mae_presets', 'norm_pix_target', 'create_mae', 'mae_vit_base_patch16', 'mae_vit_large_patch16',
            'mae_vit_huge_patch14', 'mae_vit_tiny_patch4', 'mae_vit_small_patch4', 'load_mae_checkpoint']
 
-# %% ../nbs/04_loss.ipynb #530da30b
+# %% ../nbs/04_loss.ipynb #ca6e720d
 import argparse
 from pathlib import Path
-import torch, torch.nn as nn
+import torch
 from torch import Tensor
 from fastcore.basics import patch
 from .patchify import patchify
 from .encoder import MAEEncoder
 from .decoder import MaskedAutoencoderViT
 
-# %% ../nbs/04_loss.ipynb #506e2c44
+# %% ../nbs/04_loss.ipynb #aa06657d
 def norm_pix_target(patches:Tensor, # `(N, L, p*p*C)`
                     eps:float=1e-6) -> Tensor:
     "Each patch normalised by its own mean and (unbiased) variance: the `norm_pix_loss` target."
     mean, var = patches.mean(dim=-1, keepdim=True), patches.var(dim=-1, keepdim=True)
     return (patches - mean) / (var + eps) ** .5
 
-# %% ../nbs/04_loss.ipynb #c8b02401
+# %% ../nbs/04_loss.ipynb #d00c32f1
 @patch
 def forward_loss(self:MaskedAutoencoderViT,
                  imgs:Tensor, # `(N, C, H, W)`
@@ -39,7 +39,7 @@ def forward_loss(self:MaskedAutoencoderViT,
     loss = (pred - target).pow(2).mean(dim=-1)  # (N, L): mean over a patch's pixels
     return (loss * mask).sum() / mask.sum()
 
-# %% ../nbs/04_loss.ipynb #6c9bc617
+# %% ../nbs/04_loss.ipynb #32f23b85
 @patch
 def forward(self:MaskedAutoencoderViT,
             imgs:Tensor, # `(N, C, H, W)`
@@ -51,7 +51,7 @@ def forward(self:MaskedAutoencoderViT,
     pred = self.forward_decoder(latent, ids_restore)
     return self.forward_loss(imgs, pred, mask), pred, mask
 
-# %% ../nbs/04_loss.ipynb #207a3839
+# %% ../nbs/04_loss.ipynb #920d1d73
 mae_presets = {
     'mae_vit_base_patch16':  dict(patch_size=16, embed_dim=768, depth=12, num_heads=12),
     'mae_vit_large_patch16': dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16),
@@ -86,7 +86,7 @@ def mae_vit_small_patch4(**kwargs):
     "ViT-Small-sized encoder (384 wide, 12 blocks, 6 heads), 4×256 decoder; 28×28×1 images by default."
     return create_mae('mae_vit_small_patch4', **kwargs)
 
-# %% ../nbs/04_loss.ipynb #49d136ba
+# %% ../nbs/04_loss.ipynb #2f644f7a
 def _is_decoder_key(k:str) -> bool: return k.startswith('decoder') or k == 'mask_token'
 
 def _key_report(keys, limit=12):

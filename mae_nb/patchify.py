@@ -7,22 +7,21 @@ Docs: https://mae-nb.github.io/mae_nb/patchify.html.md"""
 # %% auto #0
 __all__ = ['load_sample', 'check_imgs', 'patchify', 'unpatchify', 'patch_grid_image', 'show_img']
 
-# %% ../nbs/00_patchify.ipynb #b2c434d5
+# %% ../nbs/00_patchify.ipynb #d86a5433
 from importlib.resources import files
 from math import isqrt
 import numpy as np, torch
 from torch import Tensor
-import matplotlib.pyplot as plt
 from fastai.torch_core import show_image
 
-# %% ../nbs/00_patchify.ipynb #8d3c19af
+# %% ../nbs/00_patchify.ipynb #853bd324
 def load_sample(split:str='train'): # 'train' (2,000 images) or 'valid' (500 images, from the test set)
     "Images `(N, 1, 28, 28)` uint8 and labels `(N,)` int64 of the Fashion-MNIST sample shipped with mae_nb."
     if split not in ('train', 'valid'): raise ValueError(f"split must be 'train' or 'valid', got {split!r}")
     with np.load(files('mae_nb')/'assets'/'fashion_mnist_sample.npz') as d:
         return torch.from_numpy(d[f'x_{split}'])[:, None], torch.from_numpy(d[f'y_{split}'].astype(np.int64))
 
-# %% ../nbs/00_patchify.ipynb #2043aecf
+# %% ../nbs/00_patchify.ipynb #80e67f29
 def _shape_of(x): return tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
 
 def check_imgs(imgs:Tensor, # images `(N, C, H, W)`
@@ -41,7 +40,7 @@ def check_imgs(imgs:Tensor, # images `(N, C, H, W)`
     if img_size is not None and (H, W) != tuple(img_size):
         raise ValueError(f"expected images of size {tuple(img_size)}, got {H}×{W}")
 
-# %% ../nbs/00_patchify.ipynb #cc2b7b52
+# %% ../nbs/00_patchify.ipynb #d0833138
 def patchify(imgs:Tensor, # images `(N, C, H, W)`, H and W multiples of `patch_size`
              patch_size:int, # side p of a square patch
             ) -> Tensor: # patches `(N, L, p*p*C)`, row-major over the grid, each laid out (p, p, C)
@@ -52,7 +51,7 @@ def patchify(imgs:Tensor, # images `(N, C, H, W)`, H and W multiples of `patch_s
     x = imgs.reshape(N, C, h, p, w, p).permute(0, 2, 4, 3, 5, 1)  # N, h, w, p, p, C
     return x.reshape(N, h * w, p * p * C)
 
-# %% ../nbs/00_patchify.ipynb #531b99b2
+# %% ../nbs/00_patchify.ipynb #fc3d7594
 def unpatchify(x:Tensor, # patches `(N, L, p*p*C)`
                patch_size:int, # side p of a square patch
                grid_size:tuple|None=None, # (h, w) patches; inferred when the grid is square
@@ -73,7 +72,7 @@ def unpatchify(x:Tensor, # patches `(N, L, p*p*C)`
     x = x.reshape(N, h, w, p, p, C).permute(0, 5, 1, 3, 2, 4)  # N, C, h, p, w, p
     return x.reshape(N, C, h * p, w * p)
 
-# %% ../nbs/00_patchify.ipynb #0a561305
+# %% ../nbs/00_patchify.ipynb #fa0d2924
 def patch_grid_image(img:Tensor, # one image `(C, H, W)`, uint8 or float in [0, 1]
                      patch_size:int, # side p of a square patch
                      mask:Tensor|None=None, # `(L,)`, 1 where a patch is removed
@@ -90,7 +89,7 @@ def patch_grid_image(img:Tensor, # one image `(C, H, W)`, uint8 or float in [0, 
     canvas[:, :, :p, :p] = patches
     return canvas.permute(4, 0, 2, 1, 3).reshape(C, h*(p+gap), w*(p+gap))[:, :-gap or None, :-gap or None]
 
-# %% ../nbs/00_patchify.ipynb #155e162a
+# %% ../nbs/00_patchify.ipynb #f1b330e9
 def show_img(img:Tensor, # `(C, H, W)`, uint8 or float in [0, 1]
              ax=None, title:str|None=None, **kwargs):
     "fastai's `show_image` on a fixed [0, 1] scale, grey-scale for one channel."
