@@ -12,7 +12,7 @@ __all__ = ['no_weight_decay', 'PretrainConfig', 'effective_batch', 'scaled_lr', 
            'read_step_log', 'GlooDistributedDL', 'mae_learner', 'reconstruct', 'show_reconstructions',
            'plot_loss_curve', 'pretrain']
 
-# %% ../nbs/05_pretrain.ipynb #349e7788
+# %% ../nbs/05_pretrain.ipynb #e7fe7786
 import csv, os, random, warnings
 from dataclasses import dataclass, field, asdict
 from functools import partial
@@ -35,7 +35,7 @@ from .patchify import patchify, unpatchify, show_img
 from .loss import create_mae, mae_presets, MaskedAutoencoderViT, _is_decoder_key
 from .data import mae_dataloaders
 
-# %% ../nbs/05_pretrain.ipynb #a8c53d43
+# %% ../nbs/05_pretrain.ipynb #4d05db52
 _precisions = ('fp32', 'bf16', 'fp16')
 
 @dataclass
@@ -76,7 +76,7 @@ class PretrainConfig:
     @property
     def warmup(self) -> float: return min(40., 0.05 * self.epochs) if self.warmup_epochs is None else self.warmup_epochs
 
-# %% ../nbs/05_pretrain.ipynb #a66aff2f
+# %% ../nbs/05_pretrain.ipynb #1943d14b
 def effective_batch(bs:int, accum:int=1, world_size:int|None=None) -> int:
     "Images per optimizer step: per-device batch × accumulation steps × processes."
     if world_size is None: world_size = num_distrib() or 1
@@ -86,7 +86,7 @@ def scaled_lr(base_lr:float, eff_batch:int) -> float:
     "The linear scaling rule of the paper: `base_lr * eff_batch / 256`."
     return base_lr * eff_batch / 256
 
-# %% ../nbs/05_pretrain.ipynb #ce03165f
+# %% ../nbs/05_pretrain.ipynb #92b6c078
 no_weight_decay = ('cls_token', 'mask_token', 'pos_embed', 'decoder_pos_embed')
 
 def mae_param_groups(model:torch.nn.Module, weight_decay:float=0.05) -> list:
@@ -98,13 +98,13 @@ def mae_adamw(params, lr:float, betas=(0.9, 0.95), **kwargs) -> OptimWrapper:
     fused = all(p.device.type in ('cpu', 'cuda') for g in params for p in g['params'])
     return OptimWrapper(params, torch.optim.AdamW, convert_groups=False, lr=lr, betas=betas, fused=fused, **kwargs)
 
-# %% ../nbs/05_pretrain.ipynb #d87f47db
+# %% ../nbs/05_pretrain.ipynb #cb22c752
 def mae_schedule(lr:float, warmup_pct:float) -> ParamScheduler:
     "Linear warmup over the first `warmup_pct` of training, then half-cycle cosine to 0."
     if warmup_pct <= 0: return ParamScheduler({'lr': SchedCos(lr, 0.)})
     return ParamScheduler({'lr': combine_scheds([warmup_pct, 1 - warmup_pct], [SchedLin(0., lr), SchedCos(lr, 0.)])})
 
-# %% ../nbs/05_pretrain.ipynb #0fb1d210
+# %% ../nbs/05_pretrain.ipynb #28ed3008
 def mae_loss(out, *yb):
     "The loss that the MAE model returned (labels unused)."
     return out[0]
@@ -129,7 +129,7 @@ class MAETrainer(Callback):
             raise NonFiniteLossError(f"non-finite loss ({self.loss.item()}) at epoch {self.epoch}, iteration {self.iter} "
                                      f"(optimizer step {step}); training stopped, checkpoints already written are untouched")
 
-# %% ../nbs/05_pretrain.ipynb #0451c0a4
+# %% ../nbs/05_pretrain.ipynb #d154b487
 class DeviceMixedPrecision(MixedPrecision):
     "fastai's `MixedPrecision`, autocasting on the data's device (CPU included) instead of always CUDA."
     def before_fit(self):
@@ -139,7 +139,7 @@ class DeviceMixedPrecision(MixedPrecision):
         self.autocast = torch.autocast(dev, dtype=dtype)
         self.learn.scaler = torch.amp.GradScaler(dev, enabled=dtype == torch.float16, **{k: v for k, v in self.kwargs.items() if k != 'enabled'})
 
-# %% ../nbs/05_pretrain.ipynb #7d98259d
+# %% ../nbs/05_pretrain.ipynb #e8b0ba5e
 def _shuffler(dl): return getattr(dl, 'dl', dl).rng  # a `DistributedDL` shuffles with the loader it wraps
 def _generators(dl): # the seeded generators of the augmentation (e.g. `RandomResizedCropFlip`'s)
     return [t.generator for t in getattr(dl, 'dl', dl).after_batch.fs if getattr(t, 'generator', None) is not None]
@@ -173,7 +173,7 @@ def save_atomic(obj, path:Path):
     torch.save(obj, tmp)
     os.replace(tmp, path)
 
-# %% ../nbs/05_pretrain.ipynb #190fc409
+# %% ../nbs/05_pretrain.ipynb #11dbca1c
 class MAECheckpoint(Callback):
     "Write resumable checkpoints every `every` epochs and at the end (rank 0 only); restore one with `resume`."
     order = 65  # after the Recorder (50) and the distributed wrapper (11)
@@ -204,7 +204,7 @@ class MAECheckpoint(Callback):
             for old in Path(self.out).glob('checkpoint-*.pth'):
                 if old != path: old.unlink()
 
-# %% ../nbs/05_pretrain.ipynb #b556750c
+# %% ../nbs/05_pretrain.ipynb #af9a3ab1
 def latest_checkpoint(out:Path) -> Path|None:
     "The checkpoint with the highest epoch in `out`, if any."
     cks = sorted(Path(out).glob('checkpoint-*.pth'), key=lambda p: int(p.stem.split('-')[1]))
@@ -225,7 +225,7 @@ def export_encoder(checkpoint:Path|dict, path:Path) -> Path:
     save_atomic({'model': {k: v for k, v in ck['model'].items() if not _is_decoder_key(k)}}, path)
     return Path(path)
 
-# %% ../nbs/05_pretrain.ipynb #bbb19992
+# %% ../nbs/05_pretrain.ipynb #98818f74
 class StepLogger(Callback):
     "Append `epoch, iter, step, lr, loss` of every training batch to a CSV file (rank 0 only)."
     order = 60
@@ -261,7 +261,7 @@ def read_step_log(fname:Path) -> dict:
     with open(fname) as f: rows = list(csv.DictReader(f))
     return {k: [float(r[k]) for r in rows] for k in ('epoch', 'iter', 'step', 'lr', 'loss')}
 
-# %% ../nbs/05_pretrain.ipynb #c933fc6c
+# %% ../nbs/05_pretrain.ipynb #d8d86976
 class GlooDistributedDL(DistributedDL):
     "fastai's `DistributedDL`, broadcasting the shuffled indices on CPU when the process group is gloo."
     def _broadcast(self, t, rank):
@@ -272,7 +272,7 @@ class GlooDistributedDL(DistributedDL):
 
 DistributedTrainer._wrap_dl = lambda self, dl: dl if isinstance(dl, DistributedDL) else GlooDistributedDL(dl, device=dl.device)
 
-# %% ../nbs/05_pretrain.ipynb #eb433e7d
+# %% ../nbs/05_pretrain.ipynb #e34848d0
 def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None) -> Learner:
     "A fastai `Learner` that pretrains `model` on `dls` with the recipe of `cfg`."
     eff = effective_batch(cfg.bs, cfg.accum)
@@ -286,7 +286,7 @@ def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None) -
     learn.effective_batch = eff
     return learn
 
-# %% ../nbs/05_pretrain.ipynb #caf60a5d
+# %% ../nbs/05_pretrain.ipynb #67c46d71
 @torch.no_grad()
 def reconstruct(model:MaskedAutoencoderViT, x:Tensor, mask_ratio:float=0.75, noise:Tensor|None=None):
     "Run `model` on normalised images `x`; return (masked input, reconstruction, reconstruction + visible), all in `x`'s normalisation."
@@ -331,7 +331,7 @@ def plot_loss_curve(step_log:Path, epoch_log:Path|None=None):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/05_pretrain.ipynb #978c76bd
+# %% ../nbs/05_pretrain.ipynb #71f3e059
 def pretrain(cfg:PretrainConfig|None=None, # the run's settings (keyword arguments build one)
              resume:str|Path|bool|None=None, # True: the latest checkpoint in `cfg.out`; or a checkpoint path
              figures:bool=True, # write the reconstruction and loss-curve PNGs
@@ -347,8 +347,9 @@ def pretrain(cfg:PretrainConfig|None=None, # the run's settings (keyword argumen
         saved = {k: v for k, v in ck['config'].items() if k not in ('epochs', 'out')}
         cfg = PretrainConfig(**{**saved, 'epochs': cfg.epochs, 'out': cfg.out})
     out.mkdir(parents=True, exist_ok=True)
-    set_seed(cfg.seed)
-    dls = mae_dataloaders(cfg.source, img_size=cfg.img_size, bs=cfg.bs, path=cfg.data_path, num_workers=cfg.num_workers, seed=cfg.seed)
+    seed = cfg.seed + rank_distrib()  # each process its own masks and crops (the shards come from rank 0's shuffle)
+    set_seed(seed)
+    dls = mae_dataloaders(cfg.source, img_size=cfg.img_size, bs=cfg.bs, path=cfg.data_path, num_workers=cfg.num_workers, seed=seed)
     model = create_mae(cfg.preset, img_size=dls.img_size, in_chans=dls.in_chans, norm_pix_loss=cfg.norm_pix_loss,
                        mask_sampling=cfg.mask_sampling, **cfg.model_kwargs)
     log_cbs = [MAECheckpoint(out, cfg.save_every, asdict(cfg), ck, cfg.keep_all), StepLogger(out/'steps.csv'),
