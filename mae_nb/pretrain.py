@@ -12,7 +12,7 @@ __all__ = ['no_weight_decay', 'PretrainConfig', 'effective_batch', 'scaled_lr', 
            'read_step_log', 'GlooDistributedDL', 'mae_learner', 'reconstruct', 'show_reconstructions',
            'plot_loss_curve', 'pretrain']
 
-# %% ../nbs/05_pretrain.ipynb #50f6e888
+# %% ../nbs/05_pretrain.ipynb #b85efe72
 import csv, os, random, warnings
 from dataclasses import dataclass, field, asdict
 from functools import partial
@@ -35,7 +35,7 @@ from .patchify import patchify, unpatchify, show_img
 from .loss import create_mae, mae_presets, MaskedAutoencoderViT, _is_decoder_key
 from .data import mae_dataloaders
 
-# %% ../nbs/05_pretrain.ipynb #e5289c03
+# %% ../nbs/05_pretrain.ipynb #d978cd30
 _precisions = ('fp32', 'bf16', 'fp16')
 
 @dataclass
@@ -76,7 +76,7 @@ class PretrainConfig:
     @property
     def warmup(self) -> float: return min(40., 0.05 * self.epochs) if self.warmup_epochs is None else self.warmup_epochs
 
-# %% ../nbs/05_pretrain.ipynb #649bde62
+# %% ../nbs/05_pretrain.ipynb #a3a90c42
 def effective_batch(bs:int, accum:int=1, world_size:int|None=None) -> int:
     "Images per optimizer step: per-device batch × accumulation steps × processes."
     if world_size is None: world_size = num_distrib() or 1
@@ -86,7 +86,7 @@ def scaled_lr(base_lr:float, eff_batch:int) -> float:
     "The linear scaling rule of the paper: `base_lr * eff_batch / 256`."
     return base_lr * eff_batch / 256
 
-# %% ../nbs/05_pretrain.ipynb #1023b5b6
+# %% ../nbs/05_pretrain.ipynb #ff5da4c0
 no_weight_decay = ('cls_token', 'mask_token', 'pos_embed', 'decoder_pos_embed')
 
 def mae_param_groups(model:torch.nn.Module, weight_decay:float=0.05) -> list:
@@ -98,13 +98,13 @@ def mae_adamw(params, lr:float, betas=(0.9, 0.95), **kwargs) -> OptimWrapper:
     fused = all(p.device.type in ('cpu', 'cuda') for g in params for p in g['params'])
     return OptimWrapper(params, torch.optim.AdamW, convert_groups=False, lr=lr, betas=betas, fused=fused, **kwargs)
 
-# %% ../nbs/05_pretrain.ipynb #c133104c
+# %% ../nbs/05_pretrain.ipynb #9ea598e1
 def mae_schedule(lr:float, warmup_pct:float) -> ParamScheduler:
     "Linear warmup over the first `warmup_pct` of training, then half-cycle cosine to 0."
     if warmup_pct <= 0: return ParamScheduler({'lr': SchedCos(lr, 0.)})
     return ParamScheduler({'lr': combine_scheds([warmup_pct, 1 - warmup_pct], [SchedLin(0., lr), SchedCos(lr, 0.)])})
 
-# %% ../nbs/05_pretrain.ipynb #866e381f
+# %% ../nbs/05_pretrain.ipynb #2d2a644c
 def mae_loss(out, *yb):
     "The loss that the MAE model returned (labels unused)."
     return out[0]
@@ -129,7 +129,7 @@ class MAETrainer(Callback):
             raise NonFiniteLossError(f"non-finite loss ({self.loss.item()}) at epoch {self.epoch}, iteration {self.iter} "
                                      f"(optimizer step {step}); training stopped, checkpoints already written are untouched")
 
-# %% ../nbs/05_pretrain.ipynb #a7139c89
+# %% ../nbs/05_pretrain.ipynb #e88e4658
 class DeviceMixedPrecision(MixedPrecision):
     "fastai's `MixedPrecision`, autocasting on the data's device (CPU included) instead of always CUDA."
     def before_fit(self):
@@ -139,7 +139,7 @@ class DeviceMixedPrecision(MixedPrecision):
         self.autocast = torch.autocast(dev, dtype=dtype)
         self.learn.scaler = torch.amp.GradScaler(dev, enabled=dtype == torch.float16, **{k: v for k, v in self.kwargs.items() if k != 'enabled'})
 
-# %% ../nbs/05_pretrain.ipynb #449b8812
+# %% ../nbs/05_pretrain.ipynb #08ca40b8
 def _shuffler(dl): return getattr(dl, 'dl', dl).rng  # a `DistributedDL` shuffles with the loader it wraps
 def _generators(dl): # the seeded generators of the augmentation (e.g. `RandomResizedCropFlip`'s)
     return [t.generator for t in getattr(dl, 'dl', dl).after_batch.fs if getattr(t, 'generator', None) is not None]
@@ -173,7 +173,7 @@ def save_atomic(obj, path:Path):
     torch.save(obj, tmp)
     os.replace(tmp, path)
 
-# %% ../nbs/05_pretrain.ipynb #5d222ac5
+# %% ../nbs/05_pretrain.ipynb #9f295957
 class MAECheckpoint(Callback):
     "Write resumable checkpoints every `every` epochs and at the end (rank 0 only); restore one with `resume`."
     order = 65  # after the Recorder (50) and the distributed wrapper (11)
@@ -204,7 +204,7 @@ class MAECheckpoint(Callback):
             for old in Path(self.out).glob('checkpoint-*.pth'):
                 if old != path: old.unlink()
 
-# %% ../nbs/05_pretrain.ipynb #76b724aa
+# %% ../nbs/05_pretrain.ipynb #d2002da8
 def latest_checkpoint(out:Path) -> Path|None:
     "The checkpoint with the highest epoch in `out`, if any."
     cks = sorted(Path(out).glob('checkpoint-*.pth'), key=lambda p: int(p.stem.split('-')[1]))
@@ -225,7 +225,7 @@ def export_encoder(checkpoint:Path|dict, path:Path) -> Path:
     save_atomic({'model': {k: v for k, v in ck['model'].items() if not _is_decoder_key(k)}}, path)
     return Path(path)
 
-# %% ../nbs/05_pretrain.ipynb #f442bf51
+# %% ../nbs/05_pretrain.ipynb #be45ba5d
 class StepLogger(Callback):
     "Append `epoch, iter, step, lr, loss` of every training batch to a CSV file (rank 0 only)."
     order = 60
@@ -261,7 +261,7 @@ def read_step_log(fname:Path) -> dict:
     with open(fname) as f: rows = list(csv.DictReader(f))
     return {k: [float(r[k]) for r in rows] for k in ('epoch', 'iter', 'step', 'lr', 'loss')}
 
-# %% ../nbs/05_pretrain.ipynb #c7cbd49c
+# %% ../nbs/05_pretrain.ipynb #9feb7d90
 class GlooDistributedDL(DistributedDL):
     "fastai's `DistributedDL`, broadcasting the shuffled indices on CPU when the process group is gloo."
     def _broadcast(self, t, rank):
@@ -272,7 +272,7 @@ class GlooDistributedDL(DistributedDL):
 
 DistributedTrainer._wrap_dl = lambda self, dl: dl if isinstance(dl, DistributedDL) else GlooDistributedDL(dl, device=dl.device)
 
-# %% ../nbs/05_pretrain.ipynb #d0b9f9be
+# %% ../nbs/05_pretrain.ipynb #9115a7dd
 def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None) -> Learner:
     "A fastai `Learner` that pretrains `model` on `dls` with the recipe of `cfg`."
     eff = effective_batch(cfg.bs, cfg.accum)
@@ -286,10 +286,10 @@ def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None) -
     learn.effective_batch = eff
     return learn
 
-# %% ../nbs/05_pretrain.ipynb #a11aeb07
+# %% ../nbs/05_pretrain.ipynb #71bfee39
 @torch.no_grad()
 def reconstruct(model:MaskedAutoencoderViT, x:Tensor, mask_ratio:float=0.75, noise:Tensor|None=None):
-    "Run `model` on normalised images `x`; return (masked input, reconstruction, reconstruction + visible), all in `x`'s normalisation."
+    "Run `model` on normalised images `x`; return (masked input, reconstruction, reconstruction + visible, mask), all images like `x`."
     model = _unwrap(model).eval()
     _, pred, mask = model(x, mask_ratio, noise)
     target = patchify(x, model.patch_size)
@@ -300,16 +300,16 @@ def reconstruct(model:MaskedAutoencoderViT, x:Tensor, mask_ratio:float=0.75, noi
         pred = pred * std + mean
     m = mask[..., None]
     fold = partial(unpatchify, patch_size=model.patch_size, grid_size=model.grid_size)
-    return fold(target * (1 - m)), fold(pred), fold(target * (1 - m) + pred * m), mask
+    return fold(target * (1 - m)), fold(pred), fold(target * (1 - m) + pred * m), fold(m.expand_as(target))
 
 def show_reconstructions(model, x:Tensor, stats, mask_ratio:float=0.75, seed:int=0, titles=True):
     "The paper's figure: original | masked | reconstruction | reconstruction + visible, one row per image."
     noise = torch.rand(len(x), _unwrap(model).num_patches, generator=torch.Generator().manual_seed(seed)).to(x.device)
-    masked, rec, rec_vis, mask = reconstruct(model, x, mask_ratio, noise)
+    masked, rec, rec_vis, grey = reconstruct(model, x, mask_ratio, noise)
     mean, std = (torch.as_tensor(s, device=x.device).view(1, -1, 1, 1) for s in stats)
     denorm = lambda t: (t * std + mean).clamp(0, 1).cpu()
-    grey = unpatchify(mask[..., None].expand(-1, -1, patchify(x, _unwrap(model).patch_size).shape[-1]).float(), _unwrap(model).patch_size, _unwrap(model).grid_size)
-    cols = [denorm(x), denorm(masked) * (1 - grey.cpu()) + 0.5 * grey.cpu(), denorm(rec), denorm(rec_vis)]
+    grey = grey.cpu()  # 1 on removed pixels
+    cols = [denorm(x), denorm(masked) * (1 - grey) + 0.5 * grey, denorm(rec), denorm(rec_vis)]
     fig, axs = plt.subplots(len(x), 4, figsize=(4 * 1.4, len(x) * 1.4), squeeze=False)
     for i in range(len(x)):
         for j, (col, name) in enumerate(zip(cols, ['original', f'masked {mask_ratio:.0%}', 'reconstruction', '+ visible'])):
@@ -331,7 +331,7 @@ def plot_loss_curve(step_log:Path, epoch_log:Path|None=None):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/05_pretrain.ipynb #3737d7c3
+# %% ../nbs/05_pretrain.ipynb #5ef16ad5
 def pretrain(cfg:PretrainConfig|None=None, # the run's settings (keyword arguments build one)
              resume:str|Path|bool|None=None, # True: the latest checkpoint in `cfg.out`; or a checkpoint path
              figures:bool=True, # write the reconstruction and loss-curve PNGs
@@ -339,11 +339,11 @@ def pretrain(cfg:PretrainConfig|None=None, # the run's settings (keyword argumen
              **kwargs):
     "Pretrain an MAE as `cfg` says; returns the fastai `Learner`."
     if cfg is None: cfg = PretrainConfig(**kwargs)
-    out = Path(cfg.out); ck = None
+    out = Path(cfg.out); ck, start = None, 0
     if resume:
         path = latest_checkpoint(out) if resume is True else Path(resume)
         if path is None: raise FileNotFoundError(f"resume=True but there is no checkpoint-*.pth in {out}")
-        ck = load_training_checkpoint(path)
+        ck = load_training_checkpoint(path); start = ck['epoch']
         saved = {k: v for k, v in ck['config'].items() if k not in ('epochs', 'out')}
         given, cfg = cfg, PretrainConfig(**{**saved, 'epochs': cfg.epochs, 'out': cfg.out})
         differ = [f"{k}={getattr(cfg, k)!r} (not {getattr(given, k)!r})" for k in saved if getattr(cfg, k) != getattr(given, k)]
@@ -355,9 +355,8 @@ def pretrain(cfg:PretrainConfig|None=None, # the run's settings (keyword argumen
     model = create_mae(cfg.preset, img_size=dls.img_size, in_chans=dls.in_chans, norm_pix_loss=cfg.norm_pix_loss,
                        mask_sampling=cfg.mask_sampling, **cfg.model_kwargs)
     log_cbs = [MAECheckpoint(out, cfg.save_every, asdict(cfg), ck, cfg.keep_all), StepLogger(out/'steps.csv'),
-               EpochLogger(out/'epochs.csv', ck['epoch'] if ck else 0)]
+               EpochLogger(out/'epochs.csv', start)]
     learn = mae_learner(dls, model, cfg, cbs=log_cbs + list(cbs or []))
-    start = ck['epoch'] if ck else 0
     if start >= cfg.epochs: warnings.warn(f"the checkpoint is at epoch {start}, the run asks for {cfg.epochs}: nothing to train")
     with learn.distrib_ctx(cpu=torch.device(dls.device or 'cpu').type == 'cpu'):  # Accelerate needs telling to run DDP on CPUs
         learn.fit(cfg.epochs, start_epoch=start)
