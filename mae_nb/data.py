@@ -9,7 +9,7 @@ Docs: https://mae-nb.github.io/mae_nb/data.html.md"""
 __all__ = ['FASHION_MNIST_DIR', 'FASHION_MNIST_STATS', 'fashion_mnist_dir', 'read_fashion_mnist', 'TensorImageDataset',
            'TensorImageDL', 'RandomResizedCropFlip', 'ResizeBatch', 'mae_dataloaders', 'denormalize']
 
-# %% ../nbs/05_data.ipynb #2eca2bfb
+# %% ../nbs/05_data.ipynb #a2ae3863
 import gzip, random, shutil, tempfile, warnings
 from math import log
 from pathlib import Path
@@ -31,7 +31,7 @@ from fastai.vision.utils import verify_images
 from torchvision.datasets import FashionMNIST
 from .patchify import load_sample
 
-# %% ../nbs/05_data.ipynb #81357d3d
+# %% ../nbs/05_data.ipynb #d64c2428
 FASHION_MNIST_DIR = Path('/usr/share/datasets/fashion-mnist')  # `apt-get install dataset-fashion-mnist`
 _IDX_FILES = [f'{s}-{k}-ubyte' for s in ('train', 't10k') for k in ('images-idx3', 'labels-idx1')]
 
@@ -56,7 +56,7 @@ def fashion_mnist_dir(path=None # a folder holding the four IDX files, `.gz` or 
                                 f"or pass the folder that holds them as `path`.") from e
     return tried[1]
 
-# %% ../nbs/05_data.ipynb #b816f9e6
+# %% ../nbs/05_data.ipynb #e9660398
 def read_fashion_mnist(path=None # a folder holding the four IDX files, `.gz` or not; see `fashion_mnist_dir`
                       ): # ((train images, labels), (test images, labels))
     "Fashion-MNIST's 60,000 training and 10,000 test images `(N, 1, 28, 28)` uint8, with labels `(N,)` int64."
@@ -71,10 +71,10 @@ def read_fashion_mnist(path=None # a folder holding the four IDX files, `.gz` or
         splits = [FashionMNIST(root, train=t, download=False) for t in (True, False)]
     return tuple((ds.data[:, None], ds.targets) for ds in splits)
 
-# %% ../nbs/05_data.ipynb #8ee52e22
+# %% ../nbs/05_data.ipynb #9b73f43b
 FASHION_MNIST_STATS = ([0.2860], [0.3530])  # mean, std of the training set's pixels on [0, 1]
 
-# %% ../nbs/05_data.ipynb #0c74f930
+# %% ../nbs/05_data.ipynb #b24c4772
 class TensorImageDataset:
     "Images held in one uint8 tensor; item `i` is `(TensorImage (C, H, W) uint8, TensorCategory)`, a list gives a batch."
     def __init__(self,
@@ -88,7 +88,7 @@ class TensorImageDataset:
         x = self.x[i]
         return TensorImage(x.expand(*x.shape[:-3], self.in_chans, *x.shape[-2:])), TensorCategory(self.y[i])
 
-# %% ../nbs/05_data.ipynb #e7a5aa74
+# %% ../nbs/05_data.ipynb #9569458f
 class TensorImageDL(TfmdDL):
     "A `TfmdDL` over a `TensorImageDataset` that gathers each batch with one indexing."
     def create_item(self, s): return s or 0  # the index; `None` (fastai's probe for types) as in `DataLoader`
@@ -102,7 +102,7 @@ class TensorImageDL(TfmdDL):
             for g, st in zip(gens, states): g.set_state(st)
             torch.set_rng_state(torch_state)
 
-# %% ../nbs/05_data.ipynb #d13d2f15
+# %% ../nbs/05_data.ipynb #0707b18b
 class RandomResizedCropFlip(RandTransform):
     "MAE's augmentation per image, on a batch: a random resized crop to `size`×`size` (bicubic), then a random flip."
     split_idx, order = 0, 20  # training set only; after `IntToFloatTensor` (10), before `Normalize` (99)
@@ -140,7 +140,7 @@ class RandomResizedCropFlip(RandTransform):
         x = F.grid_sample(x, grid, mode='bicubic', padding_mode='border', align_corners=False)
         return x.clamp_(0, 1)  # bicubic overshoots at edges
 
-# %% ../nbs/05_data.ipynb #6fdf4045
+# %% ../nbs/05_data.ipynb #0859a7e2
 class ResizeBatch(Transform):
     "Resize a batch of images to `size`×`size`, bicubic and antialiased; nothing to do if it is that size already."
     order = 25  # after `RandomResizedCropFlip`, which already outputs `size`
@@ -149,7 +149,7 @@ class ResizeBatch(Transform):
         if x.shape[-2:] == (self.size, self.size): return x
         return F.interpolate(x, size=self.size, mode='bicubic', antialias=True, align_corners=False).clamp_(0, 1)
 
-# %% ../nbs/05_data.ipynb #5bdf560f
+# %% ../nbs/05_data.ipynb #db480a4e
 def _readable_images(fns, path:Path):
     "`fns` without the files PIL cannot open, with one warning naming them."
     bad = set(verify_images(fns))
@@ -159,7 +159,7 @@ def _readable_images(fns, path:Path):
                       + (', ...' if len(bad) > 5 else ''))
     return [f for f in fns if f not in bad]
 
-def _folder_dataloaders(path, img_size:int, in_chans:int, augment:bool, seed, verify:bool, generator, **kwargs):
+def _folder_dataloaders(path, img_size:int, in_chans:int, augment:bool, seed, verify:bool, generator, crop_scale, extra, **kwargs):
     path = Path(path)
     if not path.is_dir(): raise FileNotFoundError(f"expected a folder of images (or one of 'sample', "
         f"'fashion_mnist', 'imagenette') as source, got {str(path)!r}, which is not a folder")
@@ -178,29 +178,54 @@ def _folder_dataloaders(path, img_size:int, in_chans:int, augment:bool, seed, ve
     dblock = DataBlock(blocks=(ImageBlock(PILImage if in_chans == 3 else PILImageBW), CategoryBlock),
                        splitter=GrandparentSplitter('train', valid_name) if has_split else RandomSplitter(0.05, seed),
                        get_y=parent_label, item_tfms=train_tfms + eval_tfms,
-                       batch_tfms=_batch_tfms(img_size, augment, generator, mean, std))
+                       batch_tfms=_batch_tfms(img_size, augment, generator, mean, std, crop_scale, extra))
     dls = dblock.dataloaders(fns, path=path, **kwargs)
     dls.stats, dls.classes = (torch.tensor(mean), torch.tensor(std)), list(dls.vocab)
     return dls
 
-# %% ../nbs/05_data.ipynb #d48d1cd2
-def _batch_tfms(img_size, augment, generator, mean, std):
-    crop = [RandomResizedCropFlip(img_size, generator=generator)] if augment else []
-    return [IntToFloatTensor(), *crop, ResizeBatch(img_size), Normalize.from_stats(mean, std, cuda=False)]
+# %% ../nbs/05_data.ipynb #7d2e7679
+def _batch_tfms(img_size, augment, generator, mean, std, crop_scale=(0.2, 1.0), extra=()):
+    crop = [RandomResizedCropFlip(img_size, scale=crop_scale, generator=generator)] if augment else []
+    return [IntToFloatTensor(), *crop, ResizeBatch(img_size), Normalize.from_stats(mean, std, cuda=False), *extra]
 
-def _tensor_dataloaders(train, valid, img_size, in_chans, augment, generator, bs, valid_bs, device, num_workers):
-    mean, std = [FASHION_MNIST_STATS[0] * in_chans, FASHION_MNIST_STATS[1] * in_chans]
-    after_batch = _batch_tfms(img_size, augment, generator, mean, std)
+def _tensor_dataloaders(train, valid, img_size, in_chans, augment, generator, bs, valid_bs, device, num_workers,
+                        crop_scale=(0.2, 1.0), extra=(), stats=FASHION_MNIST_STATS, classes=FashionMNIST.classes):
+    mean, std = [stats[0] * in_chans, stats[1] * in_chans] if len(stats[0]) == 1 else stats
+    after_batch = _batch_tfms(img_size, augment, generator, mean, std, crop_scale, extra)
     dls = DataLoaders(
         TensorImageDL(TensorImageDataset(*train, 0, in_chans), bs=bs, shuffle=True, drop_last=True,
                       after_batch=after_batch, num_workers=num_workers),
         TensorImageDL(TensorImageDataset(*valid, 1, in_chans), bs=valid_bs or bs, after_batch=after_batch,
                       num_workers=num_workers),
         device=device)
-    dls.stats, dls.classes = (torch.tensor(mean), torch.tensor(std)), list(FashionMNIST.classes)
+    dls.stats, dls.classes = (torch.tensor(mean), torch.tensor(std)), list(classes)
     return dls
 
-# %% ../nbs/05_data.ipynb #15d017de
+# %% ../nbs/05_data.ipynb #fe97a7a1
+def _check_images_labels(x, y, name):
+    if not (isinstance(x, Tensor) and x.dtype == torch.uint8 and x.ndim == 4):
+        raise ValueError(f"expected {name} images as a uint8 tensor (N, C, H, W), got "
+                         f"{type(x).__name__}{f' {x.dtype} {tuple(x.shape)}' if isinstance(x, Tensor) else ''}")
+    if not (isinstance(y, Tensor) and y.dtype == torch.int64 and y.shape == (len(x),)):
+        raise ValueError(f"expected {name} labels as an int64 tensor ({len(x)},), got "
+                         f"{type(y).__name__}{f' {y.dtype} {tuple(y.shape)}' if isinstance(y, Tensor) else ''}")
+
+def _in_memory_dataloaders(source, img_size, in_chans, augment, generator, bs, valid_bs, device, num_workers, crop_scale, extra):
+    try: (xt, yt), (xv, yv) = source
+    except (TypeError, ValueError):
+        raise ValueError("expected source ((train images, labels), (valid images, labels)), got a tuple of another shape") from None
+    _check_images_labels(xt, yt, 'train'); _check_images_labels(xv, yv, 'valid')
+    C = xt.shape[1]
+    if xv.shape[1:] != xt.shape[1:]: raise ValueError(f"train and valid images differ in shape: {tuple(xt.shape[1:])} vs {tuple(xv.shape[1:])}")
+    in_chans = in_chans or C
+    if C not in (1, in_chans): raise ValueError(f"in_chans={in_chans} does not fit images of {C} channels (1 can be repeated)")
+    x01 = xt.float().div_(255).transpose(0, 1).flatten(1)
+    stats = (x01.mean(1).tolist(), x01.std(1).tolist())
+    classes = [str(i) for i in range(int(max(yt.max(), yv.max())) + 1)]
+    return _tensor_dataloaders((xt, yt), (xv, yv), img_size or xt.shape[-1], in_chans, augment, generator, bs, valid_bs,
+                               device, num_workers, crop_scale, extra, stats, classes)
+
+# %% ../nbs/05_data.ipynb #674464d2
 _SOURCES = ('sample', 'fashion_mnist', 'imagenette')
 
 def mae_dataloaders(source='sample', # 'sample' (shipped, offline), 'fashion_mnist', 'imagenette', or an image folder
@@ -214,10 +239,21 @@ def mae_dataloaders(source='sample', # 'sample' (shipped, offline), 'fashion_mni
                     num_workers:int=0, # worker processes loading items
                     seed:int|None=None, # fixes the random validation split, the shuffling and the crops
                     verify:bool=True, # leave out unreadable image files (folders), with a warning
+                    crop_scale:tuple=(0.2, 1.0), # area range of the random crop (pretraining 0.2-1, linear probing 0.08-1)
+                    batch_tfms:list|None=None, # more transforms for the normalised training batches (e.g. fine-tuning's)
                    ) -> DataLoaders:
     "Training and validation `DataLoaders` of `(normalised images, labels)` for MAE, uint8 until the device."
+    if not (isinstance(crop_scale, (tuple, list)) and len(crop_scale) == 2 and 0 < crop_scale[0] <= crop_scale[1] <= 1):
+        raise ValueError(f"crop_scale must be (min, max) with 0 < min <= max <= 1, got {crop_scale!r}")
+    generator = None if seed is None else torch.Generator().manual_seed(seed)
+    device = default_device() if device is None else device
+    if isinstance(source, tuple):
+        dls = _in_memory_dataloaders(source, img_size, in_chans, augment, generator, bs, valid_bs, device, num_workers,
+                                     tuple(crop_scale), batch_tfms or ())
+        return _finish(dls, seed, dls.train_ds.in_chans, img_size or dls.train_ds.x.shape[-1], 'tensors')
     if not isinstance(source, (str, Path)):
-        raise ValueError(f"expected source {' or '.join(map(repr, _SOURCES))}, or a folder, got {source!r}")
+        raise ValueError(f"expected source {' or '.join(map(repr, _SOURCES))}, a folder, or ((train images, labels), "
+                         f"(valid images, labels)), got {source!r}")
     fmnist = source in ('sample', 'fashion_mnist')
     img_size = img_size or (28 if fmnist else 224)
     in_chans = in_chans or (1 if fmnist else 3)
@@ -225,11 +261,10 @@ def mae_dataloaders(source='sample', # 'sample' (shipped, offline), 'fashion_mni
     if not isinstance(img_size, int) or img_size < 1: raise ValueError(f"img_size must be a positive int, got {img_size!r}")
     if path is not None and source != 'fashion_mnist':
         raise ValueError(f"path is the folder of the IDX files for source='fashion_mnist', got source={source!r}")
-    generator = None if seed is None else torch.Generator().manual_seed(seed)
-    device = default_device() if device is None else device
     if fmnist:
         train, valid = (load_sample('train'), load_sample('valid')) if source == 'sample' else read_fashion_mnist(path)
-        dls = _tensor_dataloaders(train, valid, img_size, in_chans, augment, generator, bs, valid_bs, device, num_workers)
+        dls = _tensor_dataloaders(train, valid, img_size, in_chans, augment, generator, bs, valid_bs, device, num_workers,
+                                  crop_scale, batch_tfms or ())
     else:
         folder = source
         if source == 'imagenette':
@@ -237,15 +272,17 @@ def mae_dataloaders(source='sample', # 'sample' (shipped, offline), 'fashion_mni
             except Exception as e:
                 raise ConnectionError(f"could not download Imagenette from {URLs.IMAGENETTE_160} ({e}); "
                                       "download it elsewhere and pass its folder as source") from e
-        dls = _folder_dataloaders(folder, img_size, in_chans, augment, seed, verify, generator, bs=bs, val_bs=valid_bs,
-                                  device=device, num_workers=num_workers)
+        dls = _folder_dataloaders(folder, img_size, in_chans, augment, seed, verify, generator, crop_scale, batch_tfms or (),
+                                  bs=bs, val_bs=valid_bs, device=device, num_workers=num_workers)
+    return _finish(dls, seed, in_chans, img_size, source if source in _SOURCES else f'folder {Path(source).name}')
+
+def _finish(dls, seed, in_chans, img_size, source):
     if seed is not None:
         for i, dl in enumerate(dls.loaders): dl.rng = random.Random(seed + i)  # fastai shuffles with `dl.rng`
-    dls.in_chans, dls.img_size, dls.c = in_chans, img_size, len(dls.classes)  # `c`: fastai's number of classes
-    dls.source = source if source in _SOURCES else f'folder {Path(source).name}'
+    dls.in_chans, dls.img_size, dls.c, dls.source = in_chans, img_size, len(dls.classes), source  # `c`: fastai's class count
     return dls
 
-# %% ../nbs/05_data.ipynb #00285c98
+# %% ../nbs/05_data.ipynb #42960f06
 def denormalize(x:Tensor, # normalised images `(N, C, H, W)`
                 stats:tuple, # (mean, std), each `(C,)`, as in `dls.stats`
                ) -> Tensor: # images on [0, 1]
