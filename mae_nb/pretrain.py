@@ -10,9 +10,9 @@ __all__ = ['no_weight_decay', 'PretrainConfig', 'effective_batch', 'scaled_lr', 
            'mae_loss', 'NonFiniteLossError', 'MAETrainer', 'DeviceMixedPrecision', 'save_atomic', 'MAECheckpoint',
            'latest_checkpoint', 'load_training_checkpoint', 'export_encoder', 'StepLogger', 'EpochLogger',
            'read_step_log', 'GlooDistributedDL', 'mae_learner', 'reconstruct', 'show_reconstructions',
-           'plot_loss_curve', 'pretrain']
+           'plot_loss_curve', 'resume_run', 'pretrain']
 
-# %% ../nbs/05_pretrain.ipynb #b85efe72
+# %% ../nbs/05_pretrain.ipynb #c92d4c98
 import csv, os, random, warnings
 from dataclasses import dataclass, field, asdict
 from functools import partial
@@ -35,7 +35,7 @@ from .patchify import patchify, unpatchify, show_img
 from .loss import create_mae, mae_presets, MaskedAutoencoderViT, _is_decoder_key
 from .data import mae_dataloaders
 
-# %% ../nbs/05_pretrain.ipynb #d978cd30
+# %% ../nbs/05_pretrain.ipynb #9a0c7c0e
 _precisions = ('fp32', 'bf16', 'fp16')
 
 @dataclass
@@ -76,7 +76,7 @@ class PretrainConfig:
     @property
     def warmup(self) -> float: return min(40., 0.05 * self.epochs) if self.warmup_epochs is None else self.warmup_epochs
 
-# %% ../nbs/05_pretrain.ipynb #a3a90c42
+# %% ../nbs/05_pretrain.ipynb #a9a974df
 def effective_batch(bs:int, accum:int=1, world_size:int|None=None) -> int:
     "Images per optimizer step: per-device batch × accumulation steps × processes."
     if world_size is None: world_size = num_distrib() or 1
@@ -86,7 +86,7 @@ def scaled_lr(base_lr:float, eff_batch:int) -> float:
     "The linear scaling rule of the paper: `base_lr * eff_batch / 256`."
     return base_lr * eff_batch / 256
 
-# %% ../nbs/05_pretrain.ipynb #ff5da4c0
+# %% ../nbs/05_pretrain.ipynb #b7a0a29f
 no_weight_decay = ('cls_token', 'mask_token', 'pos_embed', 'decoder_pos_embed')
 
 def mae_param_groups(model:torch.nn.Module, weight_decay:float=0.05) -> list:
@@ -98,13 +98,13 @@ def mae_adamw(params, lr:float, betas=(0.9, 0.95), **kwargs) -> OptimWrapper:
     fused = all(p.device.type in ('cpu', 'cuda') for g in params for p in g['params'])
     return OptimWrapper(params, torch.optim.AdamW, convert_groups=False, lr=lr, betas=betas, fused=fused, **kwargs)
 
-# %% ../nbs/05_pretrain.ipynb #9ea598e1
+# %% ../nbs/05_pretrain.ipynb #ee8ddf72
 def mae_schedule(lr:float, warmup_pct:float) -> ParamScheduler:
     "Linear warmup over the first `warmup_pct` of training, then half-cycle cosine to 0."
     if warmup_pct <= 0: return ParamScheduler({'lr': SchedCos(lr, 0.)})
     return ParamScheduler({'lr': combine_scheds([warmup_pct, 1 - warmup_pct], [SchedLin(0., lr), SchedCos(lr, 0.)])})
 
-# %% ../nbs/05_pretrain.ipynb #2d2a644c
+# %% ../nbs/05_pretrain.ipynb #028789a4
 def mae_loss(out, *yb):
     "The loss that the MAE model returned (labels unused)."
     return out[0]
@@ -129,7 +129,7 @@ class MAETrainer(Callback):
             raise NonFiniteLossError(f"non-finite loss ({self.loss.item()}) at epoch {self.epoch}, iteration {self.iter} "
                                      f"(optimizer step {step}); training stopped, checkpoints already written are untouched")
 
-# %% ../nbs/05_pretrain.ipynb #e88e4658
+# %% ../nbs/05_pretrain.ipynb #c8244875
 class DeviceMixedPrecision(MixedPrecision):
     "fastai's `MixedPrecision`, autocasting on the data's device (CPU included) instead of always CUDA."
     def before_fit(self):
@@ -139,7 +139,7 @@ class DeviceMixedPrecision(MixedPrecision):
         self.autocast = torch.autocast(dev, dtype=dtype)
         self.learn.scaler = torch.amp.GradScaler(dev, enabled=dtype == torch.float16, **{k: v for k, v in self.kwargs.items() if k != 'enabled'})
 
-# %% ../nbs/05_pretrain.ipynb #08ca40b8
+# %% ../nbs/05_pretrain.ipynb #afd0ec2e
 def _shuffler(dl): return getattr(dl, 'dl', dl).rng  # a `DistributedDL` shuffles with the loader it wraps
 def _generators(dl): # the seeded generators of the augmentation (e.g. `RandomResizedCropFlip`'s)
     return [t.generator for t in getattr(dl, 'dl', dl).after_batch.fs if getattr(t, 'generator', None) is not None]
@@ -173,7 +173,7 @@ def save_atomic(obj, path:Path):
     torch.save(obj, tmp)
     os.replace(tmp, path)
 
-# %% ../nbs/05_pretrain.ipynb #9f295957
+# %% ../nbs/05_pretrain.ipynb #642a2684
 class MAECheckpoint(Callback):
     "Write resumable checkpoints every `every` epochs and at the end (rank 0 only); restore one with `resume`."
     order = 65  # after the Recorder (50) and the distributed wrapper (11)
@@ -204,7 +204,7 @@ class MAECheckpoint(Callback):
             for old in Path(self.out).glob('checkpoint-*.pth'):
                 if old != path: old.unlink()
 
-# %% ../nbs/05_pretrain.ipynb #d2002da8
+# %% ../nbs/05_pretrain.ipynb #c8124ef0
 def latest_checkpoint(out:Path) -> Path|None:
     "The checkpoint with the highest epoch in `out`, if any."
     cks = sorted(Path(out).glob('checkpoint-*.pth'), key=lambda p: int(p.stem.split('-')[1]))
@@ -225,7 +225,7 @@ def export_encoder(checkpoint:Path|dict, path:Path) -> Path:
     save_atomic({'model': {k: v for k, v in ck['model'].items() if not _is_decoder_key(k)}}, path)
     return Path(path)
 
-# %% ../nbs/05_pretrain.ipynb #be45ba5d
+# %% ../nbs/05_pretrain.ipynb #e6a6b2b3
 class StepLogger(Callback):
     "Append `epoch, iter, step, lr, loss` of every training batch to a CSV file (rank 0 only)."
     order = 60
@@ -261,7 +261,7 @@ def read_step_log(fname:Path) -> dict:
     with open(fname) as f: rows = list(csv.DictReader(f))
     return {k: [float(r[k]) for r in rows] for k in ('epoch', 'iter', 'step', 'lr', 'loss')}
 
-# %% ../nbs/05_pretrain.ipynb #9feb7d90
+# %% ../nbs/05_pretrain.ipynb #ab339a3c
 class GlooDistributedDL(DistributedDL):
     "fastai's `DistributedDL`, broadcasting the shuffled indices on CPU when the process group is gloo."
     def _broadcast(self, t, rank):
@@ -272,7 +272,7 @@ class GlooDistributedDL(DistributedDL):
 
 DistributedTrainer._wrap_dl = lambda self, dl: dl if isinstance(dl, DistributedDL) else GlooDistributedDL(dl, device=dl.device)
 
-# %% ../nbs/05_pretrain.ipynb #9115a7dd
+# %% ../nbs/05_pretrain.ipynb #e3bfc71b
 def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None) -> Learner:
     "A fastai `Learner` that pretrains `model` on `dls` with the recipe of `cfg`."
     eff = effective_batch(cfg.bs, cfg.accum)
@@ -286,7 +286,7 @@ def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None) -
     learn.effective_batch = eff
     return learn
 
-# %% ../nbs/05_pretrain.ipynb #71bfee39
+# %% ../nbs/05_pretrain.ipynb #28971181
 @torch.no_grad()
 def reconstruct(model:MaskedAutoencoderViT, x:Tensor, mask_ratio:float=0.75, noise:Tensor|None=None):
     "Run `model` on normalised images `x`; return (masked input, reconstruction, reconstruction + visible, mask), all images like `x`."
@@ -331,7 +331,23 @@ def plot_loss_curve(step_log:Path, epoch_log:Path|None=None):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/05_pretrain.ipynb #5ef16ad5
+# %% ../nbs/05_pretrain.ipynb #62c1e8f4
+def resume_run(cfg, # a run's settings (a dataclass such as `PretrainConfig`)
+               resume:str|Path|bool|None=None, # True: the latest checkpoint in `cfg.out`; or a checkpoint path
+              ): # (settings, checkpoint or None, epoch to start from)
+    "The settings, checkpoint and first epoch of a run that may resume: the checkpoint's settings win, with a warning."
+    if not resume: return cfg, None, 0
+    out = Path(cfg.out)
+    path = latest_checkpoint(out) if resume is True else Path(resume)
+    if path is None: raise FileNotFoundError(f"resume=True but there is no checkpoint-*.pth in {out}")
+    ck = load_training_checkpoint(path)
+    saved = {k: v for k, v in ck['config'].items() if k not in ('epochs', 'out')}
+    given, cfg = cfg, type(cfg)(**{**saved, 'epochs': cfg.epochs, 'out': cfg.out})
+    differ = [f"{k}={getattr(cfg, k)!r} (not {getattr(given, k)!r})" for k in saved if getattr(cfg, k) != getattr(given, k)]
+    if differ: warnings.warn(f"resuming {path} with the settings it was started with: {', '.join(differ)}")
+    return cfg, ck, ck['epoch']
+
+# %% ../nbs/05_pretrain.ipynb #00c56afa
 def pretrain(cfg:PretrainConfig|None=None, # the run's settings (keyword arguments build one)
              resume:str|Path|bool|None=None, # True: the latest checkpoint in `cfg.out`; or a checkpoint path
              figures:bool=True, # write the reconstruction and loss-curve PNGs
@@ -339,16 +355,8 @@ def pretrain(cfg:PretrainConfig|None=None, # the run's settings (keyword argumen
              **kwargs):
     "Pretrain an MAE as `cfg` says; returns the fastai `Learner`."
     if cfg is None: cfg = PretrainConfig(**kwargs)
-    out = Path(cfg.out); ck, start = None, 0
-    if resume:
-        path = latest_checkpoint(out) if resume is True else Path(resume)
-        if path is None: raise FileNotFoundError(f"resume=True but there is no checkpoint-*.pth in {out}")
-        ck = load_training_checkpoint(path); start = ck['epoch']
-        saved = {k: v for k, v in ck['config'].items() if k not in ('epochs', 'out')}
-        given, cfg = cfg, PretrainConfig(**{**saved, 'epochs': cfg.epochs, 'out': cfg.out})
-        differ = [f"{k}={getattr(cfg, k)!r} (not {getattr(given, k)!r})" for k in saved if getattr(cfg, k) != getattr(given, k)]
-        if differ: warnings.warn(f"resuming {path} with the settings it was started with: {', '.join(differ)}")
-    out.mkdir(parents=True, exist_ok=True)
+    cfg, ck, start = resume_run(cfg, resume)
+    out = Path(cfg.out); out.mkdir(parents=True, exist_ok=True)
     seed = cfg.seed + rank_distrib()  # each process its own masks and crops (the shards come from rank 0's shuffle)
     set_seed(seed)
     dls = mae_dataloaders(cfg.source, img_size=cfg.img_size, bs=cfg.bs, path=cfg.data_path, num_workers=cfg.num_workers, seed=seed)
