@@ -7,7 +7,7 @@ Docs: https://mae-nb.github.io/mae_nb/all.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #f34c251c
+# %% ../nbs/99_all.ipynb #624c97c4
 import importlib
 from .patchify import *
 from .masking import *
@@ -16,7 +16,10 @@ from .decoder import *
 from .loss import *
 from .data import *
 from .pretrain import *
+from .linprobe import *
+from .finetune import *
+from .transfer import *
 
-# %% ../nbs/99_all.ipynb #ad4641b7
-_modules = ['patchify', 'masking', 'encoder', 'decoder', 'loss', 'data', 'pretrain']
+# %% ../nbs/99_all.ipynb #93a85da7
+_modules = ['patchify', 'masking', 'encoder', 'decoder', 'loss', 'data', 'pretrain', 'linprobe', 'finetune', 'transfer']
 __all__ = [name for m in _modules for name in importlib.import_module(f'mae_nb.{m}').__all__]

@@ -1,4 +1,4 @@
-"""`mae-nb pretrain ...`: every setting of a run as a flag, with the paper's defaults.
+"""`mae-nb pretrain | linprobe | finetune | transfer | export ...`: every setting of a run as a flag, with the paper's defaults.
 
 Docs: https://mae-nb.github.io/mae_nb/cli.html.md"""
 
@@ -7,14 +7,17 @@ Docs: https://mae-nb.github.io/mae_nb/cli.html.md"""
 # %% auto #0
 __all__ = ['add_dataclass_args', 'make_parser', 'run', 'main']
 
-# %% ../nbs/98_cli.ipynb #b092f4b3
+# %% ../nbs/98_cli.ipynb #b4d338fb
 import argparse, json, sys, typing
 from dataclasses import fields, MISSING
 from pathlib import Path
 from fastcore.docments import docments
 from .pretrain import PretrainConfig, pretrain, latest_checkpoint
+from .linprobe import LinProbeConfig, linprobe
+from .finetune import FinetuneConfig, finetune
+from .transfer import TransferConfig, transfer, export_timm
 
-# %% ../nbs/98_cli.ipynb #49fd4139
+# %% ../nbs/98_cli.ipynb #2a9b4956
 def _flag(name): return '--' + name.replace('_', '-')
 
 def add_dataclass_args(parser:argparse.ArgumentParser, cls):
@@ -31,32 +34,53 @@ def add_dataclass_args(parser:argparse.ArgumentParser, cls):
         else: kw['type'] = typ
         parser.add_argument(_flag(f.name), dest=f.name, **kw)
 
-# %% ../nbs/98_cli.ipynb #9d0630ea
+# %% ../nbs/98_cli.ipynb #e64a0faa
+_jobs = {  # subcommand: (settings, function, help)
+    'pretrain': (PretrainConfig, pretrain, 'pretrain a masked autoencoder'),
+    'linprobe': (LinProbeConfig, linprobe, 'linear-probe a pretrained encoder (frozen, BatchNorm + Linear head, LARS)'),
+    'finetune': (FinetuneConfig, finetune, 'fine-tune a pretrained encoder, all of it or its last k blocks (--blocks k)'),
+    'transfer': (TransferConfig, transfer, 'fine-tune a pretrained encoder on data of another image size or channel count'),
+}
+
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='mae-nb', description="Masked autoencoders (He et al., 2021) on fastai and timm.")
     sub = p.add_subparsers(dest='command', required=True)
-    pre = sub.add_parser('pretrain', help='pretrain a masked autoencoder', description=pretrain.__doc__,
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_dataclass_args(pre, PretrainConfig)
-    pre.add_argument('--resume', nargs='?', const=True, default=None, metavar='CHECKPOINT',
-                     help='continue from the latest checkpoint in --out, or from CHECKPOINT')
-    pre.add_argument('--no-figures', dest='figures', action='store_false', help='skip the PNG figures')
+    for name, (cls, fn, hlp) in _jobs.items():
+        job = sub.add_parser(name, help=hlp, description=fn.__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        add_dataclass_args(job, cls)
+        job.add_argument('--resume', nargs='?', const=True, default=None, metavar='CHECKPOINT',
+                         help='continue from the latest checkpoint in --out, or from CHECKPOINT')
+        if name == 'pretrain': job.add_argument('--no-figures', dest='figures', action='store_false', help='skip the PNG figures')
+    ex = sub.add_parser('export', help='write an encoder as a timm VisionTransformer state dict', description=export_timm.__doc__)
+    ex.add_argument('checkpoint', help='a mae-nb checkpoint or run folder, or an official/timm MAE file')
+    ex.add_argument('path', help='the file to write')
+    for f in ('img_size', 'in_chans', 'num_heads'): ex.add_argument(_flag(f), dest=f, type=int, default=None)
     return p
 
 def run(argv:list|None=None):
-    "Parse `argv` and run the subcommand; returns what it returns (the `Learner` for `pretrain`)."
+    "Parse `argv` and run the subcommand; returns what it returns (the `Learner` of a training job)."
     args = vars(make_parser().parse_args(argv))
     cmd = args.pop('command')
+    if cmd == 'export':
+        arch = export_timm(**args)
+        print(f"wrote {args['path']}: timm VisionTransformer weights, {arch}")
+        return arch
+    cls, fn, _ = _jobs[cmd]
+    resume, figures = args.pop('resume'), args.pop('figures', None)
+    try: cfg = cls(**args)
+    except ValueError as e: sys.exit(f"mae-nb {cmd}: {e}")
+    try: learn = fn(cfg, resume=resume, **({} if figures is None else {'figures': figures}))
+    except (ValueError, FileNotFoundError) as e: sys.exit(f"mae-nb {cmd}: {e}")
+    out = Path(cfg.out)
     if cmd == 'pretrain':
-        resume, figures = args.pop('resume'), args.pop('figures')
-        try: cfg = PretrainConfig(**args)
-        except ValueError as e: sys.exit(f"mae-nb pretrain: {e}")
-        learn = pretrain(cfg, resume=resume, figures=figures)
-        out = Path(cfg.out)
         print(f"done: {cfg.epochs} epochs, effective batch {learn.effective_batch}, lr {learn.lr:.3g}; "
               f"last checkpoint {latest_checkpoint(out)}; log {out/'steps.csv'}"
               + (f"; figures {out/'reconstructions.png'}, {out/'loss.png'}" if figures else ''))
-        return learn
+    else:
+        r = learn.result
+        print(f"done: top-1 accuracy {r['top1']:.2%} on {r['n_valid']} validation images after {cfg.epochs} epochs "
+              f"({r['wall_s']:.0f} s); log {out/'epochs.csv'}, result {out/'result.json'}")
+    return learn
 
 def main():
     "Entry point of the `mae-nb` console script (exit status 0 on success)."

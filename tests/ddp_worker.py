@@ -1,8 +1,8 @@
 """One process of the 2-process CPU data-parallel test (started by tests/test_distributed.py through torchrun).
 
-Pretrains a small MAE on the shipped sample with the gloo backend and writes what this rank saw to OUT/rank{r}.json:
-the training indices of each epoch, a digest of the parameters after training, the lr and effective batch, and
-which files this rank wrote.
+Pretrains a small MAE on the shipped sample with the gloo backend, then fine-tunes its last block for one epoch,
+and writes what this rank saw to OUT/rank{r}.json: the training indices of each pretraining epoch, a digest of the
+parameters after each job, the lr and effective batch, and which files this rank wrote.
 """
 import hashlib, json, os, sys
 from pathlib import Path
@@ -27,9 +27,14 @@ P.plt.Figure.savefig = savefig
 cfg = P.PretrainConfig(source='sample', epochs=2, bs=32, base_lr=1.5e-3, out=str(out/'run'), seed=0,
                        model_kwargs=dict(depth=2, decoder_depth=1))
 learn = P.pretrain(cfg)
-params = torch.cat([p.detach().flatten() for p in learn.model.parameters()])
-json.dump({'rank': rank, 'world_size': int(os.environ['WORLD_SIZE']), 'seen': seen,
-           'params_sha': hashlib.sha256(params.numpy().tobytes()).hexdigest(),
+def digest(model): return hashlib.sha256(torch.cat([p.detach().flatten() for p in model.parameters()]).numpy().tobytes()).hexdigest()
+params_sha, seen_pretrain = digest(learn.model), list(seen)  # the pretraining epochs only
+
+from mae_nb.finetune import FinetuneConfig, finetune
+ft = finetune(FinetuneConfig(checkpoint=str(out/'run'), blocks=1, epochs=1, bs=32, rand_augment=False, out=str(out/'ft'), seed=0))
+json.dump({'ft_params_sha': digest(ft.model), 'ft_effective_batch': ft.effective_batch, 'ft_top1': ft.result['top1'],
+           'rank': rank, 'world_size': int(os.environ['WORLD_SIZE']), 'seen': seen_pretrain,
+           'params_sha': params_sha,
            'lr': learn.opt.hypers[0]['lr'] if False else learn.lr, 'effective_batch': learn.effective_batch,
            'n_train': len(learn.dls.train.dataset), 'writes': writes,
            'backend': torch.distributed.get_backend() if torch.distributed.is_initialized() else None},

@@ -1,4 +1,4 @@
-"""Data-parallel pretraining on CPU: 2 processes, gloo backend, started with torchrun like a real multi-GPU run."""
+"""Data-parallel pretraining and fine-tuning on CPU: 2 processes, gloo backend, started with torchrun like a real multi-GPU run."""
 import json, os, subprocess, sys
 from pathlib import Path
 import pytest
@@ -39,8 +39,15 @@ def test_lr_follows_effective_batch(ranks):
 def test_only_rank0_writes(ranks):
     out, (r0, r1) = ranks
     assert r1['writes'] == []
-    names = sorted(Path(p).name for p in r0['writes'])
+    names = sorted(Path(p).name for p in r0['writes'] if Path(p).parent.name == 'run')
     assert names == ['checkpoint-1.pth', 'checkpoint-2.pth', 'loss.png', 'reconstructions.png']
     ck = out/'run'/'checkpoint-2.pth'
     import torch
     assert len(torch.load(ck, weights_only=True)['rng']) == 2  # both ranks' random states, for an exact resume
+
+def test_finetune_data_parallel(ranks):
+    out, (r0, r1) = ranks
+    assert r0['ft_params_sha'] == r1['ft_params_sha']  # the gradients were averaged: both ranks hold the same model
+    assert r0['ft_effective_batch'] == r1['ft_effective_batch'] == 64
+    assert (out/'ft'/'result.json').exists() and (out/'ft'/'checkpoint-1.pth').exists()
+    assert 0 <= r0['ft_top1'] <= 1

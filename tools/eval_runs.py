@@ -1,0 +1,65 @@
+"""Evaluate one pretrained encoder the paper's ways and record the results under results/eval/<job>/.
+
+    python tools/eval_runs.py CHECKPOINT [--ft-epochs 3] [--transfer-epochs 30] [--jobs lp_mae ft_k1 ...]
+
+CHECKPOINT is a `mae-nb pretrain` checkpoint or run folder (Fashion-MNIST, 28 px grey). Jobs:
+- lp_mae, lp_random, lp_pixels: linear probes on full Fashion-MNIST (cached features): the encoder, the same
+  architecture at MAE's initialisation, and raw pixels;
+- ft_k0 ... ft_k<depth>, ft_mlp: fine-tuning the last k blocks (Fig. 9) on full Fashion-MNIST;
+- scratch: the same ViT trained from scratch with the fine-tuning budget;
+- transfer_digits, scratch_digits: the encoder moved to scikit-learn's digits at 32 px RGB, vs from scratch.
+Each job keeps its run folder (results/eval/<job>: epochs.csv and result.json are committed, checkpoints are not);
+a finished job (result.json present) is skipped, an interrupted one resumes from its checkpoint.
+"""
+import argparse, json, shutil, sys
+from pathlib import Path
+import torch
+from mae_nb.pretrain import latest_checkpoint, load_training_checkpoint
+from mae_nb.linprobe import LinProbeConfig, linprobe, read_encoder
+from mae_nb.finetune import FinetuneConfig, finetune
+from mae_nb.transfer import TransferConfig, transfer, digits_folder
+
+ROOT = Path(__file__).resolve().parents[1]/'results'/'eval'
+
+def jobs(ck:str, ft_epochs:int, tr_epochs:int) -> dict:
+    cfg = load_training_checkpoint(ck if Path(ck).is_file() else latest_checkpoint(ck))['config']
+    arch = dict(preset=cfg['preset'], model_kwargs=cfg['model_kwargs'])
+    depth = read_encoder(ck)[1]['depth']
+    fm = dict(source='fashion_mnist', bs=256)
+    lp = dict(**fm, cached=True, epochs=90, base_lr=2.0)  # base_lr 0.1 x 1.28M / 60k images (notebook 06)
+    ft = dict(**fm, epochs=ft_epochs, base_lr=1e-3)
+    digits = str(digits_folder(ROOT.parent/'data'/'digits'))
+    tr = dict(source=digits, img_size=32, in_chans=3, epochs=tr_epochs, bs=64, base_lr=1e-3)
+    js = {'lp_mae': (linprobe, LinProbeConfig(checkpoint=ck, **lp)),
+          'lp_random': (linprobe, LinProbeConfig(checkpoint=None, **arch, **lp)),
+          'lp_pixels': (linprobe, LinProbeConfig(pixels=True, **lp))}
+    for k in sorted({0, 1, 2, 4, depth} & set(range(depth + 1))) + ['mlp']:
+        js[f'ft_k{k}' if k != 'mlp' else 'ft_mlp'] = (finetune, FinetuneConfig(checkpoint=ck, blocks=k, **ft))
+    js['scratch'] = (finetune, FinetuneConfig(checkpoint=None, **arch, **ft))
+    js['transfer_digits'] = (transfer, TransferConfig(checkpoint=ck, **tr))
+    js['scratch_digits'] = (finetune, FinetuneConfig(checkpoint=None, preset=cfg['preset'],
+                                                     model_kwargs={**cfg['model_kwargs'], 'img_size': 32, 'in_chans': 3},
+                                                     **{k: v for k, v in tr.items() if k not in ('img_size', 'in_chans')}))
+    return js
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('checkpoint'); p.add_argument('--ft-epochs', type=int, default=3)
+    p.add_argument('--transfer-epochs', type=int, default=30); p.add_argument('--jobs', nargs='*')
+    a = p.parse_args()
+    js = jobs(a.checkpoint, a.ft_epochs, a.transfer_epochs)
+    unknown = set(a.jobs or []) - set(js)
+    if unknown: sys.exit(f"unknown jobs {sorted(unknown)}; expected some of {list(js)}")
+    pre = ROOT/'pretrain'; pre.mkdir(parents=True, exist_ok=True)
+    src = Path(a.checkpoint) if Path(a.checkpoint).is_dir() else Path(a.checkpoint).parent
+    if (src/'epochs.csv').exists(): shutil.copy(src/'epochs.csv', pre/'epochs.csv')
+    ck = load_training_checkpoint(a.checkpoint if Path(a.checkpoint).is_file() else latest_checkpoint(a.checkpoint))
+    (pre/'config.json').write_text(json.dumps({**ck['config'], 'epochs_done': ck['epoch']}, indent=1, default=str))
+    for name in (a.jobs or js):
+        fn, cfg = js[name]
+        cfg.out = str(ROOT/name)
+        if (ROOT/name/'result.json').exists(): print(f'{name}: done already'); continue
+        learn = fn(cfg, resume=True if latest_checkpoint(ROOT/name) else None)
+        print(f"{name}: top-1 {learn.result['top1']:.4f} in {learn.result['wall_s']:.0f} s", flush=True)
+
+if __name__ == '__main__': main()
