@@ -9,7 +9,7 @@ Docs: https://mae-nb.github.io/mae_nb/finetune.html.md"""
 __all__ = ['layer_decay_groups', 'layer_lrs', 'tune_last_blocks', 'BatchRandAugment', 'BatchRandomErasing', 'MixupCutmix',
            'soft_target_loss', 'FinetuneConfig', 'finetune_learner', 'finetune']
 
-# %% ../nbs/07_finetune.ipynb #c16e38c8
+# %% ../nbs/07_finetune.ipynb #fbfe9e8b
 import time, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -29,10 +29,10 @@ from timm.optim import param_groups_layer_decay
 from torchvision.transforms import v2
 from .data import mae_dataloaders
 from .pretrain import (effective_batch, scaled_lr, mae_adamw, mae_schedule, DeviceMixedPrecision, MAECheckpoint,
-                             EpochLogger, resume_run, _precisions)
-from .linprobe import encoder_weights, create_vit, load_encoder_weights, vit_from_checkpoint, fit_run, write_result, _pools
+                             EpochLogger, resume_run, check_run_settings)
+from .linprobe import read_results, encoder_weights, create_vit, load_encoder_weights, vit_from_checkpoint, fit_run, write_result, _pools
 
-# %% ../nbs/07_finetune.ipynb #fbaac258
+# %% ../nbs/07_finetune.ipynb #3ddc9a4b
 def layer_decay_groups(model:VisionTransformer, weight_decay:float=0.05, layer_decay:float=0.75) -> list:
     "Trainable parameters of `model` by layer and by weight decay, each group with its `lr_scale` (timm's grouping)."
     return param_groups_layer_decay(model, weight_decay, no_weight_decay_list=model.no_weight_decay(), layer_decay=layer_decay)
@@ -41,13 +41,14 @@ def layer_lrs(groups:list, lr:float) -> np.ndarray:
     "The lr of each group: `lr × lr_scale`."
     return np.array([lr * g['lr_scale'] for g in groups])
 
-# %% ../nbs/07_finetune.ipynb #5e4e6f45
-def _check_blocks(blocks, depth:int):
+# %% ../nbs/07_finetune.ipynb #1fc327cb
+def _check_blocks(blocks, depth:int|None=None): # `depth` None: only the form is checked
     if blocks in (None, 'all', 'mlp'): return blocks
     try: k = int(blocks)
     except (TypeError, ValueError): k = None
-    if k is None or k != float(blocks) or not 0 <= k <= depth:
-        raise ValueError(f"blocks must be an integer from 0 to the depth {depth}, 'mlp' or 'all' (None), got {blocks!r}")
+    if k is None or k != float(blocks) or not 0 <= k <= (depth if depth is not None else k):
+        raise ValueError(f"blocks must be an integer from 0 to the depth{'' if depth is None else f' {depth}'}, "
+                         f"'mlp' or 'all' (None), got {blocks!r}")
     return k
 
 def tune_last_blocks(vit:VisionTransformer, blocks:int|str|None=None) -> VisionTransformer:
@@ -64,7 +65,7 @@ def tune_last_blocks(vit:VisionTransformer, blocks:int|str|None=None) -> VisionT
         if i < len(vit.blocks) - k: blk.drop_path1, blk.drop_path2 = nn.Identity(), nn.Identity()
     return vit
 
-# %% ../nbs/07_finetune.ipynb #abbe94ab
+# %% ../nbs/07_finetune.ipynb #f34c9b04
 class BatchRandAugment(Transform):
     "torchvision's `RandAugment` on each image of a training batch (float images on [0, 1], before `Normalize`)."
     split_idx, order = 0, 30  # training only; after the crop (20) and the resize (25), before `Normalize` (99)
@@ -80,7 +81,7 @@ class BatchRandomErasing(Transform):
         if not self.p: return x
         return RandomErasing(self.p, mode='pixel', device=x.device)(x)
 
-# %% ../nbs/07_finetune.ipynb #5b92b55e
+# %% ../nbs/07_finetune.ipynb #0ad5df76
 class MixupCutmix(Callback):
     "Mix training batches with timm's `Mixup` (mixup or cutmix, half the time each) and smooth their labels: soft targets."
     order = -4  # before the model sees the batch
@@ -100,7 +101,7 @@ def soft_target_loss(out:Tensor, y:Tensor) -> Tensor:
     if y.ndim == 2: return torch.sum(-y * F.log_softmax(out.float(), -1), -1).mean()
     return F.cross_entropy(out.float(), y)
 
-# %% ../nbs/07_finetune.ipynb #29d470fd
+# %% ../nbs/07_finetune.ipynb #536dbd8a
 @dataclass
 class FinetuneConfig:
     "Every setting of a (partial) fine-tuning run; defaults follow the paper's ViT-B recipe (§A.1, Table 9)."
@@ -133,20 +134,16 @@ class FinetuneConfig:
 
     def __post_init__(self):
         if self.global_pool not in _pools: raise ValueError(f"global_pool must be one of {_pools}, got {self.global_pool!r}")
-        if self.precision not in _precisions: raise ValueError(f"precision must be one of {_precisions}, got {self.precision!r}")
-        for k in ('epochs', 'bs', 'save_every'):
-            if not (isinstance(getattr(self, k), int) and getattr(self, k) >= 1): raise ValueError(f"{k} must be a positive integer, got {getattr(self, k)!r}")
+        check_run_settings(self)
         if (self.mixup > 0 or self.cutmix > 0) and self.bs % 2: raise ValueError(f"mixup/cutmix pair the images of a batch: bs must be even, got {self.bs}")
         if not 0 < self.layer_decay <= 1: raise ValueError(f"layer_decay must be in (0, 1], got {self.layer_decay}")
-        if self.warmup_epochs is not None and not 0 <= self.warmup_epochs <= self.epochs:
-            raise ValueError(f"warmup_epochs must be in [0, epochs={self.epochs}], got {self.warmup_epochs}")
-        self.blocks = _check_blocks(self.blocks, 10**9)  # the depth is checked against the model
+        self.blocks = _check_blocks(self.blocks)  # the depth is checked against the model
         self.betas = tuple(self.betas)
 
     @property
     def warmup(self) -> float: return self.epochs / 20 if self.warmup_epochs is None else self.warmup_epochs
 
-# %% ../nbs/07_finetune.ipynb #48f03c1f
+# %% ../nbs/07_finetune.ipynb #dfa8028d
 def finetune_learner(dls, model:VisionTransformer, cfg:FinetuneConfig, cbs=None) -> Learner:
     "A fastai `Learner` fine-tuning the trainable parameters of `model` with layer-wise lr decay and the paper's regularisation."
     eff = effective_batch(cfg.bs)
@@ -160,7 +157,7 @@ def finetune_learner(dls, model:VisionTransformer, cfg:FinetuneConfig, cbs=None)
     learn.effective_batch, learn.lrs = eff, lrs
     return learn
 
-# %% ../nbs/07_finetune.ipynb #1056127a
+# %% ../nbs/07_finetune.ipynb #b050f283
 def finetune(cfg:FinetuneConfig|None=None, # the run's settings (keyword arguments build one)
              resume:str|Path|bool|None=None, # True: the latest checkpoint in `cfg.out`; or a checkpoint path
              cbs=None, # extra fastai callbacks

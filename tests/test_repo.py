@@ -26,6 +26,13 @@ def test_quick_start_command_parses():
     cfg = PretrainConfig(**args)
     assert cfg.source == 'sample'  # the offline default
 
+def test_readme_evaluation_commands_parse():
+    "Every `mae-nb` command line the README shows is valid for the CLI."
+    from mae_nb.cli import make_parser
+    lines = [l.split('#')[0] for l in (ROOT/'README.md').read_text().splitlines() if l.startswith('mae-nb ')]
+    assert {l.split()[1] for l in lines} >= {'linprobe', 'finetune', 'transfer', 'export'}
+    for l in lines: make_parser().parse_args(shlex.split(l)[1:])
+
 def test_public_api():
     "`from mae_nb.all import *` gives every module's exports."
     ns = {}
@@ -33,7 +40,9 @@ def test_public_api():
     for name in ['patchify', 'unpatchify', 'load_sample', 'random_masking', 'block_masking_noise', 'grid_masking_noise',
                  'get_2d_sincos_pos_embed', 'MAEEncoder', 'MaskedAutoencoderViT', 'load_mae_checkpoint', 'create_mae',
                  'mae_vit_base_patch16', 'mae_vit_large_patch16', 'mae_vit_huge_patch14', 'mae_vit_tiny_patch4',
-                 'mae_dataloaders', 'PretrainConfig', 'pretrain', 'export_encoder']:
+                 'mae_dataloaders', 'PretrainConfig', 'pretrain', 'export_encoder', 'LinProbeConfig', 'linprobe',
+                 'vit_from_checkpoint', 'read_encoder', 'read_results', 'FinetuneConfig', 'finetune', 'tune_last_blocks',
+                 'TransferConfig', 'transfer', 'adapt_encoder', 'export_timm']:
         assert name in ns, name
 
 def test_sample_is_package_data():

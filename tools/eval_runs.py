@@ -1,10 +1,12 @@
 """Evaluate one pretrained encoder the paper's ways and record the results under results/eval/<job>/.
 
-    python tools/eval_runs.py CHECKPOINT [--ft-epochs 3] [--transfer-epochs 30] [--jobs lp_mae ft_k1 ...]
+    python tools/eval_runs.py RUN [--pretrain-epochs 16] [--ft-epochs 2] [--transfer-epochs 30] [--jobs lp_mae ft_k1 ...]
 
-CHECKPOINT is a `mae-nb pretrain` checkpoint or run folder (Fashion-MNIST, 28 px grey). Jobs:
-- lp_mae, lp_random, lp_pixels: linear probes on full Fashion-MNIST (cached features): the encoder, the same
-  architecture at MAE's initialisation, and raw pixels;
+RUN is a `mae-nb pretrain` run folder (or checkpoint) on Fashion-MNIST (28 px grey). With --pretrain-epochs, a
+folder that holds fewer epochs is first pretrained (or resumed) to that many with the recipe of PRETRAIN below.
+Jobs:
+- lp_mae, lp_mae_avg, lp_random, lp_pixels: linear probes on full Fashion-MNIST (cached features): the encoder
+  (cls token; mean of the patch tokens), the same architecture at MAE's initialisation, and raw pixels;
 - ft_k0 ... ft_k<depth>, ft_mlp: fine-tuning the last k blocks (Fig. 9) on full Fashion-MNIST;
 - scratch: the same ViT trained from scratch with the fine-tuning budget;
 - transfer_digits, scratch_digits: the encoder moved to scikit-learn's digits at 32 px RGB, vs from scratch.
@@ -14,12 +16,15 @@ a finished job (result.json present) is skipped, an interrupted one resumes from
 import argparse, json, shutil, sys
 from pathlib import Path
 import torch
-from mae_nb.pretrain import latest_checkpoint, load_training_checkpoint
+from mae_nb.pretrain import PretrainConfig, pretrain, latest_checkpoint, load_training_checkpoint
 from mae_nb.linprobe import LinProbeConfig, linprobe, read_encoder
 from mae_nb.finetune import FinetuneConfig, finetune
 from mae_nb.transfer import TransferConfig, transfer, digits_folder
 
-ROOT = Path(__file__).resolve().parents[1]/'results'/'eval'
+ROOT = Path(__file__).resolve().parents[1]/'results'/'eval'  # --root changes it
+# the encoder of results/eval: a 128-wide, 6-block ViT, 2-block decoder, full Fashion-MNIST
+PRETRAIN = dict(source='fashion_mnist', bs=256, base_lr=1.5e-3, warmup_epochs=1,
+                model_kwargs=dict(embed_dim=128, depth=6, num_heads=4, decoder_embed_dim=128, decoder_depth=2, decoder_num_heads=4))
 
 def jobs(ck:str, ft_epochs:int, tr_epochs:int) -> dict:
     cfg = load_training_checkpoint(ck if Path(ck).is_file() else latest_checkpoint(ck))['config']
@@ -31,6 +36,7 @@ def jobs(ck:str, ft_epochs:int, tr_epochs:int) -> dict:
     digits = str(digits_folder(ROOT.parent/'data'/'digits'))
     tr = dict(source=digits, img_size=32, in_chans=3, epochs=tr_epochs, bs=64, base_lr=1e-3)
     js = {'lp_mae': (linprobe, LinProbeConfig(checkpoint=ck, **lp)),
+          'lp_mae_avg': (linprobe, LinProbeConfig(checkpoint=ck, pool='avg', **lp)),
           'lp_random': (linprobe, LinProbeConfig(checkpoint=None, **arch, **lp)),
           'lp_pixels': (linprobe, LinProbeConfig(pixels=True, **lp))}
     for k in sorted({0, 1, 2, 4, depth} & set(range(depth + 1))) + ['mlp']:
@@ -44,9 +50,17 @@ def jobs(ck:str, ft_epochs:int, tr_epochs:int) -> dict:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('checkpoint'); p.add_argument('--ft-epochs', type=int, default=3)
+    p.add_argument('checkpoint'); p.add_argument('--ft-epochs', type=int, default=2)
+    p.add_argument('--pretrain-epochs', type=int, default=None, help='pretrain RUN to this many epochs first')
     p.add_argument('--transfer-epochs', type=int, default=30); p.add_argument('--jobs', nargs='*')
+    p.add_argument('--root', default=None, help='results folder (default results/eval)')
     a = p.parse_args()
+    global ROOT
+    if a.root: ROOT = Path(a.root)
+    if a.pretrain_epochs:
+        last = latest_checkpoint(a.checkpoint)
+        if last is None or int(last.stem.split('-')[1]) < a.pretrain_epochs:
+            pretrain(PretrainConfig(**PRETRAIN, epochs=a.pretrain_epochs, out=a.checkpoint), resume=True if last else None)
     js = jobs(a.checkpoint, a.ft_epochs, a.transfer_epochs)
     unknown = set(a.jobs or []) - set(js)
     if unknown: sys.exit(f"unknown jobs {sorted(unknown)}; expected some of {list(js)}")
