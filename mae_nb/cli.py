@@ -8,7 +8,9 @@ Docs: https://mae-nb.github.io/mae_nb/cli.html.md"""
 __all__ = ['add_dataclass_args', 'make_parser', 'run', 'main']
 
 # %% ../nbs/98_cli.ipynb #b4d338fb
-import argparse, json, sys, typing
+import argparse, json, sys, typing, warnings
+# fastai 2.8 scripts a few layers with `torch.jit.script` on import, which recent torch deprecates: noise on every command
+warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
 from dataclasses import fields, MISSING
 from pathlib import Path
 from fastcore.docments import docments
@@ -54,7 +56,10 @@ def make_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser('export', help='write an encoder as a timm VisionTransformer state dict', description=export_timm.__doc__)
     ex.add_argument('checkpoint', help='a mae-nb checkpoint or run folder, or an official/timm MAE file')
     ex.add_argument('path', help='the file to write')
-    for f in ('img_size', 'in_chans', 'num_heads'): ex.add_argument(_flag(f), dest=f, type=int, default=None)
+    for f, h in [('img_size', 'move the encoder to this image size first (position embeddings resampled)'),
+                 ('in_chans', 'move the encoder to this channel count first (patch embedding adapted)'),
+                 ('num_heads', 'attention heads, for checkpoints whose heads cannot be read')]:
+        ex.add_argument(_flag(f), dest=f, type=int, default=None, help=h)
     return p
 
 def run(argv:list|None=None):

@@ -210,7 +210,7 @@ def feature_dataloaders(train:tuple, valid:tuple, bs:int, valid_bs:int|None=None
 # %% ../nbs/06_linear_probe.ipynb #fa8d1f46
 @dataclass
 class LinProbeConfig:
-    "Every setting of a linear-probing run; defaults follow the paper (§A.2)."
+    "Every setting of a linear-probing run; defaults follow the paper (§A.1, Table 10)."
     checkpoint:str|None = None # the encoder: a `mae-nb pretrain` checkpoint or run folder, or an official/timm MAE file; None: random init
     source:str = 'sample' # data: 'sample' (shipped), 'fashion_mnist', or an image folder
     data_path:str|None = None # folder of the Fashion-MNIST IDX files
@@ -247,12 +247,15 @@ def _hardware() -> str:
 
 def fit_run(learn:Learner, epochs:int, start:int=0):
     "`learn.fit` from epoch `start`, inside fastai's `distrib_ctx` (data-parallel when launched with torchrun/accelerate)."
-    with learn.distrib_ctx(cpu=torch.device(learn.dls.device or 'cpu').type == 'cpu'):
+    # no SyncBatchNorm: as the official code, the probe's BatchNorm normalises each process's batch (and SyncBatchNorm
+    # does not run on CPUs)
+    with learn.distrib_ctx(sync_bn=False, cpu=torch.device(learn.dls.device or 'cpu').type == 'cpu'):
         learn.fit(epochs, start_epoch=start)
 
 def write_result(out:Path, cfg, learn:Learner, wall_s:float, **extra) -> dict:
     "Write `out/result.json`: final validation loss and top-1 accuracy, settings, hardware, wall time (rank 0 only)."
-    valid_loss, top1 = learn.recorder.values[-1][1:3] if learn.recorder.values else learn.validate()[:2]
+    # data-parallel: each process validated its shard only; after the run the loaders are whole again
+    valid_loss, top1 = learn.recorder.values[-1][1:3] if learn.recorder.values and num_distrib() <= 1 else learn.validate()[:2]
     res = dict(top1=float(top1), valid_loss=float(valid_loss), n_valid=len(learn.dls.valid_ds), epochs=cfg.epochs,
                config=asdict(cfg), hardware=_hardware(), wall_s=round(wall_s, 1), torch=torch.__version__, **extra)
     if not rank_distrib(): (Path(out)/'result.json').write_text(json.dumps(res, indent=1, default=str))

@@ -32,10 +32,18 @@ params_sha, seen_pretrain = digest(learn.model), list(seen)  # the pretraining e
 
 from mae_nb.finetune import FinetuneConfig, finetune
 ft = finetune(FinetuneConfig(checkpoint=str(out/'run'), blocks=1, epochs=1, bs=32, rand_augment=False, out=str(out/'ft'), seed=0))
-json.dump({'ft_params_sha': digest(ft.model), 'ft_effective_batch': ft.effective_batch, 'ft_top1': ft.result['top1'],
+from mae_nb.patchify import load_sample
+xv, yv = load_sample('valid')
+with torch.no_grad(): preds = ft.model.eval()((xv.float() / 255 - 0.2860) / 0.3530).argmax(1)
+from mae_nb.linprobe import LinProbeConfig, linprobe
+lp = linprobe(LinProbeConfig(checkpoint=str(out/'run'), epochs=1, bs=32, base_lr=10., out=str(out/'lp'), seed=0))
+with torch.no_grad(): lp_preds = lp.vit.eval()((xv.float() / 255 - 0.2860) / 0.3530).argmax(1)
+json.dump({'lp_head_sha': digest(lp.vit.head), 'lp_top1': lp.result['top1'], 'lp_top1_all': (lp_preds == yv).float().mean().item(),
+           'ft_params_sha': digest(ft.model), 'ft_effective_batch': ft.effective_batch, 'ft_top1': ft.result['top1'],
+           'ft_top1_all': (preds == yv).float().mean().item(), 'ft_n_valid': ft.result['n_valid'],
            'rank': rank, 'world_size': int(os.environ['WORLD_SIZE']), 'seen': seen_pretrain,
            'params_sha': params_sha,
-           'lr': learn.opt.hypers[0]['lr'] if False else learn.lr, 'effective_batch': learn.effective_batch,
+           'lr': learn.lr, 'effective_batch': learn.effective_batch,
            'n_train': len(learn.dls.train.dataset), 'writes': writes,
            'backend': torch.distributed.get_backend() if torch.distributed.is_initialized() else None},
           open(out/f'rank{rank}.json', 'w'))

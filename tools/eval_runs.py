@@ -1,6 +1,6 @@
 """Evaluate one pretrained encoder the paper's ways and record the results under results/eval/<job>/.
 
-    python tools/eval_runs.py RUN [--pretrain-epochs 16] [--ft-epochs 2] [--transfer-epochs 30] [--jobs lp_mae ft_k1 ...]
+    python tools/eval_runs.py RUN [--pretrain-epochs 16] [--ft-epochs 2] [--transfer-epochs 15] [--jobs lp_mae ft_k1 ...]
 
 RUN is a `mae-nb pretrain` run folder (or checkpoint) on Fashion-MNIST (28 px grey). With --pretrain-epochs, a
 folder that holds fewer epochs is first pretrained (or resumed) to that many with the recipe of PRETRAIN below.
@@ -32,9 +32,11 @@ def jobs(ck:str, ft_epochs:int, tr_epochs:int) -> dict:
     depth = read_encoder(ck)[1]['depth']
     fm = dict(source='fashion_mnist', bs=256)
     lp = dict(**fm, cached=True, epochs=90, base_lr=2.0)  # base_lr 0.1 x 1.28M / 60k images (notebook 06)
-    ft = dict(**fm, epochs=ft_epochs, base_lr=1e-3)
+    # a budget of a few epochs: the paper's mixup, cutmix, RandAugment and erasing (tuned for 100) only slow it down
+    light = dict(mixup=0., cutmix=0., rand_augment=False, reprob=0.)
+    ft = dict(**fm, **light, epochs=ft_epochs, base_lr=1e-3)
     digits = str(digits_folder(ROOT.parent/'data'/'digits'))
-    tr = dict(source=digits, img_size=32, in_chans=3, epochs=tr_epochs, bs=64, base_lr=1e-3)
+    tr = dict(source=digits, img_size=32, in_chans=3, epochs=tr_epochs, bs=64, base_lr=1e-3, **light)
     js = {'lp_mae': (linprobe, LinProbeConfig(checkpoint=ck, **lp)),
           'lp_mae_avg': (linprobe, LinProbeConfig(checkpoint=ck, pool='avg', **lp)),
           'lp_random': (linprobe, LinProbeConfig(checkpoint=None, **arch, **lp)),
@@ -52,7 +54,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('checkpoint'); p.add_argument('--ft-epochs', type=int, default=2)
     p.add_argument('--pretrain-epochs', type=int, default=None, help='pretrain RUN to this many epochs first')
-    p.add_argument('--transfer-epochs', type=int, default=30); p.add_argument('--jobs', nargs='*')
+    p.add_argument('--transfer-epochs', type=int, default=15); p.add_argument('--jobs', nargs='*')
     p.add_argument('--root', default=None, help='results folder (default results/eval)')
     a = p.parse_args()
     global ROOT
