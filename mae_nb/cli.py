@@ -7,7 +7,7 @@ Docs: https://mae-nb.github.io/mae_nb/cli.html.md"""
 # %% auto #0
 __all__ = ['add_dataclass_args', 'make_parser', 'run', 'main']
 
-# %% ../nbs/98_cli.ipynb #b4d338fb
+# %% ../nbs/98_cli.ipynb #3318f4ec
 import argparse, json, sys, typing, warnings
 # fastai 2.8 scripts a few layers with `torch.jit.script` on import, which recent torch deprecates: noise on every command
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
@@ -19,7 +19,7 @@ from .linprobe import LinProbeConfig, linprobe
 from .finetune import FinetuneConfig, finetune
 from .transfer import TransferConfig, transfer, export_timm
 
-# %% ../nbs/98_cli.ipynb #2a9b4956
+# %% ../nbs/98_cli.ipynb #ba1a2fb9
 def _flag(name): return '--' + name.replace('_', '-')
 
 def add_dataclass_args(parser:argparse.ArgumentParser, cls):
@@ -36,7 +36,7 @@ def add_dataclass_args(parser:argparse.ArgumentParser, cls):
         else: kw['type'] = typ
         parser.add_argument(_flag(f.name), dest=f.name, **kw)
 
-# %% ../nbs/98_cli.ipynb #e64a0faa
+# %% ../nbs/98_cli.ipynb #bffc5ac4
 _jobs = {  # subcommand: (settings, function, help)
     'pretrain': (PretrainConfig, pretrain, 'pretrain a masked autoencoder'),
     'linprobe': (LinProbeConfig, linprobe, 'linear-probe a pretrained encoder (frozen, BatchNorm + Linear head, LARS)'),
