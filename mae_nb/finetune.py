@@ -9,8 +9,8 @@ Docs: https://mae-nb.github.io/mae_nb/finetune.html.md"""
 __all__ = ['layer_decay_groups', 'layer_lrs', 'tune_last_blocks', 'BatchRandAugment', 'BatchRandomErasing', 'MixupCutmix',
            'soft_target_loss', 'FinetuneConfig', 'finetune_learner', 'finetune']
 
-# %% ../nbs/07_finetune.ipynb #c47fb680
-import time, warnings
+# %% ../nbs/07_finetune.ipynb #725d3fbf
+import time
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
@@ -32,7 +32,7 @@ from .pretrain import (effective_batch, scaled_lr, mae_adamw, mae_schedule, Devi
                              EpochLogger, resume_run, check_run_settings)
 from .linprobe import read_results, encoder_weights, create_vit, load_encoder_weights, vit_from_checkpoint, fit_run, write_result, _pools
 
-# %% ../nbs/07_finetune.ipynb #950e8349
+# %% ../nbs/07_finetune.ipynb #c4cbb85d
 def layer_decay_groups(model:VisionTransformer, weight_decay:float=0.05, layer_decay:float=0.75) -> list:
     "Trainable parameters of `model` by layer and by weight decay, each group with its `lr_scale` (timm's grouping)."
     return param_groups_layer_decay(model, weight_decay, no_weight_decay_list=model.no_weight_decay(), layer_decay=layer_decay)
@@ -41,7 +41,7 @@ def layer_lrs(groups:list, lr:float) -> np.ndarray:
     "The lr of each group: `lr × lr_scale`."
     return np.array([lr * g['lr_scale'] for g in groups])
 
-# %% ../nbs/07_finetune.ipynb #42fe44af
+# %% ../nbs/07_finetune.ipynb #93f96548
 def _check_blocks(blocks, depth:int|None=None): # `depth` None: only the form is checked
     if blocks in (None, 'all', 'mlp'): return blocks
     try: k = int(blocks)
@@ -65,7 +65,7 @@ def tune_last_blocks(vit:VisionTransformer, blocks:int|str|None=None) -> VisionT
         if i < len(vit.blocks) - k: blk.drop_path1, blk.drop_path2 = nn.Identity(), nn.Identity()
     return vit
 
-# %% ../nbs/07_finetune.ipynb #debe0b5f
+# %% ../nbs/07_finetune.ipynb #0b7a9941
 class BatchRandAugment(Transform):
     "torchvision's `RandAugment` on each image of a training batch (float images on [0, 1], before `Normalize`)."
     split_idx, order = 0, 30  # training only; after the crop (20) and the resize (25), before `Normalize` (99)
@@ -81,7 +81,7 @@ class BatchRandomErasing(Transform):
         if not self.p: return x
         return RandomErasing(self.p, mode='pixel', device=x.device)(x)
 
-# %% ../nbs/07_finetune.ipynb #f56cac60
+# %% ../nbs/07_finetune.ipynb #718159be
 class MixupCutmix(Callback):
     "Mix training batches with timm's `Mixup` (mixup or cutmix, half the time each) and smooth their labels: soft targets."
     order = -4  # before the model sees the batch
@@ -101,7 +101,7 @@ def soft_target_loss(out:Tensor, y:Tensor) -> Tensor:
     if y.ndim == 2: return torch.sum(-y * F.log_softmax(out.float(), -1), -1).mean()
     return F.cross_entropy(out.float(), y)
 
-# %% ../nbs/07_finetune.ipynb #1fe5c6bd
+# %% ../nbs/07_finetune.ipynb #3a4d8fa8
 @dataclass
 class FinetuneConfig:
     "Every setting of a (partial) fine-tuning run; defaults follow the paper's ViT-B recipe (§A.1, Table 9)."
@@ -143,7 +143,7 @@ class FinetuneConfig:
     @property
     def warmup(self) -> float: return self.epochs / 20 if self.warmup_epochs is None else self.warmup_epochs
 
-# %% ../nbs/07_finetune.ipynb #2912bcf2
+# %% ../nbs/07_finetune.ipynb #5d4f1a73
 def finetune_learner(dls, model:VisionTransformer, cfg:FinetuneConfig, cbs=None) -> Learner:
     "A fastai `Learner` fine-tuning the trainable parameters of `model` with layer-wise lr decay and the paper's regularisation."
     eff = effective_batch(cfg.bs)
@@ -157,7 +157,7 @@ def finetune_learner(dls, model:VisionTransformer, cfg:FinetuneConfig, cbs=None)
     learn.effective_batch, learn.layer_lrs = eff, lrs
     return learn
 
-# %% ../nbs/07_finetune.ipynb #5142b269
+# %% ../nbs/07_finetune.ipynb #f71b84ec
 def finetune(cfg:FinetuneConfig|None=None, # the run's settings (keyword arguments build one)
              resume:str|Path|bool|None=None, # True: the latest checkpoint in `cfg.out`; or a checkpoint path
              cbs=None, # extra fastai callbacks

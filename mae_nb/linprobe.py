@@ -11,8 +11,8 @@ __all__ = ['read_encoder', 'create_vit', 'load_encoder_weights', 'encoder_weight
            'feature_dataloaders', 'LinProbeConfig', 'fit_run', 'write_result', 'linprobe_learner', 'linprobe',
            'read_results']
 
-# %% ../nbs/06_linear_probe.ipynb #ba37999e
-import json, math, time, warnings
+# %% ../nbs/06_linear_probe.ipynb #19f9d252
+import json, math, time
 from dataclasses import dataclass, field, asdict
 from functools import partial
 from pathlib import Path
@@ -27,12 +27,12 @@ from fastai.optimizer import OptimWrapper
 from fastai.torch_core import TensorCategory, rank_distrib, num_distrib, set_seed
 from timm.models.vision_transformer import VisionTransformer
 from timm.optim import Lars
-from .loss import create_mae, mae_presets, load_mae_checkpoint, _is_decoder_key, _key_report
+from .loss import create_mae, mae_presets, _is_decoder_key, _key_report
 from .data import mae_dataloaders, TensorImageDL
 from .pretrain import (effective_batch, scaled_lr, mae_schedule, DeviceMixedPrecision, MAECheckpoint, EpochLogger,
-                             latest_checkpoint, resume_run, save_atomic, check_run_settings, _unwrap)
+                             latest_checkpoint, resume_run, check_run_settings, _unwrap)
 
-# %% ../nbs/06_linear_probe.ipynb #8743a08a
+# %% ../nbs/06_linear_probe.ipynb #768ce5b5
 def _load_checkpoint(checkpoint):
     "A checkpoint path (a file, or a `mae-nb` run folder: its latest checkpoint) or dict, as a dict."
     if isinstance(checkpoint, dict): return checkpoint
@@ -88,7 +88,7 @@ def read_encoder(checkpoint:str|Path|dict, # a file, a `mae-nb` run folder, or a
     if D % arch['num_heads']: raise ValueError(f"num_heads={arch['num_heads']} does not divide the width {D}")
     return sd, arch
 
-# %% ../nbs/06_linear_probe.ipynb #c8d44a95
+# %% ../nbs/06_linear_probe.ipynb #bfe257b9
 _pools = ('token', 'avg')
 
 def create_vit(img_size:tuple, patch_size:int, in_chans:int, embed_dim:int, depth:int, num_heads:int, mlp_ratio:float=4.,
@@ -124,7 +124,7 @@ def load_encoder_weights(vit:VisionTransformer, sd:dict) -> VisionTransformer:
     vit.load_state_dict(sd, strict=False)
     return vit
 
-# %% ../nbs/06_linear_probe.ipynb #5ba0eea0
+# %% ../nbs/06_linear_probe.ipynb #f3e789e9
 def _arch_from_preset(preset:str, model_kwargs:dict|None=None, img_size=None, in_chans=None) -> dict:
     if preset not in mae_presets: raise ValueError(f"unknown preset {preset!r}; expected one of {list(mae_presets)}")
     a = {**dict(img_size=224, in_chans=3, mlp_ratio=4.), **mae_presets[preset], **(model_kwargs or {})}
@@ -154,7 +154,7 @@ def vit_from_checkpoint(checkpoint:str|Path|dict|None, # an MAE checkpoint; None
                      drop_path_rate=drop_path_rate, head_init_std=head_init_std)
     return load_encoder_weights(vit, sd)
 
-# %% ../nbs/06_linear_probe.ipynb #44402c47
+# %% ../nbs/06_linear_probe.ipynb #dd720dae
 def probe_head(num_features:int, num_classes:int, init_std:float=0.01) -> nn.Sequential:
     "The paper's probe: `BatchNorm1d(affine=False, eps=1e-6)` + `Linear` (trunc-normal init, std 0.01)."
     linear = nn.Linear(num_features, num_classes)
@@ -168,7 +168,7 @@ def linear_probe_model(vit:VisionTransformer, # e.g. from `vit_from_checkpoint`;
     vit.head, vit.num_classes = probe_head(vit.num_features, num_classes), num_classes
     return vit
 
-# %% ../nbs/06_linear_probe.ipynb #0faf00c5
+# %% ../nbs/06_linear_probe.ipynb #95069ccd
 def lars_param_groups(model:nn.Module) -> list:
     "Trainable parameters in two groups: matrices (LARS-adapted) and 1-d parameters (plain momentum SGD), as the official LARS."
     ps = [p for p in model.parameters() if p.requires_grad]
@@ -179,7 +179,7 @@ def lars(params, lr:float, momentum:float=0.9, weight_decay:float=0., **kwargs) 
     "timm's `Lars` for fastai, on the groups of `lars_param_groups`."
     return OptimWrapper(params, Lars, convert_groups=False, lr=lr, momentum=momentum, weight_decay=weight_decay, **kwargs)
 
-# %% ../nbs/06_linear_probe.ipynb #2db94156
+# %% ../nbs/06_linear_probe.ipynb #5fc98f9a
 @torch.no_grad()
 def extract_features(vit:VisionTransformer, dl, autocast=None): # (features `(N, D)` float32, labels `(N,)`), in dataset order
     "The pooled features (the head's input) of every item of `dl`'s dataset, without augmentation or shuffling."
@@ -207,7 +207,7 @@ def feature_dataloaders(train:tuple, valid:tuple, bs:int, valid_bs:int|None=None
         for i, dl in enumerate(dls.loaders): dl.rng = random.Random(seed + i)
     return dls
 
-# %% ../nbs/06_linear_probe.ipynb #bc4349e4
+# %% ../nbs/06_linear_probe.ipynb #be8630f5
 @dataclass
 class LinProbeConfig:
     "Every setting of a linear-probing run; defaults follow the paper (§A.1, Table 10)."
@@ -239,7 +239,7 @@ class LinProbeConfig:
     @property
     def warmup(self) -> float: return self.epochs / 9 if self.warmup_epochs is None else self.warmup_epochs
 
-# %% ../nbs/06_linear_probe.ipynb #cc31fffc
+# %% ../nbs/06_linear_probe.ipynb #b80c66d4
 def _hardware() -> str:
     import platform, os
     if torch.cuda.is_available(): return f"{torch.cuda.get_device_name()} x{max(num_distrib(), 1)}"
@@ -261,7 +261,7 @@ def write_result(out:Path, cfg, learn:Learner, wall_s:float, **extra) -> dict:
     if not rank_distrib(): (Path(out)/'result.json').write_text(json.dumps(res, indent=1, default=str))
     return res
 
-# %% ../nbs/06_linear_probe.ipynb #71d7ac78
+# %% ../nbs/06_linear_probe.ipynb #319d9313
 def linprobe_learner(dls, model:nn.Module, cfg:LinProbeConfig, cbs=None) -> Learner:
     "A fastai `Learner` that trains the trainable parameters of `model` (the probe head) with the paper's recipe."
     eff = effective_batch(cfg.bs)
@@ -272,7 +272,7 @@ def linprobe_learner(dls, model:nn.Module, cfg:LinProbeConfig, cbs=None) -> Lear
     learn.effective_batch = eff
     return learn
 
-# %% ../nbs/06_linear_probe.ipynb #a6d5fcae
+# %% ../nbs/06_linear_probe.ipynb #33f6a940
 def linprobe(cfg:LinProbeConfig|None=None, # the run's settings (keyword arguments build one)
              resume:str|Path|bool|None=None, # True: the latest checkpoint in `cfg.out`; or a checkpoint path
              cbs=None, # extra fastai callbacks
@@ -312,14 +312,14 @@ def linprobe(cfg:LinProbeConfig|None=None, # the run's settings (keyword argumen
     learn.result = write_result(out, cfg, learn, time.time() - t0, features='pixels' if cfg.pixels else cfg.pool)
     return learn
 
-# %% ../nbs/06_linear_probe.ipynb #53ecfe51
+# %% ../nbs/06_linear_probe.ipynb #c363990d
 @torch.no_grad()
 def _pixels(dl): # (images `(N, C, H, W)`, labels), in dataset order, normalised, not augmented
     dl = dl.new(shuffle=False, drop_last=False)
     xs, ys = zip(*[(xb.cpu(), yb.cpu()) for xb, yb in dl])
     return torch.cat(xs), torch.cat(ys)
 
-# %% ../nbs/06_linear_probe.ipynb #b2485bb2
+# %% ../nbs/06_linear_probe.ipynb #e68f247a
 def read_results(folder:str|Path='results/eval', # a folder of run folders, each with a `result.json`
                  names=None, # the runs to read (all by default)
                 ) -> dict: # run name -> its result (top1, valid_loss, config, hardware, wall_s, ...)

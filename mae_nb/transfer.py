@@ -8,21 +8,19 @@ Docs: https://mae-nb.github.io/mae_nb/transfer.html.md"""
 # %% auto #0
 __all__ = ['resize_pos_embed', 'adapt_patch_embed', 'adapt_encoder', 'export_timm', 'digits_folder', 'TransferConfig', 'transfer']
 
-# %% ../nbs/08_transfer.ipynb #391a7376
-import time
+# %% ../nbs/08_transfer.ipynb #01423815
 from dataclasses import dataclass
 from pathlib import Path
 import torch, torch.nn as nn
 from torch import Tensor
 from timm.layers import resample_abs_pos_embed
-from timm.models.vision_transformer import VisionTransformer
 from fastai.learner import Learner
 from .data import mae_dataloaders
 from .pretrain import save_atomic
-from .linprobe import read_results, read_encoder, create_vit, load_encoder_weights, encoder_weights
+from .linprobe import read_results, read_encoder, create_vit, load_encoder_weights
 from .finetune import FinetuneConfig, finetune
 
-# %% ../nbs/08_transfer.ipynb #f42d40fc
+# %% ../nbs/08_transfer.ipynb #77e40fa6
 def resize_pos_embed(pos_embed:Tensor, # `(1, 1 + H*W, D)`: cls slot, then the grid row by row
                      new_grid:tuple, # (H', W') patches
                      old_grid:tuple|None=None, # (H, W); default square
@@ -31,7 +29,7 @@ def resize_pos_embed(pos_embed:Tensor, # `(1, 1 + H*W, D)`: cls slot, then the g
     return resample_abs_pos_embed(pos_embed, list(new_grid), None if old_grid is None else list(old_grid),
                                   num_prefix_tokens=1, interpolation='bicubic', antialias=False)
 
-# %% ../nbs/08_transfer.ipynb #26ebac4b
+# %% ../nbs/08_transfer.ipynb #ad21f22d
 def adapt_patch_embed(weight:Tensor, # `(D, C, p, p)`, the patch projection's weight
                       in_chans:int, # C', the new channel count
                      ) -> Tensor: # `(D, C', p, p)`
@@ -40,7 +38,7 @@ def adapt_patch_embed(weight:Tensor, # `(D, C, p, p)`, the patch projection's we
     if weight.shape[1] == in_chans: return weight
     return (weight.sum(1, keepdim=True) / in_chans).expand(-1, in_chans, -1, -1).contiguous()
 
-# %% ../nbs/08_transfer.ipynb #2568f3d0
+# %% ../nbs/08_transfer.ipynb #ee60f213
 def adapt_encoder(sd:dict, # encoder weights, as `read_encoder` returns them
                   arch:dict, # their architecture, as `read_encoder` returns it
                   img_size:int|tuple|None=None, # the new image size; None: unchanged
@@ -60,7 +58,7 @@ def adapt_encoder(sd:dict, # encoder weights, as `read_encoder` returns them
         arch['in_chans'] = in_chans
     return sd, arch
 
-# %% ../nbs/08_transfer.ipynb #f95a89c6
+# %% ../nbs/08_transfer.ipynb #7f0b484d
 def export_timm(checkpoint:str|Path|dict, # any MAE checkpoint `read_encoder` reads
                 path:str|Path, # the file to write
                 img_size:int|tuple|None=None, in_chans:int|None=None, # adapt first (see `adapt_encoder`)
@@ -72,7 +70,7 @@ def export_timm(checkpoint:str|Path|dict, # any MAE checkpoint `read_encoder` re
     save_atomic(vit.state_dict(), path)
     return arch
 
-# %% ../nbs/08_transfer.ipynb #fe3c3541
+# %% ../nbs/08_transfer.ipynb #f1772ab7
 def digits_folder(path:str|Path, # folder to write (`train/<digit>/*.png`, `valid/<digit>/*.png`)
                   valid_pct:float=0.2, seed:int=0) -> Path:
     "scikit-learn's 8×8 handwritten digits as an image folder, split train/valid (written once)."
@@ -92,7 +90,7 @@ def digits_folder(path:str|Path, # folder to write (`train/<digit>/*.png`, `vali
     tmp.rename(path)
     return path
 
-# %% ../nbs/08_transfer.ipynb #cb9b9fc2
+# %% ../nbs/08_transfer.ipynb #8d3bd602
 @dataclass
 class TransferConfig(FinetuneConfig):
     "`FinetuneConfig`, plus the input the encoder is moved to."
