@@ -7,13 +7,13 @@ Docs: https://mae-nb.github.io/mae_nb/pretrain.html.md"""
 
 # %% auto #0
 __all__ = ['no_weight_decay', 'check_run_settings', 'PretrainConfig', 'effective_batch', 'scaled_lr', 'mae_param_groups',
-           'mae_adamw', 'mae_schedule', 'mae_loss', 'NonFiniteLossError', 'MAETrainer', 'DeviceMixedPrecision',
-           'save_atomic', 'MAECheckpoint', 'latest_checkpoint', 'load_training_checkpoint', 'export_encoder',
-           'StepLogger', 'EpochLogger', 'read_step_log', 'GlooDistributedDL', 'mae_learner', 'reconstruct',
-           'show_reconstructions', 'plot_loss_curve', 'resume_run', 'pretrain']
+           'mae_adamw', 'warmup_cosine', 'mae_schedule', 'mae_loss', 'NonFiniteLossError', 'MAETrainer',
+           'DeviceMixedPrecision', 'save_atomic', 'MAECheckpoint', 'latest_checkpoint', 'load_training_checkpoint',
+           'export_encoder', 'StepLogger', 'EpochLogger', 'read_step_log', 'GlooDistributedDL', 'LazyProgressCallback',
+           'mae_learner', 'reconstruct', 'show_reconstructions', 'plot_loss_curve', 'resume_run', 'pretrain']
 
-# %% ../nbs/05_pretrain.ipynb #ed64f502
-import csv, os, random, warnings
+# %% ../nbs/05_pretrain.ipynb #0a7db01b
+import csv, math, os, random, warnings
 from dataclasses import dataclass, field, asdict
 from functools import partial
 from pathlib import Path
@@ -23,10 +23,10 @@ from torch import Tensor
 from fastcore.basics import store_attr
 from fastai.learner import Learner
 from fastai.callback.core import Callback
-from fastai.callback.schedule import ParamScheduler, SchedLin, SchedCos, combine_scheds
+from fastai.callback.schedule import ParamScheduler
 from fastai.callback.training import GradientAccumulation
 from fastai.callback.fp16 import MixedPrecision
-from fastai.callback.progress import CSVLogger
+from fastai.callback.progress import CSVLogger, ProgressCallback
 from fastai.optimizer import OptimWrapper
 from fastai.distributed import DistributedDL, DistributedTrainer
 from fastai.torch_core import rank_distrib, num_distrib, set_seed
@@ -35,7 +35,7 @@ from .patchify import patchify, unpatchify, show_img
 from .loss import create_mae, mae_presets, MaskedAutoencoderViT, _is_decoder_key
 from .data import mae_dataloaders
 
-# %% ../nbs/05_pretrain.ipynb #399918d6
+# %% ../nbs/05_pretrain.ipynb #61250ad0
 _precisions = ('fp32', 'bf16', 'fp16')
 
 def check_run_settings(cfg, positive_ints=('epochs', 'bs', 'save_every')):
@@ -63,6 +63,7 @@ class PretrainConfig:
     norm_pix_loss:bool = True
     mask_sampling:str = 'random' # 'random', 'block' or 'grid'
     precision:str = 'fp32' # 'fp32', 'bf16' or 'fp16'
+    compile:bool = False # `torch.compile` the model (in place: checkpoints keep their keys)
     seed:int = 0
     out:str = 'runs/mae' # output folder: checkpoints, logs, figures
     save_every:int = 1 # write a checkpoint every this many epochs (and at the end)
@@ -80,7 +81,7 @@ class PretrainConfig:
     @property
     def warmup(self) -> float: return min(40., 0.05 * self.epochs) if self.warmup_epochs is None else self.warmup_epochs
 
-# %% ../nbs/05_pretrain.ipynb #c5c3fdbf
+# %% ../nbs/05_pretrain.ipynb #a0305bea
 def effective_batch(bs:int, accum:int=1, world_size:int|None=None) -> int:
     "Images per optimizer step: per-device batch × accumulation steps × processes."
     if world_size is None: world_size = num_distrib() or 1
@@ -90,7 +91,7 @@ def scaled_lr(base_lr:float, eff_batch:int) -> float:
     "The linear scaling rule of the paper: `base_lr * eff_batch / 256`."
     return base_lr * eff_batch / 256
 
-# %% ../nbs/05_pretrain.ipynb #05bffde3
+# %% ../nbs/05_pretrain.ipynb #ec082747
 no_weight_decay = ('cls_token', 'mask_token', 'pos_embed', 'decoder_pos_embed')
 
 def mae_param_groups(model:torch.nn.Module, weight_decay:float=0.05) -> list:
@@ -102,13 +103,20 @@ def mae_adamw(params, lr:float, betas=(0.9, 0.95), **kwargs) -> OptimWrapper:
     fused = all(p.device.type in ('cpu', 'cuda') for g in params for p in g['params'])
     return OptimWrapper(params, torch.optim.AdamW, convert_groups=False, lr=lr, betas=betas, fused=fused, **kwargs)
 
-# %% ../nbs/05_pretrain.ipynb #6baa8051
+# %% ../nbs/05_pretrain.ipynb #970e0bc0
+def warmup_cosine(lr:float, warmup_pct:float):
+    "lr(pct): linear from 0 over the first `warmup_pct` of training, then half-cycle cosine to 0 (plain floats)."
+    def sched(pct:float) -> float:
+        if pct < warmup_pct: return lr * pct / warmup_pct
+        if warmup_pct >= 1: return lr
+        return lr * 0.5 * (1 + math.cos(math.pi * (pct - warmup_pct) / (1 - warmup_pct)))
+    return sched
+
 def mae_schedule(lr:float, warmup_pct:float) -> ParamScheduler:
     "Linear warmup over the first `warmup_pct` of training, then half-cycle cosine to 0."
-    if warmup_pct <= 0: return ParamScheduler({'lr': SchedCos(lr, 0.)})
-    return ParamScheduler({'lr': combine_scheds([warmup_pct, 1 - warmup_pct], [SchedLin(0., lr), SchedCos(lr, 0.)])})
+    return ParamScheduler({'lr': warmup_cosine(lr, warmup_pct)})
 
-# %% ../nbs/05_pretrain.ipynb #2cab9c18
+# %% ../nbs/05_pretrain.ipynb #6cba7f42
 def mae_loss(out, *yb):
     "The loss that the MAE model returned (labels unused)."
     return out[0]
@@ -120,20 +128,31 @@ def _unwrap(model): return getattr(model, 'module', model)
 class MAETrainer(Callback):
     "Make `Learner` train a masked autoencoder: images in, the model's own loss out; stop on a non-finite loss."
     order = -5
-    def __init__(self, mask_ratio:float=0.75, valid_seed:int=0): store_attr()
+    def __init__(self, mask_ratio:float=0.75, valid_seed:int=0,
+                 check_every:int=50, # read the non-finite flag (a host-device sync) every this many batches
+                ): store_attr()
     def before_batch(self):
-        noise = None
-        if not self.training:
-            g = torch.Generator().manual_seed(self.valid_seed + self.iter)
-            noise = torch.rand(len(self.x), _unwrap(self.model).num_patches, generator=g).to(self.x.device)
-        self.learn.xb = (self.x, self.mask_ratio, noise)
+        g = None if self.training else torch.Generator().manual_seed(self.valid_seed + self.iter)
+        noise = _unwrap(self.model).mask_noise(len(self.x), self.mask_ratio, generator=g, device=self.x.device)
+        self.learn.xb = (self.x, self.mask_ratio, noise, False)  # False: predict the removed patches only
+    def before_train(self): self.first_bad = None
     def after_loss(self):
-        if self.training and not torch.isfinite(self.loss):
-            step = self.epoch * self.n_iter + self.iter
-            raise NonFiniteLossError(f"non-finite loss ({self.loss.item()}) at epoch {self.epoch}, iteration {self.iter} "
-                                     f"(optimizer step {step}); training stopped, checkpoints already written are untouched")
+        if not self.training: return
+        loss = self.loss.detach()
+        if self.first_bad is None: self.first_bad = self.bad_loss = torch.full((), -1., device=loss.device)
+        new = (self.first_bad < 0) & ~torch.isfinite(loss)  # stays on the device: no sync
+        self.first_bad = torch.where(new, self.iter, self.first_bad)
+        self.bad_loss = torch.where(new, loss.float(), self.bad_loss)
+        if (self.iter + 1) % self.check_every == 0: self.check()
+    def after_train(self): self.check()  # before validation and before any checkpoint of this epoch
+    def check(self):
+        "Raise `NonFiniteLossError` if a training loss of this epoch so far was not finite."
+        if self.first_bad is None or (i := int(self.first_bad)) < 0: return
+        raise NonFiniteLossError(f"non-finite loss ({self.bad_loss.item()}) at epoch {self.epoch}, iteration {i} "
+                                 f"(optimizer step {self.epoch * self.n_iter + i}); training stopped, checkpoints "
+                                 f"already written are untouched")
 
-# %% ../nbs/05_pretrain.ipynb #29fd0921
+# %% ../nbs/05_pretrain.ipynb #678a91ef
 class DeviceMixedPrecision(MixedPrecision):
     "fastai's `MixedPrecision`, autocasting on the data's device (CPU included) instead of always CUDA."
     def before_fit(self):
@@ -143,7 +162,7 @@ class DeviceMixedPrecision(MixedPrecision):
         self.autocast = torch.autocast(dev, dtype=dtype)
         self.learn.scaler = torch.amp.GradScaler(dev, enabled=dtype == torch.float16, **{k: v for k, v in self.kwargs.items() if k != 'enabled'})
 
-# %% ../nbs/05_pretrain.ipynb #65f0cffa
+# %% ../nbs/05_pretrain.ipynb #2169a3d6
 def _shuffler(dl): return getattr(dl, 'dl', dl).rng  # a `DistributedDL` shuffles with the loader it wraps
 def _generators(dl): # the seeded generators of the augmentation (e.g. `RandomResizedCropFlip`'s)
     return [t.generator for t in getattr(dl, 'dl', dl).after_batch.fs if getattr(t, 'generator', None) is not None]
@@ -177,7 +196,7 @@ def save_atomic(obj, path:Path):
     torch.save(obj, tmp)
     os.replace(tmp, path)
 
-# %% ../nbs/05_pretrain.ipynb #e2680a3d
+# %% ../nbs/05_pretrain.ipynb #0fc5bfa7
 class MAECheckpoint(Callback):
     "Write resumable checkpoints every `every` epochs and at the end (rank 0 only); restore one with `resume`."
     order = 65  # after the Recorder (50) and the distributed wrapper (11)
@@ -208,7 +227,7 @@ class MAECheckpoint(Callback):
             for old in Path(self.out).glob('checkpoint-*.pth'):
                 if old != path: old.unlink()
 
-# %% ../nbs/05_pretrain.ipynb #8570a3ef
+# %% ../nbs/05_pretrain.ipynb #00ec9ed4
 def latest_checkpoint(out:Path) -> Path|None:
     "The checkpoint with the highest epoch in `out`, if any."
     cks = sorted(Path(out).glob('checkpoint-*.pth'), key=lambda p: int(p.stem.split('-')[1]))
@@ -229,7 +248,7 @@ def export_encoder(checkpoint:Path|dict, path:Path) -> Path:
     save_atomic({'model': {k: v for k, v in ck['model'].items() if not _is_decoder_key(k)}}, path)
     return Path(path)
 
-# %% ../nbs/05_pretrain.ipynb #7ec17d05
+# %% ../nbs/05_pretrain.ipynb #8e17fca1
 class StepLogger(Callback):
     "Append `epoch, iter, step, lr, loss` of every training batch to a CSV file (rank 0 only)."
     order = 60
@@ -244,7 +263,8 @@ class StepLogger(Callback):
             with open(self.fname, 'a', newline='') as f:
                 w = csv.writer(f)
                 if new: w.writerow(['epoch', 'iter', 'step', 'lr', 'loss'])
-                w.writerows([(e, i, s, f'{lr:.6g}', f'{l.item():.6f}') for e, i, s, lr, l in self.rows])
+                losses = torch.stack([r[-1] for r in self.rows]).tolist() if self.rows else []  # one read, not one per step
+                w.writerows([(e, i, s, f'{lr:.6g}', f'{l:.6f}') for (e, i, s, lr, _), l in zip(self.rows, losses)])
         self.rows = []
 
 class EpochLogger(CSVLogger):
@@ -265,7 +285,7 @@ def read_step_log(fname:Path) -> dict:
     with open(fname) as f: rows = list(csv.DictReader(f))
     return {k: [float(r[k]) for r in rows] for k in ('epoch', 'iter', 'step', 'lr', 'loss')}
 
-# %% ../nbs/05_pretrain.ipynb #3a8c1fbd
+# %% ../nbs/05_pretrain.ipynb #6a70f509
 class GlooDistributedDL(DistributedDL):
     "fastai's `DistributedDL`, broadcasting the shuffled indices on CPU when the process group is gloo."
     def _broadcast(self, t, rank):
@@ -276,7 +296,14 @@ class GlooDistributedDL(DistributedDL):
 
 DistributedTrainer._wrap_dl = lambda self, dl: dl if isinstance(dl, DistributedDL) else GlooDistributedDL(dl, device=dl.device)
 
-# %% ../nbs/05_pretrain.ipynb #8b6204d8
+# %% ../nbs/05_pretrain.ipynb #1066af83
+class LazyProgressCallback(ProgressCallback):
+    "fastai's progress bar, reading the smoothed loss for its comment (a host-device sync) every `every` batches only."
+    def __init__(self, every:int=20): self.every = every
+    def after_batch(self):
+        self.pbar.update(self.iter + 1)
+        if hasattr(self, 'smooth_loss') and (self.iter + 1) % self.every == 0: self.pbar.comment = f'{self.smooth_loss.item():.4f}'
+
 def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None) -> Learner:
     "A fastai `Learner` that pretrains `model` on `dls` with the recipe of `cfg`."
     eff = effective_batch(cfg.bs, cfg.accum)
@@ -284,13 +311,16 @@ def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None) -
     cbs = [MAETrainer(cfg.mask_ratio), mae_schedule(lr, cfg.warmup / cfg.epochs)] + list(cbs or [])
     if cfg.accum > 1: cbs.append(GradientAccumulation(cfg.bs * cfg.accum))
     if cfg.precision != 'fp32': cbs.append(DeviceMixedPrecision(cfg.precision))
+    if cfg.compile: model.compile()  # in place: the state dict keeps its names
     learn = Learner(dls, model, loss_func=mae_loss, lr=lr, cbs=cbs,
                     opt_func=partial(mae_adamw, betas=cfg.betas),
                     splitter=partial(mae_param_groups, weight_decay=cfg.weight_decay))
+    if any(type(cb) is ProgressCallback for cb in learn.cbs):  # fastai's default bar reads the loss every batch
+        learn.remove_cb(ProgressCallback); learn.add_cb(LazyProgressCallback())
     learn.effective_batch = eff
     return learn
 
-# %% ../nbs/05_pretrain.ipynb #56b58f4d
+# %% ../nbs/05_pretrain.ipynb #5fa6ae45
 @torch.no_grad()
 def reconstruct(model:MaskedAutoencoderViT, x:Tensor, mask_ratio:float=0.75, noise:Tensor|None=None):
     "Run `model` on normalised images `x`; return (masked input, reconstruction, reconstruction + visible, mask), all images like `x`."
@@ -335,7 +365,7 @@ def plot_loss_curve(step_log:Path, epoch_log:Path|None=None):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/05_pretrain.ipynb #5c00d277
+# %% ../nbs/05_pretrain.ipynb #46aa480a
 def resume_run(cfg, # a run's settings (a dataclass such as `PretrainConfig`)
                resume:str|Path|bool|None=None, # True: the latest checkpoint in `cfg.out`; or a checkpoint path
               ): # (settings, checkpoint or None, epoch to start from)
@@ -351,7 +381,7 @@ def resume_run(cfg, # a run's settings (a dataclass such as `PretrainConfig`)
     if differ: warnings.warn(f"resuming {path} with the settings it was started with: {', '.join(differ)}")
     return cfg, ck, ck['epoch']
 
-# %% ../nbs/05_pretrain.ipynb #4c5ddd7d
+# %% ../nbs/05_pretrain.ipynb #38dd8cd4
 def pretrain(cfg:PretrainConfig|None=None, # the run's settings (keyword arguments build one)
              resume:str|Path|bool|None=None, # True: the latest checkpoint in `cfg.out`; or a checkpoint path
              figures:bool=True, # write the reconstruction and loss-curve PNGs
