@@ -12,7 +12,7 @@ __all__ = ['no_weight_decay', 'check_run_settings', 'PretrainConfig', 'effective
            'export_encoder', 'StepLogger', 'EpochLogger', 'read_step_log', 'GlooDistributedDL', 'LazyProgressCallback',
            'mae_learner', 'reconstruct', 'show_reconstructions', 'plot_loss_curve', 'resume_run', 'pretrain']
 
-# %% ../nbs/05_pretrain.ipynb #0a7db01b
+# %% ../nbs/05_pretrain.ipynb #d3d23cfa
 import csv, math, os, random, warnings
 from dataclasses import dataclass, field, asdict
 from functools import partial
@@ -35,7 +35,7 @@ from .patchify import patchify, unpatchify, show_img
 from .loss import create_mae, mae_presets, MaskedAutoencoderViT, _is_decoder_key
 from .data import mae_dataloaders
 
-# %% ../nbs/05_pretrain.ipynb #61250ad0
+# %% ../nbs/05_pretrain.ipynb #39e5d1c8
 _precisions = ('fp32', 'bf16', 'fp16')
 
 def check_run_settings(cfg, positive_ints=('epochs', 'bs', 'save_every')):
@@ -64,6 +64,7 @@ class PretrainConfig:
     mask_sampling:str = 'random' # 'random', 'block' or 'grid'
     precision:str = 'fp32' # 'fp32', 'bf16' or 'fp16'
     compile:bool = False # `torch.compile` the model (in place: checkpoints keep their keys)
+    compile_mode:str = 'default' # torch.compile's mode: 'default', 'reduce-overhead' (CUDA graphs), 'max-autotune', ...
     seed:int = 0
     out:str = 'runs/mae' # output folder: checkpoints, logs, figures
     save_every:int = 1 # write a checkpoint every this many epochs (and at the end)
@@ -76,12 +77,14 @@ class PretrainConfig:
         if self.preset not in mae_presets: raise ValueError(f"unknown preset {self.preset!r}; expected one of {list(mae_presets)}")
         check_run_settings(self, ('epochs', 'bs', 'accum', 'save_every'))
         if not 0 <= self.mask_ratio < 1: raise ValueError(f"mask_ratio must be in [0, 1), got {self.mask_ratio}")
+        modes = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
+        if self.compile_mode not in modes: raise ValueError(f"compile_mode must be one of {list(modes)}, got {self.compile_mode!r}")
         self.betas = tuple(self.betas)
 
     @property
     def warmup(self) -> float: return min(40., 0.05 * self.epochs) if self.warmup_epochs is None else self.warmup_epochs
 
-# %% ../nbs/05_pretrain.ipynb #a0305bea
+# %% ../nbs/05_pretrain.ipynb #5aee09a4
 def effective_batch(bs:int, accum:int=1, world_size:int|None=None) -> int:
     "Images per optimizer step: per-device batch × accumulation steps × processes."
     if world_size is None: world_size = num_distrib() or 1
@@ -91,7 +94,7 @@ def scaled_lr(base_lr:float, eff_batch:int) -> float:
     "The linear scaling rule of the paper: `base_lr * eff_batch / 256`."
     return base_lr * eff_batch / 256
 
-# %% ../nbs/05_pretrain.ipynb #ec082747
+# %% ../nbs/05_pretrain.ipynb #0575a8f0
 no_weight_decay = ('cls_token', 'mask_token', 'pos_embed', 'decoder_pos_embed')
 
 def mae_param_groups(model:torch.nn.Module, weight_decay:float=0.05) -> list:
@@ -103,7 +106,7 @@ def mae_adamw(params, lr:float, betas=(0.9, 0.95), **kwargs) -> OptimWrapper:
     fused = all(p.device.type in ('cpu', 'cuda') for g in params for p in g['params'])
     return OptimWrapper(params, torch.optim.AdamW, convert_groups=False, lr=lr, betas=betas, fused=fused, **kwargs)
 
-# %% ../nbs/05_pretrain.ipynb #970e0bc0
+# %% ../nbs/05_pretrain.ipynb #0b35bb39
 def warmup_cosine(lr:float, warmup_pct:float):
     "lr(pct): linear from 0 over the first `warmup_pct` of training, then half-cycle cosine to 0 (plain floats)."
     def sched(pct:float) -> float:
@@ -116,7 +119,7 @@ def mae_schedule(lr:float, warmup_pct:float) -> ParamScheduler:
     "Linear warmup over the first `warmup_pct` of training, then half-cycle cosine to 0."
     return ParamScheduler({'lr': warmup_cosine(lr, warmup_pct)})
 
-# %% ../nbs/05_pretrain.ipynb #6cba7f42
+# %% ../nbs/05_pretrain.ipynb #fbbb089f
 def mae_loss(out, *yb):
     "The loss that the MAE model returned (labels unused)."
     return out[0]
@@ -152,7 +155,7 @@ class MAETrainer(Callback):
                                  f"(optimizer step {self.epoch * self.n_iter + i}); training stopped, checkpoints "
                                  f"already written are untouched")
 
-# %% ../nbs/05_pretrain.ipynb #678a91ef
+# %% ../nbs/05_pretrain.ipynb #818db175
 class DeviceMixedPrecision(MixedPrecision):
     "fastai's `MixedPrecision`, autocasting on the data's device (CPU included) instead of always CUDA."
     def before_fit(self):
@@ -162,7 +165,7 @@ class DeviceMixedPrecision(MixedPrecision):
         self.autocast = torch.autocast(dev, dtype=dtype)
         self.learn.scaler = torch.amp.GradScaler(dev, enabled=dtype == torch.float16, **{k: v for k, v in self.kwargs.items() if k != 'enabled'})
 
-# %% ../nbs/05_pretrain.ipynb #2169a3d6
+# %% ../nbs/05_pretrain.ipynb #61d4bd43
 def _shuffler(dl): return getattr(dl, 'dl', dl).rng  # a `DistributedDL` shuffles with the loader it wraps
 def _generators(dl): # the seeded generators of the augmentation (e.g. `RandomResizedCropFlip`'s)
     return [t.generator for t in getattr(dl, 'dl', dl).after_batch.fs if getattr(t, 'generator', None) is not None]
@@ -196,7 +199,7 @@ def save_atomic(obj, path:Path):
     torch.save(obj, tmp)
     os.replace(tmp, path)
 
-# %% ../nbs/05_pretrain.ipynb #0fc5bfa7
+# %% ../nbs/05_pretrain.ipynb #532f2d80
 class MAECheckpoint(Callback):
     "Write resumable checkpoints every `every` epochs and at the end (rank 0 only); restore one with `resume`."
     order = 65  # after the Recorder (50) and the distributed wrapper (11)
@@ -227,7 +230,7 @@ class MAECheckpoint(Callback):
             for old in Path(self.out).glob('checkpoint-*.pth'):
                 if old != path: old.unlink()
 
-# %% ../nbs/05_pretrain.ipynb #00ec9ed4
+# %% ../nbs/05_pretrain.ipynb #af596e22
 def latest_checkpoint(out:Path) -> Path|None:
     "The checkpoint with the highest epoch in `out`, if any."
     cks = sorted(Path(out).glob('checkpoint-*.pth'), key=lambda p: int(p.stem.split('-')[1]))
@@ -248,7 +251,7 @@ def export_encoder(checkpoint:Path|dict, path:Path) -> Path:
     save_atomic({'model': {k: v for k, v in ck['model'].items() if not _is_decoder_key(k)}}, path)
     return Path(path)
 
-# %% ../nbs/05_pretrain.ipynb #8e17fca1
+# %% ../nbs/05_pretrain.ipynb #01b65114
 class StepLogger(Callback):
     "Append `epoch, iter, step, lr, loss` of every training batch to a CSV file (rank 0 only)."
     order = 60
@@ -285,7 +288,7 @@ def read_step_log(fname:Path) -> dict:
     with open(fname) as f: rows = list(csv.DictReader(f))
     return {k: [float(r[k]) for r in rows] for k in ('epoch', 'iter', 'step', 'lr', 'loss')}
 
-# %% ../nbs/05_pretrain.ipynb #6a70f509
+# %% ../nbs/05_pretrain.ipynb #e94e987d
 class GlooDistributedDL(DistributedDL):
     "fastai's `DistributedDL`, broadcasting the shuffled indices on CPU when the process group is gloo."
     def _broadcast(self, t, rank):
@@ -296,7 +299,7 @@ class GlooDistributedDL(DistributedDL):
 
 DistributedTrainer._wrap_dl = lambda self, dl: dl if isinstance(dl, DistributedDL) else GlooDistributedDL(dl, device=dl.device)
 
-# %% ../nbs/05_pretrain.ipynb #1066af83
+# %% ../nbs/05_pretrain.ipynb #d74d1665
 class LazyProgressCallback(ProgressCallback):
     "fastai's progress bar, reading the smoothed loss for its comment (a host-device sync) every `every` batches only."
     def __init__(self, every:int=20): self.every = every
@@ -311,7 +314,7 @@ def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None) -
     cbs = [MAETrainer(cfg.mask_ratio), mae_schedule(lr, cfg.warmup / cfg.epochs)] + list(cbs or [])
     if cfg.accum > 1: cbs.append(GradientAccumulation(cfg.bs * cfg.accum))
     if cfg.precision != 'fp32': cbs.append(DeviceMixedPrecision(cfg.precision))
-    if cfg.compile: model.compile()  # in place: the state dict keeps its names
+    if cfg.compile: model.compile(mode=cfg.compile_mode)  # in place: the state dict keeps its names
     learn = Learner(dls, model, loss_func=mae_loss, lr=lr, cbs=cbs,
                     opt_func=partial(mae_adamw, betas=cfg.betas),
                     splitter=partial(mae_param_groups, weight_decay=cfg.weight_decay))
@@ -320,7 +323,7 @@ def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None) -
     learn.effective_batch = eff
     return learn
 
-# %% ../nbs/05_pretrain.ipynb #5fa6ae45
+# %% ../nbs/05_pretrain.ipynb #12692cf4
 @torch.no_grad()
 def reconstruct(model:MaskedAutoencoderViT, x:Tensor, mask_ratio:float=0.75, noise:Tensor|None=None):
     "Run `model` on normalised images `x`; return (masked input, reconstruction, reconstruction + visible, mask), all images like `x`."
@@ -365,7 +368,7 @@ def plot_loss_curve(step_log:Path, epoch_log:Path|None=None):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/05_pretrain.ipynb #46aa480a
+# %% ../nbs/05_pretrain.ipynb #d31d4066
 def resume_run(cfg, # a run's settings (a dataclass such as `PretrainConfig`)
                resume:str|Path|bool|None=None, # True: the latest checkpoint in `cfg.out`; or a checkpoint path
               ): # (settings, checkpoint or None, epoch to start from)
@@ -381,7 +384,7 @@ def resume_run(cfg, # a run's settings (a dataclass such as `PretrainConfig`)
     if differ: warnings.warn(f"resuming {path} with the settings it was started with: {', '.join(differ)}")
     return cfg, ck, ck['epoch']
 
-# %% ../nbs/05_pretrain.ipynb #38dd8cd4
+# %% ../nbs/05_pretrain.ipynb #814b9658
 def pretrain(cfg:PretrainConfig|None=None, # the run's settings (keyword arguments build one)
              resume:str|Path|bool|None=None, # True: the latest checkpoint in `cfg.out`; or a checkpoint path
              figures:bool=True, # write the reconstruction and loss-curve PNGs
