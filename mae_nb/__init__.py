@@ -2,6 +2,7 @@
 
 Modules:
 
+- `mae_nb.ablations`: Run the paper's ablations (mask ratio, decoder depth and width, target, mask sampling, partial fine-tuning, schedule length) and its headline comparison (MAE vs the same ViT from scratch) on Fashion-MNIST, end to end, and read them beside the paper's numbers.
 - `mae_nb.data`: The images every later notebook trains on, fed with the paper's only augmentation: a random resized crop and a horizontal flip, per image, on the device.
 - `mae_nb.decoder`: A small Transformer that gets the encoded visible patches plus a shared mask token for each removed one, and predicts the pixels of every patch.
 - `mae_nb.finetune`: Train the pretrained encoder end to end as a classifier, with the paper's recipe (layer-wise lr decay, drop path, mixup/cutmix, RandAugment, label smoothing), or tune only its last k blocks (the paper's Fig. 9).
