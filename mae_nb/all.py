@@ -7,7 +7,7 @@ Docs: https://mae-nb.github.io/mae_nb/all.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #624c97c4
+# %% ../nbs/99_all.ipynb #533cc136
 import importlib
 from .patchify import *
 from .masking import *
@@ -19,7 +19,8 @@ from .pretrain import *
 from .linprobe import *
 from .finetune import *
 from .transfer import *
+from .ablations import *
 
-# %% ../nbs/99_all.ipynb #93a85da7
-_modules = ['patchify', 'masking', 'encoder', 'decoder', 'loss', 'data', 'pretrain', 'linprobe', 'finetune', 'transfer']
+# %% ../nbs/99_all.ipynb #84cc28fc
+_modules = ['patchify', 'masking', 'encoder', 'decoder', 'loss', 'data', 'pretrain', 'linprobe', 'finetune', 'transfer', 'ablations']
 __all__ = [name for m in _modules for name in importlib.import_module(f'mae_nb.{m}').__all__]

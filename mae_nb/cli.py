@@ -1,4 +1,4 @@
-"""`mae-nb pretrain | linprobe | finetune | transfer | export ...`: every setting of a run as a flag, with the paper's defaults.
+"""`mae-nb pretrain | linprobe | finetune | transfer | export | experiment ...`: every setting of a run as a flag, with the paper's defaults.
 
 Docs: https://mae-nb.github.io/mae_nb/cli.html.md"""
 
@@ -7,7 +7,7 @@ Docs: https://mae-nb.github.io/mae_nb/cli.html.md"""
 # %% auto #0
 __all__ = ['add_dataclass_args', 'make_parser', 'run', 'main']
 
-# %% ../nbs/98_cli.ipynb #3318f4ec
+# %% ../nbs/98_cli.ipynb #3bda9d23
 import argparse, json, sys, typing, warnings
 # fastai 2.8 scripts a few layers with `torch.jit.script` on import, which recent torch deprecates: noise on every command
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
@@ -18,8 +18,9 @@ from .pretrain import PretrainConfig, pretrain, latest_checkpoint
 from .linprobe import LinProbeConfig, linprobe
 from .finetune import FinetuneConfig, finetune
 from .transfer import TransferConfig, transfer, export_timm
+from .ablations import AblationConfig, experiment
 
-# %% ../nbs/98_cli.ipynb #ba1a2fb9
+# %% ../nbs/98_cli.ipynb #8132144d
 def _flag(name): return '--' + name.replace('_', '-')
 
 def add_dataclass_args(parser:argparse.ArgumentParser, cls):
@@ -36,12 +37,13 @@ def add_dataclass_args(parser:argparse.ArgumentParser, cls):
         else: kw['type'] = typ
         parser.add_argument(_flag(f.name), dest=f.name, **kw)
 
-# %% ../nbs/98_cli.ipynb #bffc5ac4
+# %% ../nbs/98_cli.ipynb #a4f61133
 _jobs = {  # subcommand: (settings, function, help)
     'pretrain': (PretrainConfig, pretrain, 'pretrain a masked autoencoder'),
     'linprobe': (LinProbeConfig, linprobe, 'linear-probe a pretrained encoder (frozen, BatchNorm + Linear head, LARS)'),
     'finetune': (FinetuneConfig, finetune, 'fine-tune a pretrained encoder, all of it or its last k blocks (--blocks k)'),
     'transfer': (TransferConfig, transfer, 'fine-tune a pretrained encoder on data of another image size or channel count'),
+    'experiment': (AblationConfig, experiment, "run a grid of the paper's ablations end to end (pretrain, probe, fine-tune), resumable"),
 }
 
 def make_parser() -> argparse.ArgumentParser:
@@ -50,6 +52,7 @@ def make_parser() -> argparse.ArgumentParser:
     for name, (cls, fn, hlp) in _jobs.items():
         job = sub.add_parser(name, help=hlp, description=fn.__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         add_dataclass_args(job, cls)
+        if name == 'experiment': continue  # a grid always resumes: done cells are skipped, stopped stages resumed
         job.add_argument('--resume', nargs='?', const=True, default=None, metavar='CHECKPOINT',
                          help='continue from the latest checkpoint in --out, or from CHECKPOINT')
         if name == 'pretrain': job.add_argument('--no-figures', dest='figures', action='store_false', help='skip the PNG figures')
@@ -71,9 +74,16 @@ def run(argv:list|None=None):
         print(f"wrote {args['path']}: timm VisionTransformer weights, {arch}")
         return arch
     cls, fn, _ = _jobs[cmd]
-    resume, figures = args.pop('resume'), args.pop('figures', None)
+    resume, figures = args.pop('resume', None), args.pop('figures', None)
     try: cfg = cls(**args)
     except ValueError as e: sys.exit(f"mae-nb {cmd}: {e}")
+    if cmd == 'experiment':
+        try: res = fn(cfg)
+        except (ValueError, FileNotFoundError) as e: sys.exit(f"mae-nb {cmd}: {e}")
+        if cfg.dry_run:
+            for g, label, status in res: print(f"{g:14} {label:12} {status}")
+        else: print(f"done: {len(res)} cells of {cfg.grids} ({cfg.budget}); results in {Path(cfg.root)/cfg.budget}")
+        return res
     try: learn = fn(cfg, resume=resume, **({} if figures is None else {'figures': figures}))
     except (ValueError, FileNotFoundError) as e: sys.exit(f"mae-nb {cmd}: {e}")
     out = Path(cfg.out)
