@@ -11,7 +11,7 @@ __all__ = ['BUDGETS', 'GRIDS', 'PAPER_ABLATIONS', 'Budget', 'grid_cells', 'stage
            'run_stage', 'cell_path', 'run_cell', 'run_grid', 'AblationConfig', 'experiment', 'read_ablations',
            'plot_ablation', 'check_targets', 'show_targets']
 
-# %% ../nbs/09_ablations.ipynb #3b0d998a
+# %% ../nbs/09_ablations.ipynb #4f43c026
 import hashlib, json, os, platform, sys, time, warnings
 from dataclasses import dataclass, field, asdict, replace
 from datetime import datetime, timezone
@@ -23,7 +23,7 @@ from .pretrain import PretrainConfig, pretrain, latest_checkpoint
 from .linprobe import LinProbeConfig, linprobe, _hardware
 from .finetune import FinetuneConfig, finetune
 
-# %% ../nbs/09_ablations.ipynb #0de1f083
+# %% ../nbs/09_ablations.ipynb #e82b61f1
 @dataclass
 class Budget:
     "One scale of the ablation grid: the base ViT and the length and batch of each stage."
@@ -49,7 +49,7 @@ BUDGETS = {
                   note='full grid for one GPU: 100 pretraining, 90 probe and 30 fine-tuning epochs, bf16'),
 }
 
-# %% ../nbs/09_ablations.ipynb #98420843
+# %% ../nbs/09_ablations.ipynb #a82f3f44
 _PRETRAIN_KEYS = ('mask_ratio', 'norm_pix_loss', 'mask_sampling', 'decoder_depth', 'decoder_width', 'epochs_frac')
 _KEYS = _PRETRAIN_KEYS + ('blocks', 'scratch')
 
@@ -72,7 +72,7 @@ def grid_cells(grids='all') -> list: # [(grid, label, settings)]
     if unknown: raise ValueError(f"unknown grids {unknown}; expected 'all' or some of {list(GRIDS)}")
     return [(g, label, s) for g in names for label, s in GRIDS[g]]
 
-# %% ../nbs/09_ablations.ipynb #3d2f8190
+# %% ../nbs/09_ablations.ipynb #650cf43f
 _WHERE = ('out', 'data_path', 'num_workers')  # where a run reads and writes, not what it computes
 
 def stage_key(cfg, upstream:str='') -> str:
@@ -108,7 +108,7 @@ def cell_stages(budget:Budget, settings:dict, runs:str|Path='runs/ablations', da
         stages[name] = (key, cfg)
     return stages
 
-# %% ../nbs/09_ablations.ipynb #c8ae9610
+# %% ../nbs/09_ablations.ipynb #45129930
 @torch.no_grad()
 def test_accuracy(model:torch.nn.Module, # a classifier of normalised Fashion-MNIST images (a probe or a fine-tuned ViT)
                   img_size:int=28, in_chans:int=1, data_path=None, bs:int=1000) -> float:
@@ -122,7 +122,7 @@ def test_accuracy(model:torch.nn.Module, # a classifier of normalised Fashion-MN
     model.train(was_training)
     return correct / n
 
-# %% ../nbs/09_ablations.ipynb #20028b0d
+# %% ../nbs/09_ablations.ipynb #87919e7c
 def _device() -> str: return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 def run_stage(name:str, key:str, cfg, log=print) -> dict:
@@ -132,10 +132,8 @@ def run_stage(name:str, key:str, cfg, log=print) -> dict:
     resume = True if latest_checkpoint(out) else None
     log(f"  {name} {key}: {'resuming' if resume else 'starting'} ({cfg.epochs} epochs) in {out}")
     t0 = time.time()
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', UserWarning)
-        if name == 'pretrain': learn = pretrain(cfg, resume=resume, figures=False)
-        else: learn = (linprobe if name == 'probe' else finetune)(cfg, resume=resume)
+    if name == 'pretrain': learn = pretrain(cfg, resume=resume, figures=False)
+    else: learn = (linprobe if name == 'probe' else finetune)(cfg, resume=resume)
     rec = dict(stage=name, key=key, config=asdict(cfg), epochs=cfg.epochs, wall_s=round(time.time() - t0, 1),
                resumed=bool(resume), hardware=_hardware(), device=_device())
     if name == 'pretrain':
@@ -150,7 +148,7 @@ def run_stage(name:str, key:str, cfg, log=print) -> dict:
                                                           f", valid loss {rec['valid_loss']:.4f}"))
     return rec
 
-# %% ../nbs/09_ablations.ipynb #72cec142
+# %% ../nbs/09_ablations.ipynb #5ba517d0
 def _slug(label:str) -> str: return label.replace(' ', '_').replace('%', 'pct')
 
 def cell_path(root, budget_name:str, grid:str, label:str) -> Path:
@@ -181,7 +179,7 @@ def run_cell(grid:str, label:str, settings:dict, budget_name:str='cpu', root='re
     log(f"  -> {path}: probe {metrics['probe_test_top1']:.2%}, fine-tune {metrics['ft_test_top1']:.2%} (test)")
     return res
 
-# %% ../nbs/09_ablations.ipynb #a35307fa
+# %% ../nbs/09_ablations.ipynb #26c1066d
 def _owner(stages:dict, workers:int) -> int:  # the worker of a cell: by its pretraining (or its only) stage
     key = stages.get('pretrain', stages['probe'])[0]
     return int(key, 16) % workers
@@ -233,7 +231,7 @@ def experiment(cfg:AblationConfig|None=None, **kwargs) -> list:
     return run_grid(cfg.grids, cfg.budget, cfg.root, cfg.runs, cfg.data_path, cfg.worker, cfg.workers, cfg.dry_run,
                     log=lambda m: print(m, flush=True))
 
-# %% ../nbs/09_ablations.ipynb #759e3d36
+# %% ../nbs/09_ablations.ipynb #d402012d
 def read_ablations(root='results/ablations', budget:str='cpu') -> dict: # {grid: {cell label: result}}
     "The results files of `budget` under `root`, by grid and cell label, in each grid's order."
     folder = Path(root)/budget
@@ -246,7 +244,7 @@ def read_ablations(root='results/ablations', budget:str='cpu') -> dict: # {grid:
     return {g: dict(sorted(cells.items(), key=lambda kv: order[g].index(kv[0]) if kv[0] in order[g] else 99))
             for g, cells in found.items()}
 
-# %% ../nbs/09_ablations.ipynb #9c8b8af3
+# %% ../nbs/09_ablations.ipynb #7c23ed61
 PAPER_ABLATIONS = {  # grid: {x: (fine-tune, linear) top-1, None where the paper gives no number}
     'mask_ratio': {0.1: (None, 54.6), 0.75: (84.9, 73.5), 0.9: (None, 66.1)},
     'decoder_depth': {1: (84.8, 65.5), 2: (84.9, 70.0), 4: (84.9, 71.9), 8: (84.9, 73.5), 12: (84.4, 73.3)},
@@ -268,7 +266,7 @@ def _x(grid:str, label:str, r:dict) -> float|str: # where a cell of ours goes on
     if grid == 'partial_ft': return r['configs']['finetune']['model_kwargs'].get('depth') if label == 'all' else int(label)
     return float(label)
 
-# %% ../nbs/09_ablations.ipynb #98521a01
+# %% ../nbs/09_ablations.ipynb #871adc29
 def plot_ablation(results:dict, # from `read_ablations`
                   grid:str, metric:str='test'): # 'test' or 'valid' top-1
     "Our cells of `grid` (left axis) beside the paper's numbers (right axis, ViT-L ImageNet), fine-tuning and linear probing."
@@ -302,7 +300,7 @@ def plot_ablation(results:dict, # from `read_ablations`
     fig.tight_layout()
     return fig
 
-# %% ../nbs/09_ablations.ipynb #1ebdcd4a
+# %% ../nbs/09_ablations.ipynb #35fed289
 def _m(results, grid, cell, key):
     try: return results[grid][cell]['metrics'][key]
     except KeyError: return None
