@@ -198,7 +198,7 @@ def embed_ablation(args):
     "Patch embedding fwd+bwd: every patch by the convolution then 75% dropped (official) vs the kept patches by a GEMM."
     import torch.nn.functional as F
     from mae_nb.loss import create_mae
-    from mae_nb.encoder import patch_pixels, _gather_tokens
+    from mae_nb.encoder import patch_pixels
     from mae_nb.masking import random_masking
     m = create_mae(args.preset, img_size=args.img_size, in_chans=3)
     imgs, noise = torch.randn(args.batch, 3, args.img_size, args.img_size), torch.rand(args.batch, m.num_patches)

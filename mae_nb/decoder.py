@@ -8,15 +8,16 @@ Docs: https://mae-nb.github.io/mae_nb/decoder.html.md"""
 # %% auto #0
 __all__ = ['unshuffle_with_mask_tokens', 'MaskedAutoencoderViT', 'block_for_queries']
 
-# %% ../nbs/03_decoder.ipynb #edf64b1b
+# %% ../nbs/03_decoder.ipynb #33fcc4ac
 from functools import partial
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from fastcore.basics import patch
 from timm.models.vision_transformer import Block
-from .encoder import MAEEncoder, get_2d_sincos_pos_embed, _gather_tokens
+from .encoder import MAEEncoder, get_2d_sincos_pos_embed
+from .masking import gather_tokens
 
-# %% ../nbs/03_decoder.ipynb #74c0ad8f
+# %% ../nbs/03_decoder.ipynb #20748998
 def unshuffle_with_mask_tokens(x:Tensor, # encoded visible tokens `(N, len_keep, D)`, in shuffled order
                                mask_token:Tensor, # the shared mask token `(1, 1, D)`
                                ids_restore:Tensor, # `(N, L)` from `random_masking`
@@ -24,9 +25,9 @@ def unshuffle_with_mask_tokens(x:Tensor, # encoded visible tokens `(N, len_keep,
     "Append one `mask_token` per removed patch to `x` and unshuffle, so token i belongs to patch i."
     N, L = ids_restore.shape
     x = torch.cat([x, mask_token.to(x.dtype).expand(N, L - x.shape[1], -1)], dim=1)
-    return x.gather(1, ids_restore[..., None].expand(-1, -1, x.shape[2]))
+    return gather_tokens(x, ids_restore)
 
-# %% ../nbs/03_decoder.ipynb #a9533fa9
+# %% ../nbs/03_decoder.ipynb #a7f4a6e7
 class MaskedAutoencoderViT(MAEEncoder):
     "Masked autoencoder with a ViT backbone: `MAEEncoder` plus a lightweight Transformer decoder (official names)."
     def __init__(self,
@@ -59,7 +60,7 @@ class MaskedAutoencoderViT(MAEEncoder):
         self.decoder_pos_embed.data.copy_(get_2d_sincos_pos_embed(self.decoder_pos_embed.shape[-1], self.grid_size, cls_token=True)[None])
         nn.init.normal_(self.mask_token, std=.02)
 
-# %% ../nbs/03_decoder.ipynb #0d42ba86
+# %% ../nbs/03_decoder.ipynb #27178139
 def block_for_queries(blk:Block, # a timm `Block` (pre-norm attention + MLP)
                       x:Tensor, # `(N, T, D)`, all tokens: keys and values
                       ids:Tensor, # `(N, M)` indices into T: the tokens whose outputs are wanted
@@ -71,12 +72,12 @@ def block_for_queries(blk:Block, # a timm `Block` (pre-norm attention + MLP)
     h = blk.norm1(x)
     w_q, w_kv = attn.qkv.weight.split([A, 2 * A])
     b_q, b_kv = attn.qkv.bias.split([A, 2 * A]) if attn.qkv.bias is not None else (None, None)
-    q = F.linear(_gather_tokens(h, ids), w_q, b_q).reshape(N, -1, attn.num_heads, attn.head_dim).transpose(1, 2)
+    q = F.linear(gather_tokens(h, ids), w_q, b_q).reshape(N, -1, attn.num_heads, attn.head_dim).transpose(1, 2)
     k, v = F.linear(h, w_kv, b_kv).reshape(N, T, 2, attn.num_heads, attn.head_dim).permute(2, 0, 3, 1, 4)
     o = F.scaled_dot_product_attention(attn.q_norm(q), attn.k_norm(k), v,
                                        dropout_p=attn.attn_drop.p if attn.training else 0.)
     o = attn.proj_drop(attn.proj(attn.norm(o.transpose(1, 2).reshape(N, -1, A))))
-    y = _gather_tokens(x, ids) + blk.drop_path1(blk.ls1(o))
+    y = gather_tokens(x, ids) + blk.drop_path1(blk.ls1(o))
     return y + blk.drop_path2(blk.ls2(blk.mlp(blk.norm2(y))))
 
 @patch
@@ -93,5 +94,5 @@ def forward_decoder(self:MaskedAutoencoderViT,
     for blk in blocks: x = blk(x)
     if ids_pred is None: x = x[:, 1:]
     elif len(self.decoder_blocks): x = block_for_queries(self.decoder_blocks[-1], x, ids_pred + 1)  # +1: the cls token
-    else: x = _gather_tokens(x, ids_pred + 1)
+    else: x = gather_tokens(x, ids_pred + 1)
     return self.decoder_pred(self.decoder_norm(x))

@@ -7,7 +7,7 @@ Docs: https://mae-nb.github.io/mae_nb/encoder.html.md"""
 # %% auto #0
 __all__ = ['mask_noise_samplers', 'get_2d_sincos_pos_embed', 'MAEEncoder', 'patch_pixels', 'keep_ids']
 
-# %% ../nbs/02_encoder.ipynb #4508a19d
+# %% ../nbs/02_encoder.ipynb #4a225c80
 from functools import partial
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
@@ -15,9 +15,9 @@ from fastai.torch_core import Module
 from fastcore.basics import patch
 from timm.models.vision_transformer import Block, PatchEmbed
 from .patchify import check_imgs
-from .masking import random_masking, block_masking_noise, grid_masking_noise, _pair
+from .masking import random_masking, gather_tokens, block_masking_noise, grid_masking_noise, _pair
 
-# %% ../nbs/02_encoder.ipynb #67990c04
+# %% ../nbs/02_encoder.ipynb #5db12dfe
 def _sincos_1d(dim:int, pos:Tensor) -> Tensor:
     "`[sin(pos·ω), cos(pos·ω)]` for `dim` channels, ω_k = 1/10000^(k/(dim/2))."
     omega = 1.0 / 10000 ** (torch.arange(dim // 2, dtype=torch.float64) / (dim / 2))
@@ -36,7 +36,7 @@ def get_2d_sincos_pos_embed(embed_dim:int, # channels D, a multiple of 4
     if cls_token: emb = torch.cat([torch.zeros(1, embed_dim, dtype=emb.dtype), emb])
     return emb.float()
 
-# %% ../nbs/02_encoder.ipynb #3d140244
+# %% ../nbs/02_encoder.ipynb #b10e5dd0
 mask_noise_samplers = {'random': None, 'block': block_masking_noise, 'grid': grid_masking_noise}
 
 class MAEEncoder(Module):
@@ -84,7 +84,7 @@ class MAEEncoder(Module):
         elif isinstance(m, nn.LayerNorm):
             nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
 
-# %% ../nbs/02_encoder.ipynb #d6d34f87
+# %% ../nbs/02_encoder.ipynb #8b57a294
 def patch_pixels(imgs:Tensor, # `(N, C, H, W)`
                  p:int, # patch side
                 ) -> Tensor: # `(N, L, C*p*p)`, each row in the layout of a `Conv2d` weight `(C, p, p)`
@@ -96,8 +96,6 @@ def patch_pixels(imgs:Tensor, # `(N, C, H, W)`
 def keep_ids(ids_restore:Tensor, len_keep:int) -> Tensor:
     "The indices of the kept patches, in the order `random_masking` keeps them (its `ids_shuffle[:, :len_keep]`)."
     return ids_restore.argsort(dim=1)[:, :len_keep]
-
-def _gather_tokens(x:Tensor, ids:Tensor) -> Tensor: return x.gather(1, ids[..., None].expand(-1, -1, x.shape[-1]))
 
 @patch
 def mask_noise(self:MAEEncoder, N:int, mask_ratio:float=0.75, generator:torch.Generator|None=None, device=None) -> Tensor:
@@ -120,7 +118,7 @@ def forward_encoder(self:MAEEncoder,
     x, mask, ids_restore = random_masking(patch_pixels(imgs, self.patch_size), mask_ratio, noise)
     proj = self.patch_embed.proj
     x = F.linear(x, proj.weight.flatten(1), proj.bias)
-    x = x + _gather_tokens(self.pos_embed[:, 1:].expand(len(x), -1, -1), keep_ids(ids_restore, x.shape[1]))
+    x = x + gather_tokens(self.pos_embed[:, 1:].expand(len(x), -1, -1), keep_ids(ids_restore, x.shape[1]))
     cls = (self.cls_token + self.pos_embed[:, :1]).expand(len(x), -1, -1)
     x = torch.cat([cls, x], dim=1)
     for blk in self.blocks: x = blk(x)

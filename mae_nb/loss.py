@@ -9,24 +9,25 @@ Docs: https://mae-nb.github.io/mae_nb/loss.html.md"""
 __all__ = ['mae_presets', 'norm_pix_target', 'create_mae', 'mae_vit_base_patch16', 'mae_vit_large_patch16',
            'mae_vit_huge_patch14', 'mae_vit_tiny_patch4', 'mae_vit_small_patch4', 'load_mae_checkpoint']
 
-# %% ../nbs/04_loss.ipynb #d2edc3e6
+# %% ../nbs/04_loss.ipynb #435752cf
 import argparse
 from pathlib import Path
 import torch
 from torch import Tensor
 from fastcore.basics import patch
 from .patchify import patchify
-from .encoder import MAEEncoder, _gather_tokens
+from .encoder import MAEEncoder
+from .masking import gather_tokens
 from .decoder import MaskedAutoencoderViT
 
-# %% ../nbs/04_loss.ipynb #c8bed787
+# %% ../nbs/04_loss.ipynb #3b43d74a
 def norm_pix_target(patches:Tensor, # `(N, L, p*p*C)`
                     eps:float=1e-6) -> Tensor:
     "Each patch normalised by its own mean and (unbiased) variance: the `norm_pix_loss` target."
     mean, var = patches.mean(dim=-1, keepdim=True), patches.var(dim=-1, keepdim=True)
     return (patches - mean) / (var + eps) ** .5
 
-# %% ../nbs/04_loss.ipynb #8cc50bff
+# %% ../nbs/04_loss.ipynb #f5276715
 @patch
 def forward_loss(self:MaskedAutoencoderViT,
                  imgs:Tensor, # `(N, C, H, W)`
@@ -39,7 +40,7 @@ def forward_loss(self:MaskedAutoencoderViT,
     loss = (pred - target).pow(2).mean(dim=-1)  # (N, L): mean over a patch's pixels
     return (loss * mask).sum() / mask.sum()
 
-# %% ../nbs/04_loss.ipynb #efd302ed
+# %% ../nbs/04_loss.ipynb #6bc9075c
 @patch
 def forward(self:MaskedAutoencoderViT,
             imgs:Tensor, # `(N, C, H, W)`
@@ -54,11 +55,11 @@ def forward(self:MaskedAutoencoderViT,
         return self.forward_loss(imgs, pred, mask), pred, mask
     ids_removed = mask.argsort(dim=1, stable=True)[:, latent.shape[1] - 1:]  # the removed patches, in patch order
     pred = self.forward_decoder(latent, ids_restore, ids_removed)
-    target = _gather_tokens(patchify(imgs, self.patch_size), ids_removed)
+    target = gather_tokens(patchify(imgs, self.patch_size), ids_removed)
     if self.norm_pix_loss: target = norm_pix_target(target)
     return (pred - target).pow(2).mean(), pred, mask
 
-# %% ../nbs/04_loss.ipynb #684e8e12
+# %% ../nbs/04_loss.ipynb #f997e349
 mae_presets = {
     'mae_vit_base_patch16':  dict(patch_size=16, embed_dim=768, depth=12, num_heads=12),
     'mae_vit_large_patch16': dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16),
@@ -93,7 +94,7 @@ def mae_vit_small_patch4(**kwargs):
     "ViT-Small-sized encoder (384 wide, 12 blocks, 6 heads), 4×256 decoder; 28×28×1 images by default."
     return create_mae('mae_vit_small_patch4', **kwargs)
 
-# %% ../nbs/04_loss.ipynb #aec0d80a
+# %% ../nbs/04_loss.ipynb #6896ea8b
 def _is_decoder_key(k:str) -> bool: return k.startswith('decoder') or k == 'mask_token'
 
 def _key_report(keys, limit=12):
