@@ -11,7 +11,7 @@ __all__ = ['BUDGETS', 'GRIDS', 'PAPER_ABLATIONS', 'Budget', 'grid_cells', 'stage
            'run_stage', 'cell_path', 'run_cell', 'run_grid', 'AblationConfig', 'experiment', 'tune_stage',
            'read_ablations', 'plot_ablation', 'check_targets', 'show_targets']
 
-# %% ../nbs/09_ablations.ipynb #19166b62
+# %% ../nbs/09_ablations.ipynb #5ed792a4
 import hashlib, json, time
 from dataclasses import dataclass, asdict, replace
 from datetime import datetime, timezone
@@ -23,7 +23,7 @@ from .pretrain import PretrainConfig, pretrain, latest_checkpoint
 from .linprobe import LinProbeConfig, linprobe, _hardware
 from .finetune import FinetuneConfig, finetune
 
-# %% ../nbs/09_ablations.ipynb #c94261aa
+# %% ../nbs/09_ablations.ipynb #597717e4
 @dataclass
 class Budget:
     "One scale of the ablation grid: the base ViT and the length and batch of each stage."
@@ -42,14 +42,14 @@ class Budget:
 
 BUDGETS = {
     'cpu': Budget(dict(embed_dim=64, depth=6, num_heads=4, decoder_embed_dim=64, decoder_depth=2, decoder_num_heads=4),
-                  pretrain_epochs=4, probe_epochs=30, ft_epochs=1,
+                  pretrain_epochs=4, probe_epochs=30, ft_epochs=1, probe_base_lr=8.0, ft_base_lr=2e-2,  # tuned: see below
                   note='reduced grid for 2 CPU cores: 4 pretraining, 30 probe and 1 fine-tuning epochs'),
     'gpu': Budget(dict(embed_dim=192, depth=12, num_heads=3, decoder_embed_dim=192, decoder_depth=2, decoder_num_heads=3),
                   pretrain_epochs=100, probe_epochs=90, ft_epochs=30, bs=256, precision='bf16',
                   note='full grid for one GPU: 100 pretraining, 90 probe and 30 fine-tuning epochs, bf16'),
 }
 
-# %% ../nbs/09_ablations.ipynb #25ec9796
+# %% ../nbs/09_ablations.ipynb #9ff35aa5
 _PRETRAIN_KEYS = ('mask_ratio', 'norm_pix_loss', 'mask_sampling', 'decoder_depth', 'decoder_width', 'epochs_frac')
 _KEYS = _PRETRAIN_KEYS + ('blocks', 'scratch')
 
@@ -72,7 +72,7 @@ def grid_cells(grids='all') -> list: # [(grid, label, settings)]
     if unknown: raise ValueError(f"unknown grids {unknown}; expected 'all' or some of {list(GRIDS)}")
     return [(g, label, s) for g in names for label, s in GRIDS[g]]
 
-# %% ../nbs/09_ablations.ipynb #c6cfd720
+# %% ../nbs/09_ablations.ipynb #ddda37e3
 _WHERE = ('out', 'data_path', 'num_workers')  # where a run reads and writes, not what it computes
 
 def stage_key(cfg, upstream:str='') -> str:
@@ -108,7 +108,7 @@ def cell_stages(budget:Budget, settings:dict, runs:str|Path='runs/ablations', da
         stages[name] = (key, cfg)
     return stages
 
-# %% ../nbs/09_ablations.ipynb #b55d2b31
+# %% ../nbs/09_ablations.ipynb #2b9e2291
 @torch.no_grad()
 def test_accuracy(model:torch.nn.Module, # a classifier of normalised Fashion-MNIST images (a probe or a fine-tuned ViT)
                   img_size:int=28, in_chans:int=1, data_path=None, bs:int=1000) -> float:
@@ -122,7 +122,7 @@ def test_accuracy(model:torch.nn.Module, # a classifier of normalised Fashion-MN
     model.train(was_training)
     return correct / n
 
-# %% ../nbs/09_ablations.ipynb #ce195e3f
+# %% ../nbs/09_ablations.ipynb #e475a70d
 def _device() -> str: return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 def run_stage(name:str, key:str, cfg, log=print) -> dict:
@@ -148,7 +148,7 @@ def run_stage(name:str, key:str, cfg, log=print) -> dict:
                                                           f", valid loss {rec['valid_loss']:.4f}"))
     return rec
 
-# %% ../nbs/09_ablations.ipynb #a96ae0b3
+# %% ../nbs/09_ablations.ipynb #afc8344f
 def _slug(label:str) -> str: return label.replace(' ', '_').replace('%', 'pct')
 
 def cell_path(root, budget_name:str, grid:str, label:str) -> Path:
@@ -179,7 +179,7 @@ def run_cell(grid:str, label:str, settings:dict, budget_name:str='cpu', root='re
     log(f"  -> {path}: probe {metrics['probe_test_top1']:.2%}, fine-tune {metrics['ft_test_top1']:.2%} (test)")
     return res
 
-# %% ../nbs/09_ablations.ipynb #2127d6da
+# %% ../nbs/09_ablations.ipynb #f9a54630
 def _owner(stages:dict, workers:int) -> int:  # the worker of a cell: by its pretraining (or its only) stage
     key = stages.get('pretrain', stages['probe'])[0]
     return int(key, 16) % workers
@@ -231,7 +231,7 @@ def experiment(cfg:AblationConfig|None=None, **kwargs) -> list:
     return run_grid(cfg.grids, cfg.budget, cfg.root, cfg.runs, cfg.data_path, cfg.worker, cfg.workers, cfg.dry_run,
                     log=lambda m: print(m, flush=True))
 
-# %% ../nbs/09_ablations.ipynb #1b9ba8ac
+# %% ../nbs/09_ablations.ipynb #d666cb63
 def tune_stage(budget:str, # a key of `BUDGETS`
                stage:str, # 'probe' or 'finetune': the base cell's stage to tune
                field:str, # the `Budget` field varied, e.g. 'ft_base_lr'
@@ -256,7 +256,7 @@ def tune_stage(budget:str, # a key of `BUDGETS`
 # Everything below reads only the committed results files. `read_ablations` gathers them by grid and cell label;
 # a cell not yet run is simply absent (the plots and the target check say so rather than guess).
 
-# %% ../nbs/09_ablations.ipynb #5502f8e8
+# %% ../nbs/09_ablations.ipynb #8e5660f8
 def read_ablations(root='results/ablations', budget:str='cpu') -> dict: # {grid: {cell label: result}}
     "The results files of `budget` under `root`, by grid and cell label, in each grid's order."
     folder = Path(root)/budget
@@ -269,7 +269,7 @@ def read_ablations(root='results/ablations', budget:str='cpu') -> dict: # {grid:
     return {g: dict(sorted(cells.items(), key=lambda kv: order[g].index(kv[0]) if kv[0] in order[g] else 99))
             for g, cells in found.items()}
 
-# %% ../nbs/09_ablations.ipynb #eb8a0a0a
+# %% ../nbs/09_ablations.ipynb #9b88e882
 PAPER_ABLATIONS = {  # grid: {x: (fine-tune, linear) top-1, None where the paper gives no number}
     'mask_ratio': {0.1: (None, 54.6), 0.75: (84.9, 73.5), 0.9: (None, 66.1)},
     'decoder_depth': {1: (84.8, 65.5), 2: (84.9, 70.0), 4: (84.9, 71.9), 8: (84.9, 73.5), 12: (84.4, 73.3)},
@@ -291,7 +291,7 @@ def _x(grid:str, label:str, r:dict) -> float|str: # where a cell of ours goes on
     if grid == 'partial_ft': return r['configs']['finetune']['model_kwargs'].get('depth') if label == 'all' else int(label)
     return float(label)
 
-# %% ../nbs/09_ablations.ipynb #04c955a8
+# %% ../nbs/09_ablations.ipynb #0a50688d
 def plot_ablation(results:dict, # from `read_ablations`
                   grid:str, metric:str='test'): # 'test' or 'valid' top-1
     "Our cells of `grid` (left axis) beside the paper's numbers (right axis, ViT-L ImageNet), fine-tuning and linear probing."
@@ -325,7 +325,7 @@ def plot_ablation(results:dict, # from `read_ablations`
     fig.tight_layout()
     return fig
 
-# %% ../nbs/09_ablations.ipynb #9e4f7414
+# %% ../nbs/09_ablations.ipynb #028566c6
 def _m(results, grid, cell, key):
     try: return results[grid][cell]['metrics'][key]
     except KeyError: return None
