@@ -8,11 +8,12 @@ Docs: https://mae-nb.github.io/mae_nb/ablations.html.md"""
 
 # %% auto #0
 __all__ = ['BUDGETS', 'GRIDS', 'PAPER_ABLATIONS', 'Budget', 'grid_cells', 'stage_key', 'cell_stages', 'test_accuracy',
-           'run_stage', 'cell_path', 'run_cell', 'run_grid', 'AblationConfig', 'experiment', 'tune_stage',
-           'read_ablations', 'plot_ablation', 'check_targets', 'show_targets']
+           'StageBusy', 'stage_lock', 'run_stage', 'cell_path', 'run_cell', 'run_grid', 'AblationConfig', 'experiment',
+           'tune_stage', 'read_ablations', 'plot_ablation', 'check_targets', 'show_targets']
 
-# %% ../nbs/09_ablations.ipynb #097afa15
-import hashlib, json, time
+# %% ../nbs/09_ablations.ipynb #6bc46f32
+import hashlib, json, os, time
+from contextlib import contextmanager
 from dataclasses import dataclass, asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +24,7 @@ from .pretrain import PretrainConfig, pretrain, latest_checkpoint
 from .linprobe import LinProbeConfig, linprobe, _hardware
 from .finetune import FinetuneConfig, finetune
 
-# %% ../nbs/09_ablations.ipynb #cc9e4c99
+# %% ../nbs/09_ablations.ipynb #59a69190
 @dataclass
 class Budget:
     "One scale of the ablation grid: the base ViT and the length and batch of each stage."
@@ -50,7 +51,7 @@ BUDGETS = {
                   note='full grid for one GPU: 100 pretraining, 90 probe and 30 fine-tuning epochs, bf16'),
 }
 
-# %% ../nbs/09_ablations.ipynb #85dd09ee
+# %% ../nbs/09_ablations.ipynb #0df2748d
 _PRETRAIN_KEYS = ('mask_ratio', 'norm_pix_loss', 'mask_sampling', 'decoder_depth', 'decoder_width', 'epochs_frac')
 _KEYS = _PRETRAIN_KEYS + ('blocks', 'scratch')
 
@@ -73,7 +74,7 @@ def grid_cells(grids='all') -> list: # [(grid, label, settings)]
     if unknown: raise ValueError(f"unknown grids {unknown}; expected 'all' or some of {list(GRIDS)}")
     return [(g, label, s) for g in names for label, s in GRIDS[g]]
 
-# %% ../nbs/09_ablations.ipynb #0486b3ee
+# %% ../nbs/09_ablations.ipynb #9058da56
 _WHERE = ('out', 'data_path', 'num_workers')  # where a run reads and writes, not what it computes
 
 def stage_key(cfg, upstream:str='') -> str:
@@ -110,7 +111,7 @@ def cell_stages(budget:Budget, settings:dict, runs:str|Path='runs/ablations', da
         stages[name] = (key, cfg)
     return stages
 
-# %% ../nbs/09_ablations.ipynb #49553404
+# %% ../nbs/09_ablations.ipynb #6dc26530
 @torch.no_grad()
 def test_accuracy(model:torch.nn.Module, # a classifier of normalised Fashion-MNIST images (a probe or a fine-tuned ViT)
                   img_size:int=28, in_chans:int=1, data_path=None, bs:int=1000) -> float:
@@ -124,13 +125,44 @@ def test_accuracy(model:torch.nn.Module, # a classifier of normalised Fashion-MN
     model.train(was_training)
     return correct / n
 
-# %% ../nbs/09_ablations.ipynb #53354726
+# %% ../nbs/09_ablations.ipynb #928cb37c
 def _device() -> str: return 'cuda' if torch.cuda.is_available() else 'cpu'
+
+class StageBusy(Exception): "Another live process is running this stage."
+
+def _alive(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: pass
+    return True
+
+@contextmanager
+def stage_lock(out:str|Path):
+    "Hold `<out>.lock` (our pid) while a stage runs: parallel processes never run one stage twice; a dead holder's lock is taken over."
+    lock = Path(f'{out}.lock'); lock.parent.mkdir(parents=True, exist_ok=True)
+    mine = lock.with_name(f'{lock.name}.{os.getpid()}'); mine.write_text(str(os.getpid()))
+    try:
+        for _ in range(2):
+            try: os.link(mine, lock); break  # atomic: fails if the lock exists
+            except FileExistsError:
+                try: pid = int(lock.read_text())
+                except (OSError, ValueError): pid = 0
+                if pid and _alive(pid): raise StageBusy(f"{out} is being run by process {pid}") from None
+                lock.unlink(missing_ok=True)  # left by a process that died
+        else: raise StageBusy(f"could not lock {out}")
+    finally: mine.unlink()
+    try: yield
+    finally: lock.unlink(missing_ok=True)
 
 def run_stage(name:str, key:str, cfg, log=print) -> dict:
     "Run (or resume, or skip if done) one stage; its record, also written as `stage.json` in `cfg.out`."
     out = Path(cfg.out); rec_path = out/'stage.json'
     if rec_path.exists(): return json.loads(rec_path.read_text())
+    with stage_lock(out):
+        if rec_path.exists(): return json.loads(rec_path.read_text())  # finished while we waited for the lock
+        return _run_stage(name, key, cfg, out, rec_path, log)
+
+def _run_stage(name, key, cfg, out, rec_path, log):
     resume = True if latest_checkpoint(out) else None
     log(f"  {name} {key}: {'resuming' if resume else 'starting'} ({cfg.epochs} epochs) in {out}")
     t0 = time.time()
@@ -150,7 +182,7 @@ def run_stage(name:str, key:str, cfg, log=print) -> dict:
                                                           f", valid loss {rec['valid_loss']:.4f}"))
     return rec
 
-# %% ../nbs/09_ablations.ipynb #2a6722ec
+# %% ../nbs/09_ablations.ipynb #1fa28419
 def _slug(label:str) -> str: return label.replace(' ', '_').replace('%', 'pct')
 
 def cell_path(root, budget_name:str, grid:str, label:str) -> Path:
@@ -181,32 +213,34 @@ def run_cell(grid:str, label:str, settings:dict, budget_name:str='cpu', root='re
     log(f"  -> {path}: probe {metrics['probe_test_top1']:.2%}, fine-tune {metrics['ft_test_top1']:.2%} (test)")
     return res
 
-# %% ../nbs/09_ablations.ipynb #f64d9662
-def _owner(stages:dict, workers:int) -> int:  # the worker of a cell: by its pretraining (or its only) stage
-    key = stages.get('pretrain', stages['probe'])[0]
-    return int(key, 16) % workers
-
+# %% ../nbs/09_ablations.ipynb #1cc07cb8
 def run_grid(grids='all', # 'all', a grid name, or a list or comma-separated string of names
              budget:str='cpu', # a key of `BUDGETS`
              root='results/ablations', # results files (commit them)
              runs='runs/ablations', # stage folders: checkpoints and logs
              data_path=None, # folder of the Fashion-MNIST IDX files
-             worker:int=0, workers:int=1, # run only the cells of this worker of `workers` parallel processes
              dry_run:bool=False, # only list the cells and whether each is done, started or to do
+             wait:bool=True, # when other processes hold the stages of the cells left, wait for them (else return)
+             poll:float=30., # seconds between looks at busy cells
              log=print) -> list:
-    "Run the cells of `grids` (or list them); returns their results (or, dry, `(grid, label, status)`)."
-    if not 0 <= worker < workers: raise ValueError(f"worker must be in 0..{workers - 1}, got {worker}")
+    "Run the cells of `grids` (or list them); returns their results (or, dry, `(grid, label, status)`), in grid order."
     if budget not in BUDGETS: raise ValueError(f"unknown budget {budget!r}; expected one of {list(BUDGETS)}")
-    out = []
-    for g, label, s in grid_cells(grids):
-        stages = cell_stages(BUDGETS[budget], s, runs, data_path)
-        if _owner(stages, workers) != worker: continue
-        if dry_run:
-            done = cell_path(root, budget, g, label).exists()
-            started = any(Path(c.out).exists() for _, c in stages.values())
-            out.append((g, label, 'done' if done else 'started' if started else 'to do'))
-        else: out.append(run_cell(g, label, s, budget, root, runs, data_path, log))
-    return out
+    cells = grid_cells(grids)
+    if dry_run:
+        def status(g, label, s):
+            if cell_path(root, budget, g, label).exists(): return 'done'
+            return 'started' if any(Path(c.out).exists() for _, c in cell_stages(BUDGETS[budget], s, runs, data_path).values()) else 'to do'
+        return [(g, label, status(g, label, s)) for g, label, s in cells]
+    done, pending = {}, cells
+    while pending:
+        busy = []
+        for g, label, s in pending:
+            try: done[g, label] = run_cell(g, label, s, budget, root, runs, data_path, log)
+            except StageBusy as e: busy.append((g, label, s)); log(f"  later: {e}")
+        if busy and not wait: break
+        if busy: time.sleep(poll)
+        pending = busy
+    return [done[g, label] for g, label, _ in cells if (g, label) in done]
 
 @dataclass
 class AblationConfig:
@@ -216,24 +250,20 @@ class AblationConfig:
     root:str = 'results/ablations' # results files, one JSON per cell
     runs:str = 'runs/ablations' # stage folders: checkpoints and logs
     data_path:str|None = None # folder of the Fashion-MNIST IDX files
-    worker:int = 0 # this process's share of the cells (with `workers`)
-    workers:int = 1 # parallel processes splitting the grid
     threads:int|None = None # torch CPU threads (default: torch's)
     dry_run:bool = False # list the cells and their status, run nothing
 
     def __post_init__(self):
         grid_cells(self.grids)
         if self.budget not in BUDGETS: raise ValueError(f"unknown budget {self.budget!r}; expected one of {list(BUDGETS)}")
-        if not 0 <= self.worker < self.workers: raise ValueError(f"worker must be in 0..{self.workers - 1}, got {self.worker}")
 
 def experiment(cfg:AblationConfig|None=None, **kwargs) -> list:
     "Run (or list) an ablation grid as `cfg` says: the function behind `mae-nb experiment`."
     if cfg is None: cfg = AblationConfig(**kwargs)
     if cfg.threads: torch.set_num_threads(cfg.threads)
-    return run_grid(cfg.grids, cfg.budget, cfg.root, cfg.runs, cfg.data_path, cfg.worker, cfg.workers, cfg.dry_run,
-                    log=lambda m: print(m, flush=True))
+    return run_grid(cfg.grids, cfg.budget, cfg.root, cfg.runs, cfg.data_path, cfg.dry_run, log=lambda m: print(m, flush=True))
 
-# %% ../nbs/09_ablations.ipynb #97ad5413
+# %% ../nbs/09_ablations.ipynb #065ee20a
 def tune_stage(budget:str, # a key of `BUDGETS`
                stage:str, # 'probe' or 'finetune': the base cell's stage to tune
                field:str, # the `Budget` field varied, e.g. 'ft_base_lr'
@@ -260,7 +290,7 @@ def tune_stage(budget:str, # a key of `BUDGETS`
 # Everything below reads only the committed results files. `read_ablations` gathers them by grid and cell label;
 # a cell not yet run is simply absent (the plots and the target check say so rather than guess).
 
-# %% ../nbs/09_ablations.ipynb #51742316
+# %% ../nbs/09_ablations.ipynb #2919815b
 def read_ablations(root='results/ablations', budget:str='cpu') -> dict: # {grid: {cell label: result}}
     "The results files of `budget` under `root`, by grid and cell label, in each grid's order."
     folder = Path(root)/budget
@@ -273,7 +303,7 @@ def read_ablations(root='results/ablations', budget:str='cpu') -> dict: # {grid:
     return {g: dict(sorted(cells.items(), key=lambda kv: order[g].index(kv[0]) if kv[0] in order[g] else 99))
             for g, cells in found.items()}
 
-# %% ../nbs/09_ablations.ipynb #4da592e8
+# %% ../nbs/09_ablations.ipynb #b5955365
 PAPER_ABLATIONS = {  # grid: {x: (fine-tune, linear) top-1, None where the paper gives no number}
     'mask_ratio': {0.1: (None, 54.6), 0.75: (84.9, 73.5), 0.9: (None, 66.1)},
     'decoder_depth': {1: (84.8, 65.5), 2: (84.9, 70.0), 4: (84.9, 71.9), 8: (84.9, 73.5), 12: (84.4, 73.3)},
@@ -295,7 +325,7 @@ def _x(grid:str, label:str, r:dict) -> float|str: # where a cell of ours goes on
     if grid == 'partial_ft': return r['configs']['finetune']['model_kwargs'].get('depth') if label == 'all' else int(label)
     return float(label)
 
-# %% ../nbs/09_ablations.ipynb #4a85d20a
+# %% ../nbs/09_ablations.ipynb #3c93b1de
 def plot_ablation(results:dict, # from `read_ablations`
                   grid:str, metric:str='test'): # 'test' or 'valid' top-1
     "Our cells of `grid` (left axis) beside the paper's numbers (right axis, ViT-L ImageNet), fine-tuning and linear probing."
@@ -329,7 +359,7 @@ def plot_ablation(results:dict, # from `read_ablations`
     fig.tight_layout()
     return fig
 
-# %% ../nbs/09_ablations.ipynb #49416f1e
+# %% ../nbs/09_ablations.ipynb #4dc30e40
 def _m(results, grid, cell, key):
     try: return results[grid][cell]['metrics'][key]
     except KeyError: return None

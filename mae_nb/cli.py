@@ -7,7 +7,7 @@ Docs: https://mae-nb.github.io/mae_nb/cli.html.md"""
 # %% auto #0
 __all__ = ['add_dataclass_args', 'make_parser', 'run', 'main']
 
-# %% ../nbs/98_cli.ipynb #3bda9d23
+# %% ../nbs/98_cli.ipynb #0f39230c
 import argparse, json, sys, typing, warnings
 # fastai 2.8 scripts a few layers with `torch.jit.script` on import, which recent torch deprecates: noise on every command
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
@@ -20,7 +20,7 @@ from .finetune import FinetuneConfig, finetune
 from .transfer import TransferConfig, transfer, export_timm
 from .ablations import AblationConfig, experiment
 
-# %% ../nbs/98_cli.ipynb #8132144d
+# %% ../nbs/98_cli.ipynb #dd965a59
 def _flag(name): return '--' + name.replace('_', '-')
 
 def add_dataclass_args(parser:argparse.ArgumentParser, cls):
@@ -37,7 +37,7 @@ def add_dataclass_args(parser:argparse.ArgumentParser, cls):
         else: kw['type'] = typ
         parser.add_argument(_flag(f.name), dest=f.name, **kw)
 
-# %% ../nbs/98_cli.ipynb #a4f61133
+# %% ../nbs/98_cli.ipynb #3dcec673
 _jobs = {  # subcommand: (settings, function, help)
     'pretrain': (PretrainConfig, pretrain, 'pretrain a masked autoencoder'),
     'linprobe': (LinProbeConfig, linprobe, 'linear-probe a pretrained encoder (frozen, BatchNorm + Linear head, LARS)'),
