@@ -11,7 +11,7 @@ __all__ = ['BUDGETS', 'GRIDS', 'PAPER_ABLATIONS', 'Budget', 'grid_cells', 'stage
            'StageBusy', 'stage_lock', 'run_stage', 'cell_path', 'run_cell', 'run_grid', 'AblationConfig', 'experiment',
            'tune_stage', 'read_ablations', 'plot_ablation', 'check_targets', 'show_targets']
 
-# %% ../nbs/09_ablations.ipynb #6bc46f32
+# %% ../nbs/09_ablations.ipynb #537ac2dd
 import hashlib, json, os, time
 from contextlib import contextmanager
 from dataclasses import dataclass, asdict, replace
@@ -24,7 +24,7 @@ from .pretrain import PretrainConfig, pretrain, latest_checkpoint
 from .linprobe import LinProbeConfig, linprobe, _hardware
 from .finetune import FinetuneConfig, finetune
 
-# %% ../nbs/09_ablations.ipynb #59a69190
+# %% ../nbs/09_ablations.ipynb #75fa9c72
 @dataclass
 class Budget:
     "One scale of the ablation grid: the base ViT and the length and batch of each stage."
@@ -51,9 +51,9 @@ BUDGETS = {
                   note='full grid for one GPU: 100 pretraining, 90 probe and 30 fine-tuning epochs, bf16'),
 }
 
-# %% ../nbs/09_ablations.ipynb #0df2748d
+# %% ../nbs/09_ablations.ipynb #54448a9f
 _PRETRAIN_KEYS = ('mask_ratio', 'norm_pix_loss', 'mask_sampling', 'decoder_depth', 'decoder_width', 'epochs_frac')
-_KEYS = _PRETRAIN_KEYS + ('blocks', 'scratch')
+_KEYS = _PRETRAIN_KEYS + ('blocks', 'scratch', 'seed')
 
 GRIDS = {  # grid: [(cell label, settings changed from the base cell)]
     'mask_ratio': [(f'{r:g}', dict(mask_ratio=r)) for r in (0.25, 0.5, 0.75, 0.9)],
@@ -65,6 +65,7 @@ GRIDS = {  # grid: [(cell label, settings changed from the base cell)]
     'decoder_depth': [(str(d), dict(decoder_depth=d)) for d in (1, 2, 4, 8)],
     'decoder_width': [(f'{w:g}x', dict(decoder_width=w)) for w in (0.5, 1, 2)],
     'length': [(f'{f:g}', dict(epochs_frac=f)) for f in (0.25, 0.5, 1)],
+    'seed': [('0', {}), ('1', dict(seed=1))],  # not an ablation: how far the base cell moves with the seed alone
 }
 
 def grid_cells(grids='all') -> list: # [(grid, label, settings)]
@@ -74,7 +75,7 @@ def grid_cells(grids='all') -> list: # [(grid, label, settings)]
     if unknown: raise ValueError(f"unknown grids {unknown}; expected 'all' or some of {list(GRIDS)}")
     return [(g, label, s) for g in names for label, s in GRIDS[g]]
 
-# %% ../nbs/09_ablations.ipynb #9058da56
+# %% ../nbs/09_ablations.ipynb #0b78948b
 _WHERE = ('out', 'data_path', 'num_workers')  # where a run reads and writes, not what it computes
 
 def stage_key(cfg, upstream:str='') -> str:
@@ -96,22 +97,23 @@ def cell_stages(budget:Budget, settings:dict, runs:str|Path='runs/ablations', da
         pre = PretrainConfig(**data, preset=budget.preset, model_kwargs=mk, bs=budget.bs, base_lr=budget.pretrain_base_lr,
                              epochs=max(1, round(budget.pretrain_epochs * s.get('epochs_frac', 1))), warmup_epochs=None,
                              mask_ratio=s.get('mask_ratio', 0.75), norm_pix_loss=s.get('norm_pix_loss', True),
-                             mask_sampling=s.get('mask_sampling', 'random'), precision=budget.precision)
+                             mask_sampling=s.get('mask_sampling', 'random'), precision=budget.precision, seed=s.get('seed', 0))
         up = stage_key(pre); pre.out = str(runs/f'pretrain-{up}'); ck = pre.out
         stages['pretrain'] = (up, pre)
     arch = dict(preset=budget.preset, model_kwargs=mk)
     probe = LinProbeConfig(checkpoint=ck, **data, **arch, cached=True, epochs=budget.probe_epochs, bs=256,
-                           base_lr=budget.probe_base_lr, precision=budget.precision)
+                           base_lr=budget.probe_base_lr, precision=budget.precision, seed=s.get('seed', 0))
     blocks = s.get('blocks')
     ft_lr = budget.scratch_base_lr if s.get('scratch') and budget.scratch_base_lr else budget.ft_base_lr
     ft = FinetuneConfig(checkpoint=ck, **data, **arch, blocks=blocks, epochs=budget.ft_epochs, bs=budget.bs,
-                        base_lr=ft_lr, mixup=0., cutmix=0., rand_augment=False, reprob=0., precision=budget.precision)
+                        base_lr=ft_lr, mixup=0., cutmix=0., rand_augment=False, reprob=0., precision=budget.precision,
+                        seed=s.get('seed', 0))
     for name, cfg in (('probe', probe), ('finetune', ft)):
         key = stage_key(cfg, up); cfg.out = str(runs/f'{name}-{key}')
         stages[name] = (key, cfg)
     return stages
 
-# %% ../nbs/09_ablations.ipynb #6dc26530
+# %% ../nbs/09_ablations.ipynb #341065e9
 @torch.no_grad()
 def test_accuracy(model:torch.nn.Module, # a classifier of normalised Fashion-MNIST images (a probe or a fine-tuned ViT)
                   img_size:int=28, in_chans:int=1, data_path=None, bs:int=1000) -> float:
@@ -125,7 +127,7 @@ def test_accuracy(model:torch.nn.Module, # a classifier of normalised Fashion-MN
     model.train(was_training)
     return correct / n
 
-# %% ../nbs/09_ablations.ipynb #928cb37c
+# %% ../nbs/09_ablations.ipynb #9b768d65
 def _device() -> str: return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 class StageBusy(Exception): "Another live process is running this stage."
@@ -182,7 +184,7 @@ def _run_stage(name, key, cfg, out, rec_path, log):
                                                           f", valid loss {rec['valid_loss']:.4f}"))
     return rec
 
-# %% ../nbs/09_ablations.ipynb #1fa28419
+# %% ../nbs/09_ablations.ipynb #a6ff5c26
 def _slug(label:str) -> str: return label.replace(' ', '_').replace('%', 'pct')
 
 def cell_path(root, budget_name:str, grid:str, label:str) -> Path:
@@ -202,7 +204,7 @@ def run_cell(grid:str, label:str, settings:dict, budget_name:str='cpu', root='re
                'ft_valid_top1': recs['finetune']['valid_top1'], 'ft_test_top1': recs['finetune']['test_top1']}
     if 'pretrain' in recs: metrics.update(pretrain_train_loss=recs['pretrain']['train_loss'], pretrain_valid_loss=recs['pretrain']['valid_loss'])
     res = dict(grid=grid, cell=label, settings=settings, budget=budget_name, budget_config=asdict(BUDGETS[budget_name]),
-               seed=0, epochs={k: r['epochs'] for k, r in recs.items()}, metrics=metrics,
+               seed=settings.get('seed', 0), epochs={k: r['epochs'] for k, r in recs.items()}, metrics=metrics,
                hardware=recs['finetune']['hardware'], device=recs['finetune']['device'],
                wall_s=round(sum(r['wall_s'] for r in recs.values()), 1),
                stages={k: {f: r[f] for f in ('key', 'wall_s', 'resumed', 'hardware')} for k, r in recs.items()},
@@ -213,7 +215,7 @@ def run_cell(grid:str, label:str, settings:dict, budget_name:str='cpu', root='re
     log(f"  -> {path}: probe {metrics['probe_test_top1']:.2%}, fine-tune {metrics['ft_test_top1']:.2%} (test)")
     return res
 
-# %% ../nbs/09_ablations.ipynb #1cc07cb8
+# %% ../nbs/09_ablations.ipynb #0ef4fb9b
 def run_grid(grids='all', # 'all', a grid name, or a list or comma-separated string of names
              budget:str='cpu', # a key of `BUDGETS`
              root='results/ablations', # results files (commit them)
@@ -263,7 +265,7 @@ def experiment(cfg:AblationConfig|None=None, **kwargs) -> list:
     if cfg.threads: torch.set_num_threads(cfg.threads)
     return run_grid(cfg.grids, cfg.budget, cfg.root, cfg.runs, cfg.data_path, cfg.dry_run, log=lambda m: print(m, flush=True))
 
-# %% ../nbs/09_ablations.ipynb #065ee20a
+# %% ../nbs/09_ablations.ipynb #e86ee90b
 def tune_stage(budget:str, # a key of `BUDGETS`
                stage:str, # 'probe' or 'finetune': the base cell's stage to tune
                field:str, # the `Budget` field varied, e.g. 'ft_base_lr'
@@ -290,7 +292,7 @@ def tune_stage(budget:str, # a key of `BUDGETS`
 # Everything below reads only the committed results files. `read_ablations` gathers them by grid and cell label;
 # a cell not yet run is simply absent (the plots and the target check say so rather than guess).
 
-# %% ../nbs/09_ablations.ipynb #2919815b
+# %% ../nbs/09_ablations.ipynb #25452acd
 def read_ablations(root='results/ablations', budget:str='cpu') -> dict: # {grid: {cell label: result}}
     "The results files of `budget` under `root`, by grid and cell label, in each grid's order."
     folder = Path(root)/budget
@@ -303,7 +305,7 @@ def read_ablations(root='results/ablations', budget:str='cpu') -> dict: # {grid:
     return {g: dict(sorted(cells.items(), key=lambda kv: order[g].index(kv[0]) if kv[0] in order[g] else 99))
             for g, cells in found.items()}
 
-# %% ../nbs/09_ablations.ipynb #b5955365
+# %% ../nbs/09_ablations.ipynb #5d65e6ca
 PAPER_ABLATIONS = {  # grid: {x: (fine-tune, linear) top-1, None where the paper gives no number}
     'mask_ratio': {0.1: (None, 54.6), 0.75: (84.9, 73.5), 0.9: (None, 66.1)},
     'decoder_depth': {1: (84.8, 65.5), 2: (84.9, 70.0), 4: (84.9, 71.9), 8: (84.9, 73.5), 12: (84.4, 73.3)},
@@ -325,7 +327,7 @@ def _x(grid:str, label:str, r:dict) -> float|str: # where a cell of ours goes on
     if grid == 'partial_ft': return r['configs']['finetune']['model_kwargs'].get('depth') if label == 'all' else int(label)
     return float(label)
 
-# %% ../nbs/09_ablations.ipynb #3c93b1de
+# %% ../nbs/09_ablations.ipynb #35670d8a
 def plot_ablation(results:dict, # from `read_ablations`
                   grid:str, metric:str='test'): # 'test' or 'valid' top-1
     "Our cells of `grid` (left axis) beside the paper's numbers (right axis, ViT-L ImageNet), fine-tuning and linear probing."
@@ -359,7 +361,7 @@ def plot_ablation(results:dict, # from `read_ablations`
     fig.tight_layout()
     return fig
 
-# %% ../nbs/09_ablations.ipynb #4dc30e40
+# %% ../nbs/09_ablations.ipynb #8c28a110
 def _m(results, grid, cell, key):
     try: return results[grid][cell]['metrics'][key]
     except KeyError: return None
