@@ -11,7 +11,7 @@ __all__ = ['BUDGETS', 'GRIDS', 'PAPER_ABLATIONS', 'Budget', 'grid_cells', 'stage
            'StageBusy', 'stage_lock', 'run_stage', 'cell_path', 'run_cell', 'run_grid', 'AblationConfig', 'experiment',
            'tune_stage', 'read_ablations', 'plot_ablation', 'check_targets', 'show_targets']
 
-# %% ../nbs/09_ablations.ipynb #537ac2dd
+# %% ../nbs/09_ablations.ipynb #e8d21380
 import hashlib, json, os, time
 from contextlib import contextmanager
 from dataclasses import dataclass, asdict, replace
@@ -24,7 +24,7 @@ from .pretrain import PretrainConfig, pretrain, latest_checkpoint
 from .linprobe import LinProbeConfig, linprobe, _hardware
 from .finetune import FinetuneConfig, finetune
 
-# %% ../nbs/09_ablations.ipynb #75fa9c72
+# %% ../nbs/09_ablations.ipynb #fd701d52
 @dataclass
 class Budget:
     "One scale of the ablation grid: the base ViT and the length and batch of each stage."
@@ -51,7 +51,7 @@ BUDGETS = {
                   note='full grid for one GPU: 100 pretraining, 90 probe and 30 fine-tuning epochs, bf16'),
 }
 
-# %% ../nbs/09_ablations.ipynb #54448a9f
+# %% ../nbs/09_ablations.ipynb #348d5d59
 _PRETRAIN_KEYS = ('mask_ratio', 'norm_pix_loss', 'mask_sampling', 'decoder_depth', 'decoder_width', 'epochs_frac')
 _KEYS = _PRETRAIN_KEYS + ('blocks', 'scratch', 'seed')
 
@@ -75,7 +75,7 @@ def grid_cells(grids='all') -> list: # [(grid, label, settings)]
     if unknown: raise ValueError(f"unknown grids {unknown}; expected 'all' or some of {list(GRIDS)}")
     return [(g, label, s) for g in names for label, s in GRIDS[g]]
 
-# %% ../nbs/09_ablations.ipynb #0b78948b
+# %% ../nbs/09_ablations.ipynb #25c7b018
 _WHERE = ('out', 'data_path', 'num_workers')  # where a run reads and writes, not what it computes
 
 def stage_key(cfg, upstream:str='') -> str:
@@ -113,7 +113,7 @@ def cell_stages(budget:Budget, settings:dict, runs:str|Path='runs/ablations', da
         stages[name] = (key, cfg)
     return stages
 
-# %% ../nbs/09_ablations.ipynb #341065e9
+# %% ../nbs/09_ablations.ipynb #9b4cee35
 @torch.no_grad()
 def test_accuracy(model:torch.nn.Module, # a classifier of normalised Fashion-MNIST images (a probe or a fine-tuned ViT)
                   img_size:int=28, in_chans:int=1, data_path=None, bs:int=1000) -> float:
@@ -127,7 +127,7 @@ def test_accuracy(model:torch.nn.Module, # a classifier of normalised Fashion-MN
     model.train(was_training)
     return correct / n
 
-# %% ../nbs/09_ablations.ipynb #9b768d65
+# %% ../nbs/09_ablations.ipynb #d97686a3
 def _device() -> str: return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 class StageBusy(Exception): "Another live process is running this stage."
@@ -184,7 +184,7 @@ def _run_stage(name, key, cfg, out, rec_path, log):
                                                           f", valid loss {rec['valid_loss']:.4f}"))
     return rec
 
-# %% ../nbs/09_ablations.ipynb #a6ff5c26
+# %% ../nbs/09_ablations.ipynb #039b9573
 def _slug(label:str) -> str: return label.replace(' ', '_').replace('%', 'pct')
 
 def cell_path(root, budget_name:str, grid:str, label:str) -> Path:
@@ -215,7 +215,7 @@ def run_cell(grid:str, label:str, settings:dict, budget_name:str='cpu', root='re
     log(f"  -> {path}: probe {metrics['probe_test_top1']:.2%}, fine-tune {metrics['ft_test_top1']:.2%} (test)")
     return res
 
-# %% ../nbs/09_ablations.ipynb #0ef4fb9b
+# %% ../nbs/09_ablations.ipynb #cbeccffe
 def run_grid(grids='all', # 'all', a grid name, or a list or comma-separated string of names
              budget:str='cpu', # a key of `BUDGETS`
              root='results/ablations', # results files (commit them)
@@ -265,7 +265,7 @@ def experiment(cfg:AblationConfig|None=None, **kwargs) -> list:
     if cfg.threads: torch.set_num_threads(cfg.threads)
     return run_grid(cfg.grids, cfg.budget, cfg.root, cfg.runs, cfg.data_path, cfg.dry_run, log=lambda m: print(m, flush=True))
 
-# %% ../nbs/09_ablations.ipynb #e86ee90b
+# %% ../nbs/09_ablations.ipynb #8f32a080
 def tune_stage(budget:str, # a key of `BUDGETS`
                stage:str, # 'probe' or 'finetune': the base cell's stage to tune
                field:str, # the `Budget` field varied, e.g. 'ft_base_lr'
@@ -292,7 +292,7 @@ def tune_stage(budget:str, # a key of `BUDGETS`
 # Everything below reads only the committed results files. `read_ablations` gathers them by grid and cell label;
 # a cell not yet run is simply absent (the plots and the target check say so rather than guess).
 
-# %% ../nbs/09_ablations.ipynb #25452acd
+# %% ../nbs/09_ablations.ipynb #b60baa77
 def read_ablations(root='results/ablations', budget:str='cpu') -> dict: # {grid: {cell label: result}}
     "The results files of `budget` under `root`, by grid and cell label, in each grid's order."
     folder = Path(root)/budget
@@ -305,7 +305,7 @@ def read_ablations(root='results/ablations', budget:str='cpu') -> dict: # {grid:
     return {g: dict(sorted(cells.items(), key=lambda kv: order[g].index(kv[0]) if kv[0] in order[g] else 99))
             for g, cells in found.items()}
 
-# %% ../nbs/09_ablations.ipynb #5d65e6ca
+# %% ../nbs/09_ablations.ipynb #100f038a
 PAPER_ABLATIONS = {  # grid: {x: (fine-tune, linear) top-1, None where the paper gives no number}
     'mask_ratio': {0.1: (None, 54.6), 0.75: (84.9, 73.5), 0.9: (None, 66.1)},
     'decoder_depth': {1: (84.8, 65.5), 2: (84.9, 70.0), 4: (84.9, 71.9), 8: (84.9, 73.5), 12: (84.4, 73.3)},
@@ -327,41 +327,56 @@ def _x(grid:str, label:str, r:dict) -> float|str: # where a cell of ours goes on
     if grid == 'partial_ft': return r['configs']['finetune']['model_kwargs'].get('depth') if label == 'all' else int(label)
     return float(label)
 
-# %% ../nbs/09_ablations.ipynb #35670d8a
+# %% ../nbs/09_ablations.ipynb #7d22b71e
+def _seed_spread(results:dict, key:str) -> float|None: # |seed 1 - seed 0| of the base cell, in points
+    cells = results.get('seed', {})
+    if {'0', '1'} <= set(cells): return 100 * abs(cells['1']['metrics'][key] - cells['0']['metrics'][key])
+
+def _same_scale(axes_values:list, min_span:float=2.): # one span (in points) for every axis: a point is as tall on each
+    span = max([min_span] + [max(v) - min(v) for v in axes_values if v]) * 1.3
+    return [((max(v) + min(v)) / 2 - span / 2, (max(v) + min(v)) / 2 + span / 2) if v else None for v in axes_values]
+
 def plot_ablation(results:dict, # from `read_ablations`
                   grid:str, metric:str='test'): # 'test' or 'valid' top-1
-    "Our cells of `grid` (left axis) beside the paper's numbers (right axis, ViT-L ImageNet), fine-tuning and linear probing."
+    "Our cells of `grid` (left axis) beside the paper's numbers (right axis, ViT-L ImageNet), at one scale of points."
     cells, paper = results.get(grid, {}), PAPER_ABLATIONS[grid]
     panels = [('fine-tuning', 'ft', 0), ('linear probing', 'probe', 1)]
     if grid == 'partial_ft': panels = panels[:1]
-    fig, axs = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.2), squeeze=False)
+    fig, axs = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.3), squeeze=False)
     cats = list(dict.fromkeys([*(l for l in cells), *paper])) if grid in _CATEGORICAL else None
     pos = (lambda x: cats.index(x)) if cats else (lambda x: x)
     for ax, (title, key, i) in zip(axs[0], panels):
         xs = [pos(_x(grid, l, r)) for l, r in cells.items()]
         ys = [100 * r['metrics'][f'{key}_{metric}_top1'] for r in cells.values()]
-        ax.plot(xs, ys, 'o-', color='C0', label='ours')
-        for x, y in zip(xs, ys): ax.annotate(f'{y:.1f}', (x, y), textcoords='offset points', xytext=(0, 5), ha='center', fontsize=7, color='C0')
+        spread = _seed_spread(results, f'{key}_{metric}_top1')
+        ax.errorbar(xs, ys, yerr=spread, fmt='o-', color='C0', capsize=3,
+                    label='ours' + (f' (bars: seed spread, {spread:.2f} pts)' if spread is not None else ''))
+        for x, y in zip(xs, ys): ax.annotate(f'{y:.1f}', (x, y), textcoords='offset points', xytext=(0, 6), ha='center', fontsize=7, color='C0')
+        ours = ys + ([] if spread is None else [y + d for y in ys for d in (-spread, spread)])
         if grid == 'partial_ft' and cells:
             lp = 100 * next(iter(cells.values()))['metrics'][f'probe_{metric}_top1']
-            ax.axhline(lp, color='C0', ls=':', lw=1, label='ours, linear probe')
+            ax.axhline(lp, color='C0', ls=':', lw=1, label='ours, linear probe'); ours.append(lp)
         ax.set_ylabel(f'ours: Fashion-MNIST {metric} top-1 (%)', color='C0')
         pts = [(pos(x), v[i]) for x, v in paper.items() if v[i] is not None]
+        lims = _same_scale([ours, [y for _, y in pts]])
+        if lims[0]: ax.set_ylim(*lims[0])
+        handles, labels = ax.get_legend_handles_labels()
         if pts:
             ax2 = ax.twinx()
             ax2.plot(*zip(*pts), 's--', color='C1', alpha=.8, label='paper (ViT-L, ImageNet)')
-            ax2.set_ylabel('paper: ImageNet top-1 (%)', color='C1')
+            ax2.set_ylabel('paper: ImageNet top-1 (%)', color='C1'); ax2.set_ylim(*lims[1])
+            h2, l2 = ax2.get_legend_handles_labels(); handles, labels = handles + h2, labels + l2
         if cats: ax.set_xticks(range(len(cats)), cats, fontsize=8)
-        if grid in ('length', 'partial_ft'): ax.set_xscale('symlog' if grid == 'partial_ft' else 'log')
+        if grid == 'length': ax.set_xscale('log')
+        if grid == 'partial_ft': ax.set_xscale('symlog', linthresh=1)
         ax.set_title(f'{grid}: {title}', fontsize=10)
         ax.set_xlabel({'mask_ratio': 'mask ratio', 'decoder_depth': 'decoder blocks', 'length': 'pretraining epochs',
                        'decoder_width': 'decoder width / encoder width', 'partial_ft': 'blocks tuned (last k)'}.get(grid, ''))
-        h = ax.get_legend_handles_labels(); h2 = ax2.get_legend_handles_labels() if pts else ([], [])
-        ax.legend(h[0] + h2[0], h[1] + h2[1], fontsize=7, loc='lower right')
+        ax.legend(handles, labels, fontsize=7, loc='best')
     fig.tight_layout()
     return fig
 
-# %% ../nbs/09_ablations.ipynb #8c28a110
+# %% ../nbs/09_ablations.ipynb #8e232935
 def _m(results, grid, cell, key):
     try: return results[grid][cell]['metrics'][key]
     except KeyError: return None
