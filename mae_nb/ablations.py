@@ -11,7 +11,7 @@ __all__ = ['BUDGETS', 'GRIDS', 'PAPER_ABLATIONS', 'Budget', 'grid_cells', 'stage
            'StageBusy', 'stage_lock', 'run_stage', 'cell_path', 'run_cell', 'run_grid', 'AblationConfig', 'experiment',
            'tune_stage', 'read_ablations', 'plot_ablation', 'check_targets', 'show_targets']
 
-# %% ../nbs/09_ablations.ipynb #e8d21380
+# %% ../nbs/09_ablations.ipynb #03b173e3
 import hashlib, json, os, time
 from contextlib import contextmanager
 from dataclasses import dataclass, asdict, replace
@@ -24,7 +24,7 @@ from .pretrain import PretrainConfig, pretrain, latest_checkpoint
 from .linprobe import LinProbeConfig, linprobe, _hardware
 from .finetune import FinetuneConfig, finetune
 
-# %% ../nbs/09_ablations.ipynb #fd701d52
+# %% ../nbs/09_ablations.ipynb #00eb8e27
 @dataclass
 class Budget:
     "One scale of the ablation grid: the base ViT and the length and batch of each stage."
@@ -51,7 +51,7 @@ BUDGETS = {
                   note='full grid for one GPU: 100 pretraining, 90 probe and 30 fine-tuning epochs, bf16'),
 }
 
-# %% ../nbs/09_ablations.ipynb #348d5d59
+# %% ../nbs/09_ablations.ipynb #b9e60721
 _PRETRAIN_KEYS = ('mask_ratio', 'norm_pix_loss', 'mask_sampling', 'decoder_depth', 'decoder_width', 'epochs_frac')
 _KEYS = _PRETRAIN_KEYS + ('blocks', 'scratch', 'seed')
 
@@ -75,7 +75,7 @@ def grid_cells(grids='all') -> list: # [(grid, label, settings)]
     if unknown: raise ValueError(f"unknown grids {unknown}; expected 'all' or some of {list(GRIDS)}")
     return [(g, label, s) for g in names for label, s in GRIDS[g]]
 
-# %% ../nbs/09_ablations.ipynb #25c7b018
+# %% ../nbs/09_ablations.ipynb #0725469d
 _WHERE = ('out', 'data_path', 'num_workers')  # where a run reads and writes, not what it computes
 
 def stage_key(cfg, upstream:str='') -> str:
@@ -113,7 +113,7 @@ def cell_stages(budget:Budget, settings:dict, runs:str|Path='runs/ablations', da
         stages[name] = (key, cfg)
     return stages
 
-# %% ../nbs/09_ablations.ipynb #9b4cee35
+# %% ../nbs/09_ablations.ipynb #dfd1044b
 @torch.no_grad()
 def test_accuracy(model:torch.nn.Module, # a classifier of normalised Fashion-MNIST images (a probe or a fine-tuned ViT)
                   img_size:int=28, in_chans:int=1, data_path=None, bs:int=1000) -> float:
@@ -127,7 +127,7 @@ def test_accuracy(model:torch.nn.Module, # a classifier of normalised Fashion-MN
     model.train(was_training)
     return correct / n
 
-# %% ../nbs/09_ablations.ipynb #d97686a3
+# %% ../nbs/09_ablations.ipynb #c25fd781
 def _device() -> str: return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 class StageBusy(Exception): "Another live process is running this stage."
@@ -184,7 +184,7 @@ def _run_stage(name, key, cfg, out, rec_path, log):
                                                           f", valid loss {rec['valid_loss']:.4f}"))
     return rec
 
-# %% ../nbs/09_ablations.ipynb #039b9573
+# %% ../nbs/09_ablations.ipynb #648c27a9
 def _slug(label:str) -> str: return label.replace(' ', '_').replace('%', 'pct')
 
 def cell_path(root, budget_name:str, grid:str, label:str) -> Path:
@@ -215,7 +215,7 @@ def run_cell(grid:str, label:str, settings:dict, budget_name:str='cpu', root='re
     log(f"  -> {path}: probe {metrics['probe_test_top1']:.2%}, fine-tune {metrics['ft_test_top1']:.2%} (test)")
     return res
 
-# %% ../nbs/09_ablations.ipynb #cbeccffe
+# %% ../nbs/09_ablations.ipynb #d21c0f27
 def run_grid(grids='all', # 'all', a grid name, or a list or comma-separated string of names
              budget:str='cpu', # a key of `BUDGETS`
              root='results/ablations', # results files (commit them)
@@ -265,7 +265,7 @@ def experiment(cfg:AblationConfig|None=None, **kwargs) -> list:
     if cfg.threads: torch.set_num_threads(cfg.threads)
     return run_grid(cfg.grids, cfg.budget, cfg.root, cfg.runs, cfg.data_path, cfg.dry_run, log=lambda m: print(m, flush=True))
 
-# %% ../nbs/09_ablations.ipynb #8f32a080
+# %% ../nbs/09_ablations.ipynb #5483574b
 def tune_stage(budget:str, # a key of `BUDGETS`
                stage:str, # 'probe' or 'finetune': the base cell's stage to tune
                field:str, # the `Budget` field varied, e.g. 'ft_base_lr'
@@ -292,7 +292,7 @@ def tune_stage(budget:str, # a key of `BUDGETS`
 # Everything below reads only the committed results files. `read_ablations` gathers them by grid and cell label;
 # a cell not yet run is simply absent (the plots and the target check say so rather than guess).
 
-# %% ../nbs/09_ablations.ipynb #b60baa77
+# %% ../nbs/09_ablations.ipynb #20ad1bdf
 def read_ablations(root='results/ablations', budget:str='cpu') -> dict: # {grid: {cell label: result}}
     "The results files of `budget` under `root`, by grid and cell label, in each grid's order."
     folder = Path(root)/budget
@@ -305,7 +305,7 @@ def read_ablations(root='results/ablations', budget:str='cpu') -> dict: # {grid:
     return {g: dict(sorted(cells.items(), key=lambda kv: order[g].index(kv[0]) if kv[0] in order[g] else 99))
             for g, cells in found.items()}
 
-# %% ../nbs/09_ablations.ipynb #100f038a
+# %% ../nbs/09_ablations.ipynb #e30c09d0
 PAPER_ABLATIONS = {  # grid: {x: (fine-tune, linear) top-1, None where the paper gives no number}
     'mask_ratio': {0.1: (None, 54.6), 0.75: (84.9, 73.5), 0.9: (None, 66.1)},
     'decoder_depth': {1: (84.8, 65.5), 2: (84.9, 70.0), 4: (84.9, 71.9), 8: (84.9, 73.5), 12: (84.4, 73.3)},
@@ -327,7 +327,7 @@ def _x(grid:str, label:str, r:dict) -> float|str: # where a cell of ours goes on
     if grid == 'partial_ft': return r['configs']['finetune']['model_kwargs'].get('depth') if label == 'all' else int(label)
     return float(label)
 
-# %% ../nbs/09_ablations.ipynb #7d22b71e
+# %% ../nbs/09_ablations.ipynb #9a6251e9
 def _seed_spread(results:dict, key:str) -> float|None: # |seed 1 - seed 0| of the base cell, in points
     cells = results.get('seed', {})
     if {'0', '1'} <= set(cells): return 100 * abs(cells['1']['metrics'][key] - cells['0']['metrics'][key])
@@ -342,7 +342,7 @@ def plot_ablation(results:dict, # from `read_ablations`
     cells, paper = results.get(grid, {}), PAPER_ABLATIONS[grid]
     panels = [('fine-tuning', 'ft', 0), ('linear probing', 'probe', 1)]
     if grid == 'partial_ft': panels = panels[:1]
-    fig, axs = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.3), squeeze=False)
+    fig, axs = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False)
     cats = list(dict.fromkeys([*(l for l in cells), *paper])) if grid in _CATEGORICAL else None
     pos = (lambda x: cats.index(x)) if cats else (lambda x: x)
     for ax, (title, key, i) in zip(axs[0], panels):
@@ -368,15 +368,15 @@ def plot_ablation(results:dict, # from `read_ablations`
             h2, l2 = ax2.get_legend_handles_labels(); handles, labels = handles + h2, labels + l2
         if cats: ax.set_xticks(range(len(cats)), cats, fontsize=8)
         if grid == 'length': ax.set_xscale('log')
-        if grid == 'partial_ft': ax.set_xscale('symlog', linthresh=1)
+        if grid == 'partial_ft': ax.set_xscale('symlog', linthresh=1); ax.set_xlim(-0.3, 30)
         ax.set_title(f'{grid}: {title}', fontsize=10)
         ax.set_xlabel({'mask_ratio': 'mask ratio', 'decoder_depth': 'decoder blocks', 'length': 'pretraining epochs',
                        'decoder_width': 'decoder width / encoder width', 'partial_ft': 'blocks tuned (last k)'}.get(grid, ''))
-        ax.legend(handles, labels, fontsize=7, loc='best')
+        ax.legend(handles, labels, fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 
-# %% ../nbs/09_ablations.ipynb #8e232935
+# %% ../nbs/09_ablations.ipynb #d8f75b4b
 def _m(results, grid, cell, key):
     try: return results[grid][cell]['metrics'][key]
     except KeyError: return None
