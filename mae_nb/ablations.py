@@ -11,7 +11,7 @@ __all__ = ['BUDGETS', 'GRIDS', 'PAPER_ABLATIONS', 'Budget', 'grid_cells', 'stage
            'StageBusy', 'stage_lock', 'run_stage', 'cell_path', 'run_cell', 'run_grid', 'AblationConfig', 'experiment',
            'tune_stage', 'read_ablations', 'plot_ablation', 'check_targets', 'show_targets']
 
-# %% ../nbs/09_ablations.ipynb #41d75df9
+# %% ../nbs/09_ablations.ipynb #4151f966
 import hashlib, json, os, time
 from contextlib import contextmanager
 from dataclasses import dataclass, asdict, replace
@@ -24,7 +24,7 @@ from .pretrain import PretrainConfig, pretrain, latest_checkpoint
 from .linprobe import LinProbeConfig, linprobe, _hardware
 from .finetune import FinetuneConfig, finetune
 
-# %% ../nbs/09_ablations.ipynb #f21138fb
+# %% ../nbs/09_ablations.ipynb #679fb813
 @dataclass
 class Budget:
     "One scale of the ablation grid: the base ViT and the length and batch of each stage."
@@ -51,7 +51,11 @@ BUDGETS = {
                   note='full grid for one GPU: 100 pretraining, 90 probe and 30 fine-tuning epochs, bf16'),
 }
 
-# %% ../nbs/09_ablations.ipynb #c28f1961
+def _check_budget(name:str) -> Budget:
+    if name not in BUDGETS: raise ValueError(f"unknown budget {name!r}; expected one of {list(BUDGETS)}")
+    return BUDGETS[name]
+
+# %% ../nbs/09_ablations.ipynb #4243d901
 _PRETRAIN_KEYS = ('mask_ratio', 'norm_pix_loss', 'mask_sampling', 'decoder_depth', 'decoder_width', 'epochs_frac')
 _KEYS = _PRETRAIN_KEYS + ('blocks', 'scratch', 'seed')
 
@@ -75,7 +79,7 @@ def grid_cells(grids='all') -> list: # [(grid, label, settings)]
     if unknown: raise ValueError(f"unknown grids {unknown}; expected 'all' or some of {list(GRIDS)}")
     return [(g, label, s) for g in names for label, s in GRIDS[g]]
 
-# %% ../nbs/09_ablations.ipynb #707a8a74
+# %% ../nbs/09_ablations.ipynb #78183815
 _WHERE = ('out', 'data_path', 'num_workers')  # where a run reads and writes, not what it computes
 
 def stage_key(cfg, upstream:str='') -> str:
@@ -113,7 +117,7 @@ def cell_stages(budget:Budget, settings:dict, runs:str|Path='runs/ablations', da
         stages[name] = (key, cfg)
     return stages
 
-# %% ../nbs/09_ablations.ipynb #76b8229f
+# %% ../nbs/09_ablations.ipynb #6dc8bc80
 @torch.no_grad()
 def accuracy_on_test_set(model:torch.nn.Module, # a classifier of normalised Fashion-MNIST images (a probe or a fine-tuned ViT)
                   img_size:int=28, in_chans:int=1, data_path=None, bs:int=1000) -> float:
@@ -127,7 +131,7 @@ def accuracy_on_test_set(model:torch.nn.Module, # a classifier of normalised Fas
     model.train(was_training)
     return correct / n
 
-# %% ../nbs/09_ablations.ipynb #c6a8ebc0
+# %% ../nbs/09_ablations.ipynb #14ea2ae4
 def _device() -> str: return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 class StageBusy(Exception): "Another live process is running this stage."
@@ -184,7 +188,7 @@ def _run_stage(name, key, cfg, out, rec_path, log):
                                                           f", valid loss {rec['valid_loss']:.4f}"))
     return rec
 
-# %% ../nbs/09_ablations.ipynb #901fabef
+# %% ../nbs/09_ablations.ipynb #a6a817de
 def _slug(label:str) -> str: return label.replace(' ', '_').replace('%', 'pct')
 
 def cell_path(root, budget_name:str, grid:str, label:str) -> Path:
@@ -194,16 +198,15 @@ def cell_path(root, budget_name:str, grid:str, label:str) -> Path:
 def run_cell(grid:str, label:str, settings:dict, budget_name:str='cpu', root='results/ablations', runs='runs/ablations',
              data_path=None, log=print) -> dict:
     "Run one cell end to end (pretrain, probe, fine-tune; each stage resumed or reused) and write its results file."
-    if budget_name not in BUDGETS: raise ValueError(f"unknown budget {budget_name!r}; expected one of {list(BUDGETS)}")
+    budget = _check_budget(budget_name)
     path = cell_path(root, budget_name, grid, label)
     if path.exists(): return json.loads(path.read_text())
-    budget = BUDGETS[budget_name]
     log(f"{budget_name} / {grid} / {label}")
     recs = {name: run_stage(name, key, cfg, log) for name, (key, cfg) in cell_stages(budget, settings, runs, data_path).items()}
     metrics = {'probe_valid_top1': recs['probe']['valid_top1'], 'probe_test_top1': recs['probe']['test_top1'],
                'ft_valid_top1': recs['finetune']['valid_top1'], 'ft_test_top1': recs['finetune']['test_top1']}
     if 'pretrain' in recs: metrics.update(pretrain_train_loss=recs['pretrain']['train_loss'], pretrain_valid_loss=recs['pretrain']['valid_loss'])
-    res = dict(grid=grid, cell=label, settings=settings, budget=budget_name, budget_config=asdict(BUDGETS[budget_name]),
+    res = dict(grid=grid, cell=label, settings=settings, budget=budget_name, budget_config=asdict(budget),
                seed=settings.get('seed', 0), epochs={k: r['epochs'] for k, r in recs.items()}, metrics=metrics,
                hardware=recs['finetune']['hardware'], device=recs['finetune']['device'],
                wall_s=round(sum(r['wall_s'] for r in recs.values()), 1),
@@ -215,7 +218,7 @@ def run_cell(grid:str, label:str, settings:dict, budget_name:str='cpu', root='re
     log(f"  -> {path}: probe {metrics['probe_test_top1']:.2%}, fine-tune {metrics['ft_test_top1']:.2%} (test)")
     return res
 
-# %% ../nbs/09_ablations.ipynb #065898c0
+# %% ../nbs/09_ablations.ipynb #dcafa8b7
 def run_grid(grids='all', # 'all', a grid name, or a list or comma-separated string of names
              budget:str='cpu', # a key of `BUDGETS`
              root='results/ablations', # results files (commit them)
@@ -226,7 +229,7 @@ def run_grid(grids='all', # 'all', a grid name, or a list or comma-separated str
              poll:float=30., # seconds between looks at busy cells
              log=print) -> list:
     "Run the cells of `grids` (or list them); returns their results (or, dry, `(grid, label, status)`), in grid order."
-    if budget not in BUDGETS: raise ValueError(f"unknown budget {budget!r}; expected one of {list(BUDGETS)}")
+    _check_budget(budget)
     cells = grid_cells(grids)
     if dry_run:
         def status(g, label, s):
@@ -247,7 +250,7 @@ def run_grid(grids='all', # 'all', a grid name, or a list or comma-separated str
 @dataclass
 class AblationConfig:
     "Settings of `mae-nb experiment`: which grids, at which budget, where."
-    grids:str = 'all' # 'all' or comma-separated grid names: mask_ratio, scratch, partial_ft, target, mask_sampling, decoder_depth, decoder_width, length
+    grids:str = 'all' # 'all' or comma-separated grid names: mask_ratio, scratch, partial_ft, target, mask_sampling, decoder_depth, decoder_width, length, seed
     budget:str = 'cpu' # 'cpu' (reduced grid, about 2 h on 2 cores) or 'gpu' (full grid)
     root:str = 'results/ablations' # results files, one JSON per cell
     runs:str = 'runs/ablations' # stage folders: checkpoints and logs
@@ -257,7 +260,7 @@ class AblationConfig:
 
     def __post_init__(self):
         grid_cells(self.grids)
-        if self.budget not in BUDGETS: raise ValueError(f"unknown budget {self.budget!r}; expected one of {list(BUDGETS)}")
+        _check_budget(self.budget)
 
 def experiment(cfg:AblationConfig|None=None, **kwargs) -> list:
     "Run (or list) an ablation grid as `cfg` says: the function behind `mae-nb experiment`."
@@ -265,7 +268,7 @@ def experiment(cfg:AblationConfig|None=None, **kwargs) -> list:
     if cfg.threads: torch.set_num_threads(cfg.threads)
     return run_grid(cfg.grids, cfg.budget, cfg.root, cfg.runs, cfg.data_path, cfg.dry_run, log=lambda m: print(m, flush=True))
 
-# %% ../nbs/09_ablations.ipynb #47724fff
+# %% ../nbs/09_ablations.ipynb #fad2560d
 def tune_stage(budget:str, # a key of `BUDGETS`
                stage:str, # 'probe' or 'finetune': the base cell's stage to tune
                field:str, # the `Budget` field varied, e.g. 'ft_base_lr'
@@ -274,7 +277,7 @@ def tune_stage(budget:str, # a key of `BUDGETS`
               ) -> dict:
     "Run a cell's `stage` with each value of `field` and choose the value by validation top-1 (held-out split)."
     if stage not in ('probe', 'finetune'): raise ValueError(f"stage must be 'probe' or 'finetune', got {stage!r}")
-    if budget not in BUDGETS: raise ValueError(f"unknown budget {budget!r}; expected one of {list(BUDGETS)}")
+    _check_budget(budget)
     rows = []
     for v in values:
         stages = cell_stages(replace(BUDGETS[budget], **{field: v}), settings or {}, runs, data_path)
@@ -288,11 +291,7 @@ def tune_stage(budget:str, # a key of `BUDGETS`
     path.parent.mkdir(parents=True, exist_ok=True); path.write_text(json.dumps(res, indent=1, default=str))
     return res
 
-#
-# Everything below reads only the committed results files. `read_ablations` gathers them by grid and cell label;
-# a cell not yet run is simply absent (the plots and the target check say so rather than guess).
-
-# %% ../nbs/09_ablations.ipynb #d14b9faf
+# %% ../nbs/09_ablations.ipynb #b6891b9e
 def read_ablations(root='results/ablations', budget:str='cpu') -> dict: # {grid: {cell label: result}}
     "The results files of `budget` under `root`, by grid and cell label, in each grid's order."
     folder = Path(root)/budget
@@ -305,7 +304,7 @@ def read_ablations(root='results/ablations', budget:str='cpu') -> dict: # {grid:
     return {g: dict(sorted(cells.items(), key=lambda kv: order[g].index(kv[0]) if kv[0] in order[g] else 99))
             for g, cells in found.items()}
 
-# %% ../nbs/09_ablations.ipynb #155eb7a1
+# %% ../nbs/09_ablations.ipynb #af242494
 PAPER_ABLATIONS = {  # grid: {x: (fine-tune, linear) top-1, None where the paper gives no number}
     'mask_ratio': {0.1: (None, 54.6), 0.75: (84.9, 73.5), 0.9: (None, 66.1)},
     'decoder_depth': {1: (84.8, 65.5), 2: (84.9, 70.0), 4: (84.9, 71.9), 8: (84.9, 73.5), 12: (84.4, 73.3)},
@@ -327,7 +326,7 @@ def _x(grid:str, label:str, r:dict) -> float|str: # where a cell of ours goes on
     if grid == 'partial_ft': return r['configs']['finetune']['model_kwargs'].get('depth') if label == 'all' else int(label)
     return float(label)
 
-# %% ../nbs/09_ablations.ipynb #e8e00c68
+# %% ../nbs/09_ablations.ipynb #e52d8cab
 def _seed_spread(results:dict, key:str) -> float|None: # |seed 1 - seed 0| of the base cell, in points
     cells = results.get('seed', {})
     if {'0', '1'} <= set(cells): return 100 * abs(cells['1']['metrics'][key] - cells['0']['metrics'][key])
@@ -376,7 +375,7 @@ def plot_ablation(results:dict, # from `read_ablations`
     fig.tight_layout()
     return fig
 
-# %% ../nbs/09_ablations.ipynb #19fab445
+# %% ../nbs/09_ablations.ipynb #c557bc87
 def _m(results, grid, cell, key):
     try: return results[grid][cell]['metrics'][key]
     except KeyError: return None
