@@ -74,8 +74,9 @@ def block_for_queries(blk:Block, # a timm `Block` (pre-norm attention + MLP)
     b_q, b_kv = attn.qkv.bias.split([A, 2 * A]) if attn.qkv.bias is not None else (None, None)
     q = F.linear(gather_tokens(h, ids), w_q, b_q).reshape(N, -1, attn.num_heads, attn.head_dim).transpose(1, 2)
     k, v = F.linear(h, w_kv, b_kv).reshape(N, T, 2, attn.num_heads, attn.head_dim).permute(2, 0, 3, 1, 4)
-    o = F.scaled_dot_product_attention(attn.q_norm(q), attn.k_norm(k), v,
-                                       dropout_p=attn.attn_drop.p if attn.training else 0.)
+    q, k = attn.q_norm(q), attn.k_norm(k)
+    if attn.fused_attn: o = F.scaled_dot_product_attention(q, k, v, dropout_p=attn.attn_drop.p if attn.training else 0.)
+    else: o = attn.attn_drop((q * attn.scale @ k.transpose(-2, -1)).softmax(dim=-1)) @ v  # timm's unfused path
     o = attn.proj_drop(attn.proj(attn.norm(o.transpose(1, 2).reshape(N, -1, A))))
     y = gather_tokens(x, ids) + blk.drop_path1(blk.ls1(o))
     return y + blk.drop_path2(blk.ls2(blk.mlp(blk.norm2(y))))

@@ -9,19 +9,21 @@ Docs: https://mae-nb.github.io/mae_nb/pretrain.html.md"""
 __all__ = ['no_weight_decay', 'check_run_settings', 'PretrainConfig', 'effective_batch', 'scaled_lr', 'mae_param_groups',
            'mae_adamw', 'warmup_cosine', 'mae_schedule', 'mae_loss', 'NonFiniteLossError', 'MAETrainer',
            'DeviceMixedPrecision', 'save_atomic', 'MAECheckpoint', 'latest_checkpoint', 'load_training_checkpoint',
-           'export_encoder', 'StepLogger', 'EpochLogger', 'read_step_log', 'GlooDistributedDL', 'LazyProgressCallback',
-           'mae_learner', 'reconstruct', 'show_reconstructions', 'plot_loss_curve', 'resume_run', 'pretrain']
+           'export_encoder', 'StepLogger', 'EpochLogger', 'read_step_log', 'GlooDistributedDL', 'visible_patch_stats',
+           'reconstruct', 'show_reconstructions', 'plot_loss_curve', 'reconstruction_errors', 'ReconstructionRatio',
+           'reconstruction_ratio', 'LazyProgressCallback', 'use_fused_attention', 'EagerEvaluation', 'compiles',
+           'mae_learner', 'resume_run', 'pretrain']
 
 # %% ../nbs/05_pretrain.ipynb #d3d23cfa
 import csv, math, os, random, warnings
 from dataclasses import dataclass, field, asdict
 from functools import partial
 from pathlib import Path
-import numpy as np, torch, torch.distributed as dist
+import numpy as np, torch, torch.nn as nn, torch.distributed as dist
 import matplotlib.pyplot as plt
 from torch import Tensor
 from fastcore.basics import store_attr
-from fastai.learner import Learner
+from fastai.learner import Learner, Metric
 from fastai.callback.core import Callback
 from fastai.callback.schedule import ParamScheduler
 from fastai.callback.training import GradientAccumulation
@@ -31,7 +33,9 @@ from fastai.optimizer import OptimWrapper
 from fastai.distributed import DistributedDL, DistributedTrainer
 from fastai.torch_core import rank_distrib, num_distrib, set_seed
 from timm.optim import param_groups_weight_decay
+from timm.layers import Attention
 from .patchify import patchify, unpatchify, show_img
+from .masking import gather_tokens
 from .loss import create_mae, mae_presets, MaskedAutoencoderViT, _is_decoder_key
 from .data import mae_dataloaders
 
@@ -63,7 +67,7 @@ class PretrainConfig:
     norm_pix_loss:bool = True
     mask_sampling:str = 'random' # 'random', 'block' or 'grid'
     precision:str = 'fp32' # 'fp32', 'bf16' or 'fp16'
-    compile:bool = False # `torch.compile` the model (in place: checkpoints keep their keys)
+    compile:bool|None = None # `torch.compile` the model in place (checkpoints keep their keys); None: when the run has at least 1,000 steps
     compile_mode:str = 'default' # torch.compile's mode: 'default', 'reduce-overhead' (CUDA graphs), 'max-autotune', ...
     seed:int = 0
     out:str = 'runs/mae' # output folder: checkpoints, logs, figures
@@ -272,6 +276,7 @@ class StepLogger(Callback):
 
 class EpochLogger(CSVLogger):
     "fastai's `CSVLogger`, continuing a resumed run's file: no second header, no rows for the epochs skipped."
+    order = ProgressCallback.order + 1  # after the progress bar has taken over the logger, so that our line reaches it too
     def __init__(self, fname:Path, start_epoch:int=0):
         super().__init__(fname, append=start_epoch > 0); self.start_epoch = start_epoch
     def before_fit(self):
@@ -299,41 +304,24 @@ class GlooDistributedDL(DistributedDL):
 
 DistributedTrainer._wrap_dl = lambda self, dl: dl if isinstance(dl, DistributedDL) else GlooDistributedDL(dl, device=dl.device)
 
-# %% ../nbs/05_pretrain.ipynb #d74d1665
-class LazyProgressCallback(ProgressCallback):
-    "fastai's progress bar, reading the smoothed loss for its comment (a host-device sync) every `every` batches only."
-    def __init__(self, every:int=20): self.every = every
-    def after_batch(self):
-        self.pbar.update(self.iter + 1)
-        if hasattr(self, 'smooth_loss') and (self.iter + 1) % self.every == 0: self.pbar.comment = f'{self.smooth_loss.item():.4f}'
-
-def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None) -> Learner:
-    "A fastai `Learner` that pretrains `model` on `dls` with the recipe of `cfg`."
-    eff = effective_batch(cfg.bs, cfg.accum)
-    lr = scaled_lr(cfg.base_lr, eff)
-    cbs = [MAETrainer(cfg.mask_ratio), mae_schedule(lr, cfg.warmup / cfg.epochs)] + list(cbs or [])
-    if cfg.accum > 1: cbs.append(GradientAccumulation(cfg.bs * cfg.accum))
-    if cfg.precision != 'fp32': cbs.append(DeviceMixedPrecision(cfg.precision))
-    if cfg.compile: model.compile(mode=cfg.compile_mode)  # in place: the state dict keeps its names
-    learn = Learner(dls, model, loss_func=mae_loss, lr=lr, cbs=cbs,
-                    opt_func=partial(mae_adamw, betas=cfg.betas),
-                    splitter=partial(mae_param_groups, weight_decay=cfg.weight_decay))
-    if any(type(cb) is ProgressCallback for cb in learn.cbs):  # fastai's default bar reads the loss every batch
-        learn.remove_cb(ProgressCallback); learn.add_cb(LazyProgressCallback())
-    learn.effective_batch = eff
-    return learn
-
 # %% ../nbs/05_pretrain.ipynb #12692cf4
+def visible_patch_stats(patches:Tensor, # `(N, L, p*p*C)`
+                        mask:Tensor, # `(N, L)`, 1 = removed
+                       ): # (mean, std), each `(N, 1, 1)`
+    "Each patch's mean and standard deviation, averaged over an image's visible patches."
+    vis = (1 - mask)[..., None]
+    mean = (patches.mean(-1, keepdim=True) * vis).sum(1, keepdim=True) / vis.sum(1, keepdim=True)
+    std = ((patches.var(-1, keepdim=True) + 1e-6).sqrt() * vis).sum(1, keepdim=True) / vis.sum(1, keepdim=True)
+    return mean, std
+
 @torch.no_grad()
 def reconstruct(model:MaskedAutoencoderViT, x:Tensor, mask_ratio:float=0.75, noise:Tensor|None=None):
     "Run `model` on normalised images `x`; return (masked input, reconstruction, reconstruction + visible, mask), all images like `x`."
     model = _unwrap(model).eval()
-    _, pred, mask = model(x, mask_ratio, noise)
+    with torch.compiler.set_stance('force_eager'): _, pred, mask = model(x, mask_ratio, noise)
     target = patchify(x, model.patch_size)
     if model.norm_pix_loss:  # un-normalise with the visible patches' statistics only
-        vis = (1 - mask)[..., None]
-        mean = (target.mean(-1, keepdim=True) * vis).sum(1, keepdim=True) / vis.sum(1, keepdim=True)
-        std = ((target.var(-1, keepdim=True) + 1e-6).sqrt() * vis).sum(1, keepdim=True) / vis.sum(1, keepdim=True)
+        mean, std = visible_patch_stats(target, mask)
         pred = pred * std + mean
     m = mask[..., None]
     fold = partial(unpatchify, patch_size=model.patch_size, grid_size=model.grid_size)
@@ -367,6 +355,110 @@ def plot_loss_curve(step_log:Path, epoch_log:Path|None=None):
     ax2 = ax.twinx(); ax2.plot(log['step'], log['lr'], c='gray', lw=0.8, ls=':'); ax2.set_ylabel('lr', color='gray')
     fig.tight_layout()
     return fig
+
+# %% ../nbs/05_pretrain.ipynb #f5168b46
+@torch.no_grad()
+def reconstruction_errors(model:MaskedAutoencoderViT,
+                          x:Tensor, # normalised images `(N, C, H, W)`
+                          pred:Tensor, # the model's prediction: every patch `(N, L, p*p*C)` or the removed ones `(N, L_removed, p*p*C)`
+                          mask:Tensor, # `(N, L)`, 1 = removed
+                          stats, # (mean, std) per channel of the normalisation (`dls.stats`)
+                         ) -> Tensor: # `[model's, fill's, pixel count]`: summed squared errors over the removed pixels
+    "Squared errors on [0, 1] over the removed pixels: the reconstruction's, and those of the visible-mean fill."
+    model = _unwrap(model)
+    L, C = mask.shape[1], x.shape[1]
+    ids = mask.argsort(dim=1, stable=True)[:, L - int(mask[0].sum()):]  # the removed patches, in patch order
+    target, pred = patchify(x.float(), model.patch_size), pred.float()
+    if pred.shape[1] == L: pred = gather_tokens(pred, ids)
+    if model.norm_pix_loss:
+        mean, std = visible_patch_stats(target, mask)
+        pred = pred * std + mean
+    m, s = (torch.as_tensor(t, device=x.device, dtype=torch.float32) for t in stats)
+    to01 = lambda t: t.unflatten(-1, (-1, C)) * s + m  # `(N, M, p*p, C)` on [0, 1]; a patch's channel is its last index
+    pixels, truth, rec = to01(target), to01(gather_tokens(target, ids)), to01(pred).clamp(0, 1)
+    vis = (1 - mask)[..., None, None]
+    fill = (pixels * vis).sum((1, 2), keepdim=True) / (vis.sum(1, keepdim=True) * pixels.shape[2])  # `(N, 1, 1, C)`
+    return torch.stack([((rec - truth) ** 2).sum(), ((fill - truth) ** 2).sum(), torch.tensor(float(truth.numel()))])
+
+class ReconstructionRatio(Metric):
+    "Validation metric `recon_ratio`: the removed pixels' MSE of the reconstruction over that of the visible-mean fill."
+    def __init__(self, stats): self.stats = stats
+    def reset(self): self.total = None
+    def accumulate(self, learn):
+        _, pred, mask = learn.pred
+        err = reconstruction_errors(learn.model, learn.xb[0], pred, mask, self.stats)
+        self.total = err if self.total is None else self.total + err
+    @property
+    def value(self): return None if self.total is None else (self.total[0] / self.total[1]).item()
+    @property
+    def name(self): return 'recon_ratio'
+
+@torch.no_grad()
+def reconstruction_ratio(model:MaskedAutoencoderViT,
+                         dl, # a loader of (normalised images, ...), e.g. `dls.valid`
+                         stats, # (mean, std) per channel of the normalisation (`dls.stats`)
+                         mask_ratio:float=0.75,
+                         seed:int=0, # the masks of batch i come from seed + i, as validation's do (`MAETrainer`)
+                        ) -> dict: # mse, fill_mse, ratio
+    "The removed pixels' MSE on [0, 1] of `model`'s reconstructions of `dl`, against the visible-mean fill, and their ratio."
+    model = _unwrap(model).eval()
+    total = 0.
+    with torch.compiler.set_stance('force_eager'):
+        for i, (x, *_) in enumerate(dl):
+            noise = model.mask_noise(len(x), mask_ratio, generator=torch.Generator().manual_seed(seed + i), device=x.device)
+            _, pred, mask = model(x, mask_ratio, noise, False)
+            total = total + reconstruction_errors(model, x, pred, mask, stats)
+    mse, fill_mse, n = total.tolist()
+    return dict(mse=mse / n, fill_mse=fill_mse / n, ratio=mse / fill_mse)
+
+# %% ../nbs/05_pretrain.ipynb #d74d1665
+class LazyProgressCallback(ProgressCallback):
+    "fastai's progress bar, reading the smoothed loss for its comment (a host-device sync) every `every` batches only."
+    def __init__(self, every:int=20): self.every = every
+    def after_batch(self):
+        self.pbar.update(self.iter + 1)
+        if hasattr(self, 'smooth_loss') and (self.iter + 1) % self.every == 0: self.pbar.comment = f'{self.smooth_loss.item():.4f}'
+
+def use_fused_attention(model:nn.Module, fused:bool) -> nn.Module:
+    "Choose the attention of every timm `Attention` in `model`: torch's fused kernel, or the three ops written out."
+    for m in model.modules():
+        if isinstance(m, Attention): m.fused_attn = fused  # `block_for_queries` follows the same flag
+    return model
+
+class EagerEvaluation(Callback):
+    "Validate a compiled model eagerly: the compiler then builds one graph, the training step's, not one per batch shape."
+    def before_validate(self): torch.compiler.set_stance('force_eager')
+    def after_validate(self): torch.compiler.set_stance('default')
+    after_cancel_validate = after_fit = after_validate
+
+def compiles(cfg:PretrainConfig, steps:int) -> bool:
+    "Whether a run compiles: as `cfg.compile` says, or, left to us, when its `steps` repay the compiler's warm-up."
+    if cfg.compile is not None: return cfg.compile
+    return steps >= 1000  # warm-up 20-40 s on a 2-core CPU; a step gains 15-25% (bench/README.md)
+
+# %% ../nbs/05_pretrain.ipynb #b3be5a10
+def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None) -> Learner:
+    "A fastai `Learner` that pretrains `model` on `dls` with the recipe of `cfg`."
+    eff = effective_batch(cfg.bs, cfg.accum)
+    lr = scaled_lr(cfg.base_lr, eff)
+    cbs = [MAETrainer(cfg.mask_ratio), mae_schedule(lr, cfg.warmup / cfg.epochs)] + list(cbs or [])
+    if cfg.accum > 1: cbs.append(GradientAccumulation(cfg.bs * cfg.accum))
+    if cfg.precision != 'fp32': cbs.append(DeviceMixedPrecision(cfg.precision))
+    # measured on a CPU: for the short sequences of small images torch's fused kernel is slower than the three ops,
+    # which the compiler can also fuse with their neighbours (bench/README.md)
+    cpu = torch.device(dls.device or 'cpu').type == 'cpu'
+    use_fused_attention(model, not (cpu and model.num_patches <= 64))
+    learn_compiles = compiles(cfg, cfg.epochs * len(dls.train))
+    if learn_compiles:
+        model.compile(mode=cfg.compile_mode, dynamic=False)  # in place: the state dict keeps its names
+        cbs.append(EagerEvaluation())
+    learn = Learner(dls, model, loss_func=mae_loss, lr=lr, cbs=cbs, metrics=ReconstructionRatio(dls.stats),
+                    opt_func=partial(mae_adamw, betas=cfg.betas),
+                    splitter=partial(mae_param_groups, weight_decay=cfg.weight_decay))
+    if any(type(cb) is ProgressCallback for cb in learn.cbs):  # fastai's default bar reads the loss every batch
+        learn.remove_cb(ProgressCallback); learn.add_cb(LazyProgressCallback())
+    learn.effective_batch, learn.compiled = eff, learn_compiles
+    return learn
 
 # %% ../nbs/05_pretrain.ipynb #d31d4066
 def resume_run(cfg, # a run's settings (a dataclass such as `PretrainConfig`)
