@@ -9,10 +9,11 @@ Docs: https://mae-nb.github.io/mae_nb/linear_probe.html.md"""
 __all__ = ['read_encoder', 'create_vit', 'load_encoder_weights', 'encoder_weights', 'vit_from_checkpoint', 'probe_head',
            'linear_probe_model', 'lars_param_groups', 'lars', 'extract_features', 'FeatureDataset',
            'feature_dataloaders', 'LinProbeConfig', 'fit_run', 'write_result', 'linprobe_learner', 'linprobe',
-           'read_results']
+           'pooled_features', 'probe_top1', 'ProbeCurve', 'read_results']
 
 # %% ../nbs/06_linear_probe.ipynb #19f9d252
-import json, math, time
+import json, math, random, time
+import numpy as np
 from dataclasses import dataclass, field, asdict
 from functools import partial
 from pathlib import Path
@@ -20,6 +21,7 @@ import torch, torch.nn as nn
 from torch import Tensor
 from fastcore.basics import store_attr
 from fastai.learner import Learner
+from fastai.callback.core import Callback
 from fastai.data.core import DataLoaders
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
@@ -318,6 +320,58 @@ def _pixels(dl): # (images `(N, C, H, W)`, labels), in dataset order, normalised
     dl = dl.new(shuffle=False, drop_last=False)
     xs, ys = zip(*[(xb.cpu(), yb.cpu()) for xb, yb in dl])
     return torch.cat(xs), torch.cat(ys)
+
+# %% ../nbs/06_linear_probe.ipynb #70e55ac3
+@torch.no_grad()
+def pooled_features(vit:VisionTransformer, # a timm ViT whose `norm` is the encoder's last norm (`fc_norm=False`)
+                    dl, # a loader of (normalised images, labels); read in dataset order, without augmentation
+                    pools=('token', 'avg', 'patches'), # which features
+                    autocast=None) -> dict: # {pool: (features `(N, F)` float32, labels `(N,)`)}
+    "Several features of every item of `dl`'s dataset from one pass of the frozen encoder."
+    bad = [p for p in pools if p not in _pools + ('patches',)]
+    if bad: raise ValueError(f"pools must be among {_pools + ('patches',)}, got {bad}")
+    vit = _unwrap(vit).eval()
+    take = {'token': lambda t: t[:, 0], 'avg': lambda t: t[:, vit.num_prefix_tokens:].mean(1),
+            'patches': lambda t: t[:, vit.num_prefix_tokens:].flatten(1)}
+    fs, ys = {p: [] for p in pools}, []
+    for xb, yb in dl.new(shuffle=False, drop_last=False):
+        with (autocast or torch.autocast(xb.device.type, enabled=False)): tokens = vit.forward_features(xb).float()
+        for p in pools: fs[p].append(take[p](tokens).cpu())
+        ys.append(yb.cpu())
+    y = torch.cat(ys)
+    return {p: (torch.cat(f), y) for p, f in fs.items()}
+
+def probe_top1(train:tuple, # (features, labels) to train the head on
+               valid:tuple, # (features, labels) to measure it on
+               num_classes:int, epochs:int=20, bs:int=256, base_lr:float=8., seed:int=0) -> float:
+    "Validation top-1 of the paper's probe head (BatchNorm + Linear, LARS, warmup + cosine) trained on cached features."
+    cfg = LinProbeConfig(epochs=epochs, bs=bs, base_lr=base_lr, cached=True, seed=seed)
+    set_seed(seed)
+    learn = linprobe_learner(feature_dataloaders(train, valid, bs, seed=seed), probe_head(train[0].shape[1], num_classes), cfg)
+    with learn.no_bar(), learn.no_logging(): learn.fit(epochs)
+    return float(learn.recorder.values[-1][2])
+
+# %% ../nbs/06_linear_probe.ipynb #b919f9ce
+class ProbeCurve(Callback):
+    "During pretraining, after each epoch in `at`: probe the encoder on cached features; append the top-1s to `fname`."
+    order = 70  # after the checkpoint (65)
+    def __init__(self, train_dl, # loaders of (normalised images, labels), without augmentation
+                 valid_dl, at, # epochs (1-based) after which to probe
+                 fname:Path, # a JSON list of {epoch, <pool>: top-1, ..., probe_s}
+                 pools=('token', 'avg', 'patches'), **probe_kwargs): # `probe_top1`'s epochs, bs, base_lr, seed
+        store_attr(but='probe_kwargs'); self.at, self.probe_kwargs = set(at), probe_kwargs
+    def after_epoch(self):
+        epoch, path = self.epoch + 1, Path(self.fname)
+        rows = json.loads(path.read_text()) if path.exists() else []
+        if epoch not in self.at or rank_distrib() or any(r['epoch'] == epoch for r in rows): return
+        t0, mae = time.time(), _unwrap(self.model)
+        states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+        vit = vit_from_checkpoint({'model': mae.state_dict()}, global_pool='token', fc_norm=False,
+                                  num_heads=mae.blocks[0].attn.num_heads)
+        train, valid = (pooled_features(vit, dl, self.pools) for dl in (self.train_dl, self.valid_dl))
+        row = {'epoch': epoch, **{p: probe_top1(train[p], valid[p], self.dls.c, **self.probe_kwargs) for p in self.pools}}
+        random.setstate(states[0]); np.random.set_state(states[1]); torch.set_rng_state(states[2])
+        path.write_text(json.dumps(rows + [{**row, 'probe_s': round(time.time() - t0, 1)}], indent=1))
 
 # %% ../nbs/06_linear_probe.ipynb #e68f247a
 def read_results(folder:str|Path='results/eval', # a folder of run folders, each with a `result.json`

@@ -7,7 +7,8 @@ Docs: https://mae-nb.github.io/mae_nb/loss.html.md"""
 
 # %% auto #0
 __all__ = ['mae_presets', 'norm_pix_target', 'create_mae', 'mae_vit_base_patch16', 'mae_vit_large_patch16',
-           'mae_vit_huge_patch14', 'mae_vit_tiny_patch4', 'mae_vit_small_patch4', 'load_mae_checkpoint']
+           'mae_vit_huge_patch14', 'mae_vit_mini_patch4', 'mae_vit_tiny_patch4', 'mae_vit_small_patch4',
+           'load_mae_checkpoint']
 
 # %% ../nbs/04_loss.ipynb #435752cf
 import argparse
@@ -65,6 +66,9 @@ mae_presets = {
     'mae_vit_large_patch16': dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16),
     'mae_vit_huge_patch14':  dict(patch_size=14, embed_dim=1280, depth=32, num_heads=16),
     # small presets: 4×4 patches, a 7×7 grid on 28×28 Fashion-MNIST (8×8 on 32×32, 16×16 on 64×64)
+    # mini: the one to train on a CPU (chosen by speed and held-out accuracy, notebook 05 and bench/README.md)
+    'mae_vit_mini_patch4':   dict(img_size=28, in_chans=1, patch_size=4, embed_dim=64, depth=6, num_heads=4,
+                                  decoder_embed_dim=64, decoder_depth=2, decoder_num_heads=4),
     'mae_vit_tiny_patch4':   dict(img_size=28, in_chans=1, patch_size=4, embed_dim=192, depth=12, num_heads=3,
                                   decoder_embed_dim=128, decoder_depth=4, decoder_num_heads=4),
     'mae_vit_small_patch4':  dict(img_size=28, in_chans=1, patch_size=4, embed_dim=384, depth=12, num_heads=6,
@@ -87,6 +91,9 @@ def mae_vit_large_patch16(**kwargs):
 def mae_vit_huge_patch14(**kwargs):
     "ViT-H/14 encoder, 8×512 decoder (official)."
     return create_mae('mae_vit_huge_patch14', **kwargs)
+def mae_vit_mini_patch4(**kwargs):
+    "A CPU-sized encoder (64 wide, 6 blocks, 4 heads), 2×64 decoder; 28×28×1 images by default."
+    return create_mae('mae_vit_mini_patch4', **kwargs)
 def mae_vit_tiny_patch4(**kwargs):
     "ViT-Tiny-sized encoder (192 wide, 12 blocks, 3 heads), 4×128 decoder; 28×28×1 images by default."
     return create_mae('mae_vit_tiny_patch4', **kwargs)

@@ -1,0 +1,104 @@
+"""The short-schedule recipe of a small MAE on a CPU: a search on the held-out split, and the chosen recipe's learning curve.
+
+    python tools/short_schedule.py search [NAME ...]   # one-at-a-time changes to BASE, each pretrained and probed
+    python tools/short_schedule.py pixels              # the same probe on raw pixels: the bar to pass
+    python tools/short_schedule.py curve               # the chosen recipe (CHOSEN) for 30 epochs, probed as it goes
+
+Everything trains on 'fashion_mnist_dev' (55,000 of Fashion-MNIST's training images) and is measured on the 5,000
+held out of them; the test set is never read. Each search entry writes results/short_schedule/search/<name>.json:
+its settings, the final validation loss and `recon_ratio` (notebook 05), the cached linear probe's top-1 for the
+cls token, the patch mean and the patch tokens side by side (notebook 06), wall times and the machine. A finished
+entry is skipped; a stopped one resumes from its checkpoint in runs/short_schedule/.
+The curve writes results/short_schedule/curve/{epochs.csv,probes.json,result.json}; notebook 05 plots them.
+"""
+import argparse, json, os, platform, shutil, sys, time
+from pathlib import Path
+import torch
+from mae_nb.data import mae_dataloaders
+from mae_nb.pretrain import PretrainConfig, pretrain, latest_checkpoint, reconstruction_ratio
+from mae_nb.linprobe import ProbeCurve, probe_top1, _pixels
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS, RUNS = ROOT/'results'/'short_schedule', ROOT/'runs'/'short_schedule'
+PROBE = dict(epochs=15, bs=256, base_lr=8.)  # one probe for every entry, the pixel baseline included
+
+BASE = dict(source='fashion_mnist_dev', preset='mae_vit_mini_patch4', epochs=4, bs=128, base_lr=2e-3, warmup_epochs=0.5,
+            weight_decay=0.05, norm_pix_loss=False, save_every=1)
+SEARCH = {  # one change to BASE each
+    'base': {},
+    'norm_pix': dict(norm_pix_loss=True),
+    'lr_5e-4': dict(base_lr=5e-4),
+    'lr_8e-3': dict(base_lr=8e-3),
+    'wd_0.15': dict(weight_decay=0.15),
+    'bs_256': dict(bs=256),
+    'warmup_1': dict(warmup_epochs=1.),
+    'decoder_128x2': dict(model_kwargs=dict(decoder_embed_dim=128)),
+    'decoder_64x4': dict(model_kwargs=dict(decoder_depth=4)),
+    'decoder_64x1': dict(model_kwargs=dict(decoder_depth=1)),
+    'encoder_96x4': dict(model_kwargs=dict(embed_dim=96, depth=4, num_heads=4)),
+    'encoder_64x6_2heads': dict(model_kwargs=dict(num_heads=2)),
+}
+CHOSEN = {}  # the changes to BASE that the search chose (filled in from its results)
+CURVE_EPOCHS, CURVE_AT = 30, (1, 2, 4, 8, 12, 16, 20, 25, 30)
+
+def machine() -> str:
+    names = [l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')] if Path('/proc/cpuinfo').exists() else []
+    return f"{names[0] if names else platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads, torch {torch.__version__}"
+
+def probe_loaders(source='fashion_mnist_dev'):
+    dls = mae_dataloaders(source, bs=512, augment=False, seed=0)
+    return dls.train, dls.valid
+
+def run(name:str, settings:dict, epochs:int, at, folder:Path, runs:Path) -> dict:
+    "Pretrain BASE + settings for `epochs`, probing after the epochs `at`; write folder/result.json (or name.json)."
+    cfg = PretrainConfig(**{**BASE, **settings, 'epochs': epochs, 'out': str(runs)})
+    probes = folder/'probes.json'
+    t0 = time.time()
+    train_dl, valid_dl = probe_loaders(cfg.source)
+    learn = pretrain(cfg, resume=True if latest_checkpoint(runs) else None, figures=False,
+                     cbs=[ProbeCurve(train_dl, valid_dl, at, probes, **PROBE)])
+    wall = time.time() - t0
+    rows = json.loads(probes.read_text())
+    probe_s = sum(r['probe_s'] for r in rows)
+    rec = reconstruction_ratio(learn.model, learn.dls.valid, learn.dls.stats, cfg.mask_ratio)
+    shutil.copy(runs/'epochs.csv', folder/'epochs.csv')
+    last = rows[-1]
+    res = dict(name=name, settings=settings, config={k: v for k, v in vars(cfg).items()}, valid_loss=learn.recorder.values[-1][1],
+               reconstruction=rec, probe={p: last[p] for p in ('token', 'avg', 'patches')}, probe_settings=PROBE,
+               wall_s=round(wall, 1), probe_s=round(probe_s, 1), compiled=learn.compiled, machine=machine(),
+               date=time.strftime('%Y-%m-%d'))
+    return res
+
+def search(names):
+    (RESULTS/'search').mkdir(parents=True, exist_ok=True)
+    for name in names or SEARCH:
+        out = RESULTS/'search'/f'{name}.json'
+        if out.exists(): print(f'{name}: done'); continue
+        folder = RUNS/'search'/name; folder.mkdir(parents=True, exist_ok=True)
+        res = run(name, SEARCH[name], BASE['epochs'], [BASE['epochs']], folder, folder/'run')
+        out.write_text(json.dumps(res, indent=1, default=str))
+        print(f"{name}: recon_ratio {res['reconstruction']['ratio']:.3f}, probe " +
+              ', '.join(f"{k} {v:.4f}" for k, v in res['probe'].items()) + f", {res['wall_s']:.0f} s", flush=True)
+
+def pixels():
+    train_dl, valid_dl = probe_loaders()
+    (tx, ty), (vx, vy) = _pixels(train_dl), _pixels(valid_dl)
+    res = dict(top1=probe_top1((tx.flatten(1), ty), (vx.flatten(1), vy), 10, **PROBE), probe_settings=PROBE,
+               machine=machine(), date=time.strftime('%Y-%m-%d'))
+    (RESULTS/'pixels.json').parent.mkdir(parents=True, exist_ok=True)
+    (RESULTS/'pixels.json').write_text(json.dumps(res, indent=1))
+    print(f"raw pixels: {res['top1']:.4f}")
+
+def curve():
+    folder = RESULTS/'curve'; folder.mkdir(parents=True, exist_ok=True)
+    res = run('curve', CHOSEN, CURVE_EPOCHS, CURVE_AT, folder, RUNS/'curve')
+    (folder/'result.json').write_text(json.dumps(res, indent=1, default=str))
+    print(json.dumps(res['probe']), res['reconstruction'])
+
+if __name__ == '__main__':
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('job', choices=['search', 'pixels', 'curve']); p.add_argument('names', nargs='*')
+    p.add_argument('--threads', type=int, default=None)
+    a = p.parse_args()
+    if a.threads: torch.set_num_threads(a.threads)
+    {'search': lambda: search(a.names), 'pixels': pixels, 'curve': curve}[a.job]()
