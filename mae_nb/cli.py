@@ -14,7 +14,7 @@ warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', ca
 from dataclasses import fields, MISSING
 from pathlib import Path
 from fastcore.docments import docments
-from .pretrain import PretrainConfig, pretrain, latest_checkpoint
+from .pretrain import PretrainConfig, pretrain, latest_checkpoint, reconstruction_ratio
 from .linprobe import LinProbeConfig, linprobe
 from .finetune import FinetuneConfig, finetune
 from .transfer import TransferConfig, transfer, export_timm
@@ -89,8 +89,11 @@ def run(argv:list|None=None):
     out = Path(cfg.out)
     if cmd == 'pretrain':
         print(f"done: {cfg.epochs} epochs, effective batch {learn.effective_batch}, lr {learn.lr:.3g}; "
-              f"last checkpoint {latest_checkpoint(out)}; log {out/'steps.csv'}"
+              f"last checkpoint {latest_checkpoint(out)}; logs {out/'steps.csv'}, {out/'epochs.csv'}"
               + (f"; figures {out/'reconstructions.png'}, {out/'loss.png'}" if figures else ''))
+        r = reconstruction_ratio(learn.model, learn.dls.valid, learn.dls.stats, cfg.mask_ratio)
+        print(f"removed pixels of the {len(learn.dls.valid_ds)} validation images, {cfg.mask_ratio:.0%} masked: MSE "
+              f"{r['mse']:.4f}, against {r['fill_mse']:.4f} for the visible pixels' mean: ratio {r['ratio']:.2f} (lower is better)")
     else:
         r = learn.result
         print(f"done: top-1 accuracy {r['top1']:.2%} on {r['n_valid']} validation images after {cfg.epochs} epochs "

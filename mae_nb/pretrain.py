@@ -54,7 +54,7 @@ def check_run_settings(cfg, positive_ints=('epochs', 'bs', 'save_every')):
 class PretrainConfig:
     "Every setting of a pretraining run; defaults follow the paper where they fit a small run."
     source:str = 'sample' # data: 'sample' (shipped), 'fashion_mnist', or an image folder
-    preset:str = 'mae_vit_tiny_patch4' # a key of `mae_presets`
+    preset:str = 'mae_vit_mini_patch4' # a key of `mae_presets`; the default is the one sized for a CPU
     img_size:int|None = None # default: the data source's size
     epochs:int = 10 # total epochs (the paper: 800-1600)
     bs:int = 256 # batch per device (per process)
