@@ -378,7 +378,7 @@ def reconstruction_errors(model:MaskedAutoencoderViT,
     pixels, truth, rec = to01(target), to01(gather_tokens(target, ids)), to01(pred).clamp(0, 1)
     vis = (1 - mask)[..., None, None]
     fill = (pixels * vis).sum((1, 2), keepdim=True) / (vis.sum(1, keepdim=True) * pixels.shape[2])  # `(N, 1, 1, C)`
-    return torch.stack([((rec - truth) ** 2).sum(), ((fill - truth) ** 2).sum(), torch.tensor(float(truth.numel()))])
+    return torch.stack([((rec - truth) ** 2).sum(), ((fill - truth) ** 2).sum(), truth.new_tensor(float(truth.numel()))])
 
 class ReconstructionRatio(Metric):
     "Validation metric `recon_ratio`: the removed pixels' MSE of the reconstruction over that of the visible-mean fill."
