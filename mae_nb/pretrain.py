@@ -367,7 +367,8 @@ def reconstruction_errors(model:MaskedAutoencoderViT,
     "Squared errors on [0, 1] over the removed pixels: the reconstruction's, and those of the visible-mean fill."
     model = _unwrap(model)
     L, C = mask.shape[1], x.shape[1]
-    ids = mask.argsort(dim=1, stable=True)[:, L - int(mask[0].sum()):]  # the removed patches, in patch order
+    n_removed = int(mask[0].sum()) if pred.shape[1] == L else pred.shape[1]  # a host read only when it must
+    ids = mask.argsort(dim=1, stable=True)[:, L - n_removed:]  # the removed patches, in patch order
     target, pred = patchify(x.float(), model.patch_size), pred.float()
     if pred.shape[1] == L: pred = gather_tokens(pred, ids)
     if model.norm_pix_loss:
