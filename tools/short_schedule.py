@@ -3,6 +3,7 @@
     python tools/short_schedule.py search [NAME ...]   # one-at-a-time changes to BASE, each pretrained and probed
     python tools/short_schedule.py pixels              # the same probe on raw pixels: the bar to pass
     python tools/short_schedule.py curve               # the chosen recipe (CHOSEN) for 30 epochs, probed as it goes
+    python tools/short_schedule.py probe 0             # add a probe of a fresh initialisation (or: probe 2 CHECKPOINT)
 
 Everything trains on 'fashion_mnist_dev' (55,000 of Fashion-MNIST's training images) and is measured on the 5,000
 held out of them; the test set is never read. Each search entry writes results/short_schedule/search/<name>.json:
@@ -90,6 +91,22 @@ def pixels():
     (RESULTS/'pixels.json').write_text(json.dumps(res, indent=1))
     print(f"raw pixels: {res['top1']:.4f}")
 
+def probe(epoch:int, checkpoint:str|None):
+    "Add the probe of a checkpoint (or, without one, of a fresh MAE initialisation) to the curve as `epoch`."
+    from mae_nb.linprobe import vit_from_checkpoint, pooled_features
+    from mae_nb.loss import create_mae
+    t0 = time.time()
+    if checkpoint: sd = torch.load(checkpoint, weights_only=True)['model']
+    else: torch.manual_seed(0); sd = create_mae(BASE['preset'], norm_pix_loss=False).state_dict()
+    vit = vit_from_checkpoint({'model': sd}, global_pool='token', fc_norm=False, num_heads=4)
+    (tr, va) = (pooled_features(vit, dl) for dl in probe_loaders())
+    row = {'epoch': epoch, **{p: probe_top1(tr[p], va[p], 10, **PROBE) for p in ('token', 'avg', 'patches')},
+           'probe_s': round(time.time() - t0, 1)}
+    path = RESULTS/'curve'/'probes.json'
+    rows = [r for r in (json.loads(path.read_text()) if path.exists() else []) if r['epoch'] != epoch]
+    path.write_text(json.dumps(sorted(rows + [row], key=lambda r: r['epoch']), indent=1))
+    print(row)
+
 def curve():
     folder = RESULTS/'curve'; folder.mkdir(parents=True, exist_ok=True)
     res = run('curve', CHOSEN, CURVE_EPOCHS, CURVE_AT, folder, RUNS/'curve')
@@ -98,8 +115,9 @@ def curve():
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('job', choices=['search', 'pixels', 'curve']); p.add_argument('names', nargs='*')
+    p.add_argument('job', choices=['search', 'pixels', 'curve', 'probe']); p.add_argument('names', nargs='*')
     p.add_argument('--threads', type=int, default=None)
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
-    {'search': lambda: search(a.names), 'pixels': pixels, 'curve': curve}[a.job]()
+    {'search': lambda: search(a.names), 'pixels': pixels, 'curve': curve,
+     'probe': lambda: probe(int(a.names[0]), a.names[1] if len(a.names) > 1 else None)}[a.job]()
