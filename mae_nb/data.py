@@ -19,7 +19,7 @@ from torch import Tensor
 from PIL import Image
 from fastcore.basics import store_attr
 from fasttransform import Transform
-from fastai.torch_core import TensorImage, TensorCategory, default_device
+from fastai.torch_core import TensorImage, TensorCategory, default_device, rank_distrib
 from fastai.data.core import TfmdDL, DataLoaders
 from fastai.data.block import DataBlock, CategoryBlock
 from fastai.data.transforms import (IntToFloatTensor, Normalize, GrandparentSplitter, RandomSplitter, parent_label,
@@ -177,7 +177,7 @@ def _folder_dataloaders(path, img_size:int, in_chans:int, augment:bool, seed, ve
     train_tfms = [Resize(int(img_size / 0.875), ResizeMethod.Squish, resamples=bicubic, split_idx=0)] if augment else []
     mean, std = imagenet_stats if in_chans == 3 else ([sum(imagenet_stats[0]) / 3], [sum(imagenet_stats[1]) / 3])
     dblock = DataBlock(blocks=(ImageBlock(PILImage if in_chans == 3 else PILImageBW), CategoryBlock),
-                       splitter=GrandparentSplitter('train', valid_name) if has_split else RandomSplitter(0.05, seed),
+                       splitter=GrandparentSplitter('train', valid_name) if has_split else RandomSplitter(0.05, 0 if seed is None else seed),
                        get_y=parent_label, item_tfms=train_tfms + eval_tfms,
                        batch_tfms=_batch_tfms(img_size, augment, generator, mean, std, crop_scale, extra))
     dls = dblock.dataloaders(fns, path=path, **kwargs)
@@ -255,7 +255,7 @@ def mae_dataloaders(source='sample', # 'sample' (shipped, offline), 'fashion_mni
                     in_chans:int|None=None, # 1 or 3; default 1 for Fashion-MNIST (3 repeats it), 3 for folders
                     device=None, # default: fastai's `default_device()`
                     num_workers:int=0, # worker processes loading items
-                    seed:int|None=None, # fixes the random validation split, the shuffling and the crops
+                    seed:int|None=None, # fixes the shuffling and the crops (data-parallel: plus the rank) and a folder's random split
                     verify:bool=True, # leave out unreadable image files (folders), with a warning
                     crop_scale:tuple=(0.2, 1.0), # area range of the random crop (pretraining 0.2-1, linear probing 0.08-1)
                     batch_tfms:list|None=None, # more transforms for the normalised training batches (e.g. fine-tuning's)
@@ -263,12 +263,14 @@ def mae_dataloaders(source='sample', # 'sample' (shipped, offline), 'fashion_mni
     "Training and validation `DataLoaders` of `(normalised images, labels)` for MAE, uint8 until the device."
     if not (isinstance(crop_scale, (tuple, list)) and len(crop_scale) == 2 and 0 < crop_scale[0] <= crop_scale[1] <= 1):
         raise ValueError(f"crop_scale must be (min, max) with 0 < min <= max <= 1, got {crop_scale!r}")
-    generator = None if seed is None else torch.Generator().manual_seed(seed)
+    # data-parallel: every process splits a folder alike (with `seed`), and crops and shuffles its own way (seed + rank)
+    rank_seed = None if seed is None else seed + rank_distrib()
+    generator = None if rank_seed is None else torch.Generator().manual_seed(rank_seed)
     device = default_device() if device is None else device
     if isinstance(source, tuple):
         dls = _in_memory_dataloaders(source, img_size, in_chans, augment, generator, bs, valid_bs, device, num_workers,
                                      tuple(crop_scale), batch_tfms or ())
-        return _finish(dls, seed, dls.train_ds.in_chans, img_size or dls.train_ds.x.shape[-1], 'tensors')
+        return _finish(dls, rank_seed, dls.train_ds.in_chans, img_size or dls.train_ds.x.shape[-1], 'tensors')
     if not isinstance(source, (str, Path)):
         raise ValueError(f"expected source {' or '.join(map(repr, _SOURCES))}, a folder, or ((train images, labels), "
                          f"(valid images, labels)), got {source!r}")
@@ -294,7 +296,7 @@ def mae_dataloaders(source='sample', # 'sample' (shipped, offline), 'fashion_mni
                                       "download it elsewhere and pass its folder as source") from e
         dls = _folder_dataloaders(folder, img_size, in_chans, augment, seed, verify, generator, crop_scale, batch_tfms or (),
                                   bs=bs, val_bs=valid_bs, device=device, num_workers=num_workers)
-    return _finish(dls, seed, in_chans, img_size, source if source in _SOURCES else f'folder {Path(source).name}')
+    return _finish(dls, rank_seed, in_chans, img_size, source if source in _SOURCES else f'folder {Path(source).name}')
 
 def _finish(dls, seed, in_chans, img_size, source):
     if seed is not None:

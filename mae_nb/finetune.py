@@ -29,7 +29,7 @@ from timm.optim import param_groups_layer_decay
 from torchvision.transforms import v2
 from .data import mae_dataloaders
 from .pretrain import (effective_batch, scaled_lr, mae_adamw, mae_schedule, DeviceMixedPrecision, MAECheckpoint,
-                             EpochLogger, resume_run, check_run_settings)
+                             EpochLogger, resume_run, check_run_settings, local_device)
 from .linprobe import read_results, encoder_weights, create_vit, load_encoder_weights, vit_from_checkpoint, fit_run, write_result, _pools
 
 # %% ../nbs/07_finetune.ipynb #c4cbb85d
@@ -167,7 +167,7 @@ def finetune(cfg:FinetuneConfig|None=None, # the run's settings (keyword argumen
     if cfg is None: cfg = FinetuneConfig(**kwargs)
     cfg, ck, start = resume_run(cfg, resume)
     out = Path(cfg.out); out.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
+    t0, device = time.time(), local_device()
     set_seed(cfg.seed + rank_distrib())
     if model is None:
         sd, arch = encoder_weights(cfg.checkpoint, cfg.num_heads, cfg.preset, cfg.model_kwargs)
@@ -176,7 +176,8 @@ def finetune(cfg:FinetuneConfig|None=None, # the run's settings (keyword argumen
     if img_size[0] != img_size[1]: raise ValueError(f"the data loaders make square images; this model takes {img_size}")
     extra = ([BatchRandAugment()] if cfg.rand_augment else []) + ([BatchRandomErasing(cfg.reprob)] if cfg.reprob else [])
     dls = mae_dataloaders(cfg.source, img_size=img_size[0], in_chans=in_chans, bs=cfg.bs, path=cfg.data_path,
-                          crop_scale=(0.08, 1.0), batch_tfms=extra, num_workers=cfg.num_workers, seed=cfg.seed + rank_distrib())
+                          crop_scale=(0.08, 1.0), batch_tfms=extra, num_workers=cfg.num_workers,
+                          seed=cfg.seed, device=device)
     if model is None:
         vit = create_vit(**arch, num_classes=dls.c, global_pool=cfg.global_pool, drop_path_rate=cfg.drop_path, head_init_std=2e-5)
         if cfg.checkpoint is not None: load_encoder_weights(vit, sd)  # else from scratch: timm's initialisation

@@ -8,8 +8,8 @@ Docs: https://mae-nb.github.io/mae_nb/linear_probe.html.md"""
 # %% auto #0
 __all__ = ['read_encoder', 'create_vit', 'load_encoder_weights', 'encoder_weights', 'vit_from_checkpoint', 'probe_head',
            'linear_probe_model', 'lars_param_groups', 'lars', 'extract_features', 'FeatureDataset',
-           'feature_dataloaders', 'LinProbeConfig', 'fit_run', 'write_result', 'linprobe_learner', 'linprobe',
-           'pooled_features', 'probe_top1', 'ProbeCurve', 'read_results']
+           'feature_dataloaders', 'LinProbeConfig', 'fit_run', 'evaluate', 'write_result', 'linprobe_learner',
+           'linprobe', 'pooled_features', 'probe_top1', 'ProbeCurve', 'read_results']
 
 # %% ../nbs/06_linear_probe.ipynb #19f9d252
 import json, math, random, time
@@ -32,7 +32,8 @@ from timm.optim import Lars
 from .loss import create_mae, mae_presets, _is_decoder_key, _key_report
 from .data import mae_dataloaders, TensorImageDL
 from .pretrain import (effective_batch, scaled_lr, mae_schedule, DeviceMixedPrecision, MAECheckpoint, EpochLogger,
-                             latest_checkpoint, resume_run, check_run_settings, _unwrap)
+                             latest_checkpoint, resume_run, check_run_settings, _unwrap, data_parallel, local_device,
+                             precision_autocast)
 
 # %% ../nbs/06_linear_probe.ipynb #768ce5b5
 def _load_checkpoint(checkpoint):
@@ -185,7 +186,7 @@ def lars(params, lr:float, momentum:float=0.9, weight_decay:float=0., **kwargs) 
 @torch.no_grad()
 def extract_features(vit:VisionTransformer, dl, autocast=None): # (features `(N, D)` float32, labels `(N,)`), in dataset order
     "The pooled features (the head's input) of every item of `dl`'s dataset, without augmentation or shuffling."
-    vit = _unwrap(vit).eval()
+    vit = _unwrap(vit).eval().to(dl.device or 'cpu')  # the whole model where the batches are
     dl = dl.new(shuffle=False, drop_last=False)
     fs, ys = [], []
     for xb, yb in dl:
@@ -248,16 +249,29 @@ def _hardware() -> str:
     return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads, x{max(num_distrib(), 1)} processes"
 
 def fit_run(learn:Learner, epochs:int, start:int=0):
-    "`learn.fit` from epoch `start`, inside fastai's `distrib_ctx` (data-parallel when launched with torchrun/accelerate)."
+    "`learn.fit` from epoch `start`, data-parallel when launched with torchrun or accelerate (`data_parallel`)."
     # no SyncBatchNorm: as the official code, the probe's BatchNorm normalises each process's batch (and SyncBatchNorm
     # does not run on CPUs)
-    with learn.distrib_ctx(sync_bn=False, cpu=torch.device(learn.dls.device or 'cpu').type == 'cpu'):
-        learn.fit(epochs, start_epoch=start)
+    with data_parallel(learn, sync_bn=False): learn.fit(epochs, start_epoch=start)
+
+@torch.no_grad()
+def evaluate(model:nn.Module, dl, loss_func, autocast=None) -> tuple: # (mean loss, top-1)
+    "Loss and top-1 of a classifier on every item of `dl`, in this process alone: no `Learner`, none of a run's callbacks."
+    was_training = model.training; model.eval()
+    total = torch.zeros(3, device=dl.device)  # summed loss, correct, count
+    for xb, yb in dl.new(shuffle=False, drop_last=False):
+        xb, yb = xb.as_subclass(Tensor), yb.as_subclass(Tensor)  # plain tensors: fastai's types would not mix in the loss
+        with (autocast or torch.autocast(xb.device.type, enabled=False)): out = model(xb)
+        total += torch.stack([loss_func(out, yb).float() * len(yb), (out.argmax(1) == yb).sum().float(), total.new_tensor(len(yb))])
+    model.train(was_training)
+    loss, correct, n = total.tolist()
+    return loss / n, correct / n
 
 def write_result(out:Path, cfg, learn:Learner, wall_s:float, **extra) -> dict:
     "Write `out/result.json`: final validation loss and top-1 accuracy, settings, hardware, wall time (rank 0 only)."
-    # data-parallel: each process validated its shard only; after the run the loaders are whole again
-    valid_loss, top1 = learn.recorder.values[-1][1:3] if learn.recorder.values and num_distrib() <= 1 else learn.validate()[:2]
+    if learn.recorder.values and num_distrib() <= 1: valid_loss, top1 = learn.recorder.values[-1][1:3]
+    else:  # data-parallel: each process validated its shard only; after the run its loaders are whole again
+        valid_loss, top1 = evaluate(learn.model, learn.dls.valid, learn.loss_func, precision_autocast(cfg.precision, learn.dls.device))
     res = dict(top1=float(top1), valid_loss=float(valid_loss), n_valid=len(learn.dls.valid_ds), epochs=cfg.epochs,
                config=asdict(cfg), hardware=_hardware(), wall_s=round(wall_s, 1), torch=torch.__version__, **extra)
     if not rank_distrib(): (Path(out)/'result.json').write_text(json.dumps(res, indent=1, default=str))
@@ -284,7 +298,7 @@ def linprobe(cfg:LinProbeConfig|None=None, # the run's settings (keyword argumen
     cfg, ck, start = resume_run(cfg, resume)
     if cfg.cached and num_distrib() > 1: raise ValueError("cached features train in one process; run without torchrun, or set cached=False")
     out = Path(cfg.out); out.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
+    t0, device = time.time(), local_device()
     set_seed(cfg.seed + rank_distrib())
     vit = None if cfg.pixels else vit_from_checkpoint(cfg.checkpoint, global_pool=cfg.pool, fc_norm=False, num_heads=cfg.num_heads,
                                                         preset=cfg.preset, model_kwargs=cfg.model_kwargs)
@@ -292,7 +306,7 @@ def linprobe(cfg:LinProbeConfig|None=None, # the run's settings (keyword argumen
     if img_size[0] != img_size[1]: raise ValueError(f"the data loaders make square images; this encoder takes {img_size}")
     dls = mae_dataloaders(cfg.source, img_size=img_size[0], in_chans=in_chans, bs=cfg.bs, path=cfg.data_path,
                           augment=cfg.augment and not cfg.cached, crop_scale=(0.08, 1.0), num_workers=cfg.num_workers,
-                          seed=cfg.seed + rank_distrib())
+                          seed=cfg.seed, device=device)
     log_cbs = [MAECheckpoint(out, cfg.save_every, asdict(cfg), ck), EpochLogger(out/'epochs.csv', start)] + list(cbs or [])
     if cfg.pixels:  # the images themselves are the features
         train, valid = ((x.flatten(1), y) for x, y in (_pixels(dls.train), _pixels(dls.valid)))
@@ -302,8 +316,7 @@ def linprobe(cfg:LinProbeConfig|None=None, # the run's settings (keyword argumen
         model = linear_probe_model(vit, dls.c); head = model.head
     if cfg.cached:
         if not cfg.pixels:
-            autocast = None if cfg.precision == 'fp32' else torch.autocast(
-                torch.device(dls.device or 'cpu').type, dtype=torch.bfloat16 if cfg.precision == 'bf16' else torch.float16)
+            autocast = precision_autocast(cfg.precision, dls.device)
             train, valid = extract_features(model, dls.train, autocast), extract_features(model, dls.valid, autocast)
         learn = linprobe_learner(feature_dataloaders(train, valid, cfg.bs, seed=cfg.seed, device=dls.device), head, cfg, cbs=log_cbs)
     else:
@@ -330,7 +343,7 @@ def pooled_features(vit:VisionTransformer, # a timm ViT whose `norm` is the enco
     "Several features of every item of `dl`'s dataset from one pass of the frozen encoder."
     bad = [p for p in pools if p not in _pools + ('patches',)]
     if bad: raise ValueError(f"pools must be among {_pools + ('patches',)}, got {bad}")
-    vit = _unwrap(vit).eval()
+    vit = _unwrap(vit).eval().to(dl.device or 'cpu')
     take = {'token': lambda t: t[:, 0], 'avg': lambda t: t[:, vit.num_prefix_tokens:].mean(1),
             'patches': lambda t: t[:, vit.num_prefix_tokens:].flatten(1)}
     fs, ys = {p: [] for p in pools}, []

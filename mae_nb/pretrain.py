@@ -8,14 +8,16 @@ Docs: https://mae-nb.github.io/mae_nb/pretrain.html.md"""
 # %% auto #0
 __all__ = ['no_weight_decay', 'check_run_settings', 'PretrainConfig', 'effective_batch', 'scaled_lr', 'mae_param_groups',
            'mae_adamw', 'warmup_cosine', 'mae_schedule', 'mae_loss', 'NonFiniteLossError', 'MAETrainer',
-           'DeviceMixedPrecision', 'save_atomic', 'MAECheckpoint', 'latest_checkpoint', 'load_training_checkpoint',
-           'export_encoder', 'StepLogger', 'EpochLogger', 'read_step_log', 'GlooDistributedDL', 'visible_patch_stats',
-           'reconstruct', 'show_reconstructions', 'plot_loss_curve', 'reconstruction_errors', 'ReconstructionRatio',
+           'DeviceMixedPrecision', 'precision_autocast', 'save_atomic', 'MAECheckpoint', 'latest_checkpoint',
+           'load_training_checkpoint', 'export_encoder', 'StepLogger', 'EpochLogger', 'read_step_log',
+           'GlooDistributedDL', 'DataParallel', 'data_parallel', 'local_device', 'visible_patch_stats', 'reconstruct',
+           'show_reconstructions', 'plot_loss_curve', 'reconstruction_errors', 'ReconstructionRatio',
            'reconstruction_ratio', 'LazyProgressCallback', 'use_fused_attention', 'EagerEvaluation', 'compiles',
            'mae_learner', 'resume_run', 'pretrain']
 
 # %% ../nbs/05_pretrain.ipynb #d3d23cfa
 import csv, math, os, random, warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field, asdict
 from functools import partial
 from pathlib import Path
@@ -31,7 +33,7 @@ from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.progress import CSVLogger, ProgressCallback
 from fastai.optimizer import OptimWrapper
 from fastai.distributed import DistributedDL, DistributedTrainer
-from fastai.torch_core import rank_distrib, num_distrib, set_seed
+from fastai.torch_core import rank_distrib, num_distrib, set_seed, default_device
 from timm.optim import param_groups_weight_decay
 from timm.layers import Attention
 from .patchify import patchify, unpatchify, show_img
@@ -169,6 +171,11 @@ class DeviceMixedPrecision(MixedPrecision):
         self.autocast = torch.autocast(dev, dtype=dtype)
         self.learn.scaler = torch.amp.GradScaler(dev, enabled=dtype == torch.float16, **{k: v for k, v in self.kwargs.items() if k != 'enabled'})
 
+def precision_autocast(precision:str, device=None):
+    "The autocast context of a run's `precision` ('fp32', 'bf16', 'fp16') on `device`; None for fp32."
+    if precision == 'fp32': return None
+    return torch.autocast(torch.device(device or 'cpu').type, dtype=torch.bfloat16 if precision == 'bf16' else torch.float16)
+
 # %% ../nbs/05_pretrain.ipynb #61d4bd43
 def _shuffler(dl): return getattr(dl, 'dl', dl).rng  # a `DistributedDL` shuffles with the loader it wraps
 def _generators(dl): # the seeded generators of the augmentation (e.g. `RandomResizedCropFlip`'s)
@@ -179,14 +186,17 @@ def _rng_state(dl) -> dict:
     np_state = np.random.get_state()
     return {'python': random.getstate(), 'numpy': (np_state[0], np_state[1].tolist(), *np_state[2:]),
             'torch': torch.get_rng_state().tolist(),
-            'cuda': [t.tolist() for t in torch.cuda.get_rng_state_all()] if torch.cuda.is_available() else [],
+            'cuda': torch.cuda.get_rng_state().tolist() if torch.cuda.is_available() else None,  # this process's device only
             'dl': _shuffler(dl).getstate(), 'augment': [g.get_state().tolist() for g in _generators(dl)]}
 
 def _set_rng_state(s:dict, dl):
     random.setstate(s['python'])
     np.random.set_state((s['numpy'][0], np.array(s['numpy'][1], dtype=np.uint32), *s['numpy'][2:]))
     torch.set_rng_state(torch.tensor(s['torch'], dtype=torch.uint8))
-    if s['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all([torch.tensor(t, dtype=torch.uint8) for t in s['cuda']])
+    cuda = s.get('cuda')
+    if cuda and isinstance(cuda[0], list):  # written before checkpoints kept one device's state: one per visible device
+        cuda = cuda[torch.cuda.current_device()] if torch.cuda.is_available() and torch.cuda.current_device() < len(cuda) else cuda[0]
+    if cuda and torch.cuda.is_available(): torch.cuda.set_rng_state(torch.tensor(cuda, dtype=torch.uint8))  # the current device
     _shuffler(dl).setstate(s['dl'])
     for g, st in zip(_generators(dl), s['augment']): g.set_state(torch.tensor(st, dtype=torch.uint8))
 
@@ -302,7 +312,32 @@ class GlooDistributedDL(DistributedDL):
         dist.broadcast(t, rank)
         return t.cpu().tolist()
 
-DistributedTrainer._wrap_dl = lambda self, dl: dl if isinstance(dl, DistributedDL) else GlooDistributedDL(dl, device=dl.device)
+class DataParallel(DistributedTrainer):
+    "fastai's `DistributedTrainer`, wrapping each loader in `GlooDistributedDL` on the loader's own device."
+    def _wrap_dl(self, dl): return dl if isinstance(dl, DistributedDL) else GlooDistributedDL(dl, device=dl.device)
+
+@contextmanager
+def data_parallel(learn:Learner, sync_bn:bool=False):
+    "Inside, `learn` trains data-parallel when the process was launched by torchrun or accelerate (else: unchanged)."
+    if not num_distrib(): yield learn; return
+    cpu = torch.device(learn.dls.device or 'cpu').type == 'cpu'  # Accelerate needs telling to run DDP on CPUs
+    trainer = DataParallel(sync_bn, cpu=cpu)
+    bars = [cb for cb in learn.cbs if isinstance(cb, ProgressCallback)] if rank_distrib() else []  # one bar: rank 0's
+    learn.add_cb(trainer); learn.remove_cbs(bars)
+    try: yield learn
+    finally: learn.remove_cb(trainer); learn.add_cbs(bars)
+
+# %% ../nbs/05_pretrain.ipynb #3d0e2a51
+def local_device() -> torch.device:
+    "This process's device, made current: `cuda:LOCAL_RANK` under torchrun or accelerate on GPUs, else fastai's default."
+    local = os.environ.get('LOCAL_RANK')
+    if local is not None and torch.cuda.is_available():
+        n = torch.cuda.device_count()
+        if not 0 <= int(local) < n:
+            raise RuntimeError(f"LOCAL_RANK={local}, but this process sees {n} CUDA device(s): start at most {n} processes "
+                               f"per node, or make more devices visible (CUDA_VISIBLE_DEVICES)")
+        torch.cuda.set_device(int(local))  # before any loader or model is built: fastai's default device is the current one
+    return default_device()
 
 # %% ../nbs/05_pretrain.ipynb #12692cf4
 def visible_patch_stats(patches:Tensor, # `(N, L, p*p*C)`
@@ -487,17 +522,17 @@ def pretrain(cfg:PretrainConfig|None=None, # the run's settings (keyword argumen
     if cfg is None: cfg = PretrainConfig(**kwargs)
     cfg, ck, start = resume_run(cfg, resume)
     out = Path(cfg.out); out.mkdir(parents=True, exist_ok=True)
-    seed = cfg.seed + rank_distrib()  # each process its own masks and crops (the shards come from rank 0's shuffle)
-    set_seed(seed)
-    dls = mae_dataloaders(cfg.source, img_size=cfg.img_size, bs=cfg.bs, path=cfg.data_path, num_workers=cfg.num_workers, seed=seed)
+    device = local_device()
+    set_seed(cfg.seed + rank_distrib())  # each process its own masks (the shards come from rank 0's shuffle)
+    dls = mae_dataloaders(cfg.source, img_size=cfg.img_size, bs=cfg.bs, path=cfg.data_path, num_workers=cfg.num_workers,
+                          seed=cfg.seed, device=device)
     model = create_mae(cfg.preset, img_size=dls.img_size, in_chans=dls.in_chans, norm_pix_loss=cfg.norm_pix_loss,
                        mask_sampling=cfg.mask_sampling, **cfg.model_kwargs)
     log_cbs = [MAECheckpoint(out, cfg.save_every, asdict(cfg), ck, cfg.keep_all), StepLogger(out/'steps.csv'),
                EpochLogger(out/'epochs.csv', start)]
     learn = mae_learner(dls, model, cfg, cbs=log_cbs + list(cbs or []))
     if start >= cfg.epochs: warnings.warn(f"the checkpoint is at epoch {start}, the run asks for {cfg.epochs}: nothing to train")
-    with learn.distrib_ctx(cpu=torch.device(dls.device or 'cpu').type == 'cpu'):  # Accelerate needs telling to run DDP on CPUs
-        learn.fit(cfg.epochs, start_epoch=start)
+    with data_parallel(learn): learn.fit(cfg.epochs, start_epoch=start)
     if figures and not rank_distrib():
         xv = dls.valid.one_batch()[0][:8]
         show_reconstructions(learn.model, xv, dls.stats, cfg.mask_ratio).savefig(out/'reconstructions.png', dpi=100)

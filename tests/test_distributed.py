@@ -49,7 +49,9 @@ def test_finetune_data_parallel(ranks):
     out, (r0, r1) = ranks
     assert r0['ft_params_sha'] == r1['ft_params_sha']  # the gradients were averaged: both ranks hold the same model
     assert r0['ft_effective_batch'] == r1['ft_effective_batch'] == 64
-    assert (out/'ft'/'result.json').exists() and (out/'ft'/'checkpoint-1.pth').exists()
+    # the run's files are the run's: the final checkpoint only (save_every=1), and one epoch-log row per epoch
+    assert sorted(p.name for p in (out/'ft').iterdir()) == ['checkpoint-2.pth', 'epochs.csv', 'result.json']
+    assert len((out/'ft'/'epochs.csv').read_text().splitlines()) == 1 + 2
     # the recorded accuracy covers the whole validation set, not rank 0's shard
     assert r0['ft_n_valid'] == 500 and abs(r0['ft_top1'] - r0['ft_top1_all']) < 1e-6, (r0['ft_top1'], r0['ft_top1_all'])
 
@@ -58,3 +60,9 @@ def test_linprobe_data_parallel(ranks):
     assert r0['lp_head_sha'] == r1['lp_head_sha']  # the probe head, trained on two shards, is one model
     assert abs(r0['lp_top1'] - r0['lp_top1_all']) < 1e-6
     assert (out/'lp'/'result.json').exists()
+
+def test_resumed_linprobe_data_parallel(ranks):
+    out, (r0, r1) = ranks
+    assert r0['lp_is_final'] and r1['lp_is_final']  # the returned model holds the final weights, not the resume point's
+    assert sorted(p.name for p in (out/'lp').iterdir()) == ['checkpoint-2.pth', 'epochs.csv', 'result.json']
+    assert len((out/'lp'/'epochs.csv').read_text().splitlines()) == 1 + 2  # the resumed run continued the log
