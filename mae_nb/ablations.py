@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 import torch
 import matplotlib.pyplot as plt
+from fastai.torch_core import num_distrib, rank_distrib
 from .data import mae_dataloaders
 from .pretrain import PretrainConfig, pretrain, latest_checkpoint
 from .linprobe import LinProbeConfig, linprobe, _hardware
@@ -142,18 +143,33 @@ def _alive(pid:int) -> bool:
     except PermissionError: pass
     return True
 
+def _job() -> str: # the data-parallel job (torchrun, accelerate) this process is one of; '' when it runs alone
+    if num_distrib() <= 1: return ''
+    return f"{os.environ.get('TORCHELASTIC_RUN_ID', '')}@{os.environ.get('MASTER_ADDR', '')}:{os.environ.get('MASTER_PORT', '')}"
+
+def _holder(lock:Path): # (pid, job) written in a lock file, or None
+    try: pid, _, job = lock.read_text().partition(' '); return int(pid), job
+    except (OSError, ValueError): return None
+
 @contextmanager
-def stage_lock(out:str|Path):
-    "Hold `<out>.lock` (our pid) while a stage runs: parallel processes never run one stage twice; a dead holder's lock is taken over."
-    lock = Path(f'{out}.lock'); lock.parent.mkdir(parents=True, exist_ok=True)
-    mine = lock.with_name(f'{lock.name}.{os.getpid()}'); mine.write_text(str(os.getpid()))
+def stage_lock(out:str|Path, wait:float=300.):
+    "Hold `<out>.lock` while a stage runs: parallel jobs never run one stage twice; a dead holder's lock is taken over."
+    lock, job = Path(f'{out}.lock'), _job()
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    if job and rank_distrib():  # a data-parallel job holds the lock as one: its rank 0 takes it, the others follow
+        t0 = time.time()
+        while (h := _holder(lock)) is None or h[1] != job:
+            if h and _alive(h[0]): raise StageBusy(f"{out} is being run by process {h[0]}")
+            if time.time() - t0 > wait: raise StageBusy(f"rank 0 of this job did not lock {out} within {wait:.0f} s")
+            time.sleep(0.05)
+        yield; return
+    mine = lock.with_name(f'{lock.name}.{os.getpid()}'); mine.write_text(f'{os.getpid()} {job}')
     try:
         for _ in range(2):
             try: os.link(mine, lock); break  # atomic: fails if the lock exists
             except FileExistsError:
-                try: pid = int(lock.read_text())
-                except (OSError, ValueError): pid = 0
-                if pid and _alive(pid): raise StageBusy(f"{out} is being run by process {pid}") from None
+                h = _holder(lock)
+                if h and _alive(h[0]): raise StageBusy(f"{out} is being run by process {h[0]}") from None
                 lock.unlink(missing_ok=True)  # left by a process that died
         else: raise StageBusy(f"could not lock {out}")
     finally: mine.unlink()
@@ -183,7 +199,7 @@ def _run_stage(name, key, cfg, out, rec_path, log):
         size = model.patch_embed.img_size[0]
         rec.update(valid_top1=learn.result['top1'], valid_loss=learn.result['valid_loss'], n_valid=learn.result['n_valid'],
                    test_top1=accuracy_on_test_set(model, size, data_path=cfg.data_path), n_test=10_000)
-    rec_path.write_text(json.dumps(rec, indent=1, default=str))
+    if not rank_distrib(): rec_path.write_text(json.dumps(rec, indent=1, default=str))  # one writer per job
     log(f"  {name} {key}: done in {rec['wall_s']:.0f} s" + (f", test top-1 {rec['test_top1']:.2%}" if 'test_top1' in rec else
                                                           f", valid loss {rec['valid_loss']:.4f}"))
     return rec
@@ -214,7 +230,7 @@ def run_cell(grid:str, label:str, settings:dict, budget_name:str='cpu', root='re
                configs={k: r['config'] for k, r in recs.items()}, torch=torch.__version__,
                finished=datetime.now(timezone.utc).isoformat(timespec='seconds'))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix('.tmp'); tmp.write_text(json.dumps(res, indent=1, default=str)); tmp.replace(path)
+    if not rank_distrib(): tmp = path.with_suffix('.tmp'); tmp.write_text(json.dumps(res, indent=1, default=str)); tmp.replace(path)
     log(f"  -> {path}: probe {metrics['probe_test_top1']:.2%}, fine-tune {metrics['ft_test_top1']:.2%} (test)")
     return res
 

@@ -13,7 +13,9 @@ import argparse, json, sys, typing, warnings
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
 from dataclasses import fields, MISSING
 from pathlib import Path
+import torch.distributed as dist
 from fastcore.docments import docments
+from fastai.torch_core import rank_distrib
 from .pretrain import PretrainConfig, pretrain, latest_checkpoint, reconstruction_ratio
 from .linprobe import LinProbeConfig, linprobe
 from .finetune import FinetuneConfig, finetune
@@ -80,12 +82,14 @@ def run(argv:list|None=None):
     if cmd == 'experiment':
         try: res = fn(cfg)
         except (ValueError, FileNotFoundError) as e: sys.exit(f"mae-nb {cmd}: {e}")
+        if rank_distrib(): return res  # one report per job, from rank 0
         if cfg.dry_run:
             for g, label, status in res: print(f"{g:14} {label:12} {status}")
         else: print(f"done: {len(res)} cells of {cfg.grids} ({cfg.budget}); results in {Path(cfg.root)/cfg.budget}")
         return res
     try: learn = fn(cfg, resume=resume, **({} if figures is None else {'figures': figures}))
     except (ValueError, FileNotFoundError) as e: sys.exit(f"mae-nb {cmd}: {e}")
+    if rank_distrib(): return learn  # one report per job, from rank 0
     out = Path(cfg.out)
     if cmd == 'pretrain':
         print(f"done: {cfg.epochs} epochs, effective batch {learn.effective_batch}, lr {learn.lr:.3g}; "
@@ -102,4 +106,6 @@ def run(argv:list|None=None):
 
 def main():
     "Entry point of the `mae-nb` console script (exit status 0 on success)."
-    run()
+    try: run()
+    finally:  # under torchrun each process leaves its process group before it exits
+        if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()

@@ -296,7 +296,6 @@ def linprobe(cfg:LinProbeConfig|None=None, # the run's settings (keyword argumen
     "Linear-probe an encoder as `cfg` says; returns the `Learner` (its `vit` attribute is the whole probed model)."
     if cfg is None: cfg = LinProbeConfig(**kwargs)
     cfg, ck, start = resume_run(cfg, resume)
-    if cfg.cached and num_distrib() > 1: raise ValueError("cached features train in one process; run without torchrun, or set cached=False")
     out = Path(cfg.out); out.mkdir(parents=True, exist_ok=True)
     t0, device = time.time(), local_device()
     set_seed(cfg.seed + rank_distrib())

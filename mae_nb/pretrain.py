@@ -43,6 +43,7 @@ from .data import mae_dataloaders
 
 # %% ../nbs/05_pretrain.ipynb #39e5d1c8
 _precisions = ('fp32', 'bf16', 'fp16')
+_cuda_graph_modes = ('reduce-overhead', 'max-autotune')  # torch.compile modes that capture CUDA graphs
 
 def check_run_settings(cfg, positive_ints=('epochs', 'bs', 'save_every')):
     "The checks every run's settings share: a known precision, positive integers, a warmup within the run."
@@ -85,6 +86,12 @@ class PretrainConfig:
         if not 0 <= self.mask_ratio < 1: raise ValueError(f"mask_ratio must be in [0, 1), got {self.mask_ratio}")
         modes = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
         if self.compile_mode not in modes: raise ValueError(f"compile_mode must be one of {list(modes)}, got {self.compile_mode!r}")
+        if self.compile_mode in _cuda_graph_modes and self.compile is not False:
+            if self.accum > 1: raise ValueError(f"compile_mode={self.compile_mode!r} replays CUDA graphs, whose outputs each replay "
+                f"overwrites, so gradients cannot accumulate across steps (accum={self.accum}): use accum=1 or "
+                f"compile_mode='default' or 'max-autotune-no-cudagraphs'")
+            if num_distrib() > 1: raise ValueError(f"compile_mode={self.compile_mode!r} (CUDA graphs) is not tested with several "
+                f"processes ({num_distrib()}): use compile_mode='default' or 'max-autotune-no-cudagraphs'")
         self.betas = tuple(self.betas)
 
     @property
@@ -113,13 +120,16 @@ def mae_adamw(params, lr:float, betas=(0.9, 0.95), **kwargs) -> OptimWrapper:
     return OptimWrapper(params, torch.optim.AdamW, convert_groups=False, lr=lr, betas=betas, fused=fused, **kwargs)
 
 # %% ../nbs/05_pretrain.ipynb #0b35bb39
-def warmup_cosine(lr:float, warmup_pct:float):
+def warmup_cosine(lr:float|list, warmup_pct:float):
     "lr(pct): linear from 0 over the first `warmup_pct` of training, then half-cycle cosine to 0 (plain floats)."
-    def sched(pct:float) -> float:
-        if pct < warmup_pct: return lr * pct / warmup_pct
-        if warmup_pct >= 1: return lr
-        return lr * 0.5 * (1 + math.cos(math.pi * (pct - warmup_pct) / (1 - warmup_pct)))
-    return sched
+    def factor(pct:float) -> float:
+        if pct < warmup_pct: return pct / warmup_pct
+        if warmup_pct >= 1: return 1.
+        return 0.5 * (1 + math.cos(math.pi * (pct - warmup_pct) / (1 - warmup_pct)))
+    if isinstance(lr, (list, tuple, np.ndarray)):  # one lr per parameter group; Python floats, so checkpoints load with `weights_only`
+        lrs = [float(l) for l in lr]
+        return lambda pct: [l * factor(pct) for l in lrs]
+    return lambda pct: lr * factor(pct)
 
 def mae_schedule(lr:float, warmup_pct:float) -> ParamScheduler:
     "Linear warmup over the first `warmup_pct` of training, then half-cycle cosine to 0."
@@ -155,11 +165,15 @@ class MAETrainer(Callback):
         if (self.iter + 1) % self.check_every == 0: self.check()
     def after_train(self): self.check()  # before validation and before any checkpoint of this epoch
     def check(self):
-        "Raise `NonFiniteLossError` if a training loss of this epoch so far was not finite."
-        if self.first_bad is None or (i := int(self.first_bad)) < 0: return
+        "Raise `NonFiniteLossError` if a training loss of this epoch so far was not finite, in this or any other process."
+        if self.first_bad is None: return
+        anywhere = (self.first_bad >= 0).float()
+        if dist.is_available() and dist.is_initialized(): dist.all_reduce(anywhere, op=dist.ReduceOp.MAX)  # all stop together
+        if not anywhere: return
+        i, stop = int(self.first_bad), "training stopped, checkpoints already written are untouched"
+        if i < 0: raise NonFiniteLossError(f"non-finite loss in another data-parallel process during epoch {self.epoch}; {stop}")
         raise NonFiniteLossError(f"non-finite loss ({self.bad_loss.item()}) at epoch {self.epoch}, iteration {i} "
-                                 f"(optimizer step {self.epoch * self.n_iter + i}); training stopped, checkpoints "
-                                 f"already written are untouched")
+                                 f"(optimizer step {self.epoch * self.n_iter + i}); {stop}")
 
 # %% ../nbs/05_pretrain.ipynb #818db175
 class DeviceMixedPrecision(MixedPrecision):
@@ -234,12 +248,15 @@ class MAECheckpoint(Callback):
         if self.epoch < self.start_epoch: return  # an epoch skipped on resume: its checkpoint exists already
         if epoch % self.every and epoch != self.n_epoch: return
         states = _gather(_rng_state(self.dls.train))  # every rank takes part, only rank 0 writes
-        if rank_distrib(): return
+        if not rank_distrib(): self.save(epoch, states)
+        if dist.is_available() and dist.is_initialized(): dist.barrier()  # nobody goes on (to resume, say) before it is written
+
+    def save(self, epoch:int, states:list):
         scaler = getattr(self.learn, 'scaler', None)
         path = Path(self.out)/f'checkpoint-{epoch}.pth'
         save_atomic({'model': _unwrap(self.model).state_dict(), 'optimizer': self.opt.opt.state_dict(),
                      'scaler': scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
-                     'epoch': epoch, 'config': self.config, 'rng': states}, path)
+                     'epoch': epoch, 'config': self.config, 'rng': states, 'world_size': len(states)}, path)
         if not self.keep_all:  # only once the new one is safely written
             for old in Path(self.out).glob('checkpoint-*.pth'):
                 if old != path: old.unlink()
@@ -311,6 +328,9 @@ class GlooDistributedDL(DistributedDL):
         t = torch.tensor(t, dtype=torch.long, device=dev)
         dist.broadcast(t, rank)
         return t.cpu().tolist()
+    def __len__(self): # the batches this rank yields (fastai's rounds up, and the lr schedule would never reach its end)
+        per_rank = -(-self.dl.n // self.world_size)  # the shuffled indices are padded to a multiple of the processes
+        return per_rank // self.bs if self.drop_last else -(-per_rank // self.bs)
 
 class DataParallel(DistributedTrainer):
     "fastai's `DistributedTrainer`, wrapping each loader in `GlooDistributedDL` on the loader's own device."
@@ -510,6 +530,12 @@ def resume_run(cfg, # a run's settings (a dataclass such as `PretrainConfig`)
     given, cfg = cfg, type(cfg)(**{**saved, 'epochs': cfg.epochs, 'out': cfg.out})
     differ = [f"{k}={getattr(cfg, k)!r} (not {getattr(given, k)!r})" for k in saved if getattr(cfg, k) != getattr(given, k)]
     if differ: warnings.warn(f"resuming {path} with the settings it was started with: {', '.join(differ)}")
+    was, now = ck.get('world_size', 1), max(num_distrib(), 1)
+    if was != now:
+        old, new = (effective_batch(cfg.bs, getattr(cfg, 'accum', 1), n) for n in (was, now))
+        warnings.warn(f"{path} was written by a run of {was} process(es), this one has {now}: the effective batch becomes "
+                      f"{new} (was {old}) and the lr {scaled_lr(cfg.base_lr, new):.3g} (was {scaled_lr(cfg.base_lr, old):.3g}); "
+                      f"to keep them, resume with {was} process(es) or a per-process batch of {old // (now * getattr(cfg, 'accum', 1))}")
     return cfg, ck, ck['epoch']
 
 # %% ../nbs/05_pretrain.ipynb #814b9658

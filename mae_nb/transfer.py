@@ -16,7 +16,7 @@ from torch import Tensor
 from timm.layers import resample_abs_pos_embed
 from fastai.learner import Learner
 from .data import mae_dataloaders
-from .pretrain import save_atomic
+from .pretrain import save_atomic, local_device
 from .linprobe import read_results, read_encoder, create_vit, load_encoder_weights
 from .finetune import FinetuneConfig, finetune
 
@@ -102,7 +102,7 @@ def transfer(cfg:TransferConfig|None=None, resume:str|Path|bool|None=None, cbs=N
     "Fine-tune `cfg.checkpoint` on data of another image size or channel count; returns the `Learner`."
     if cfg is None: cfg = TransferConfig(**kwargs)
     if cfg.checkpoint is None: raise ValueError("transfer needs a pretrained checkpoint; for training from scratch use finetune")
-    probe = mae_dataloaders(cfg.source, img_size=cfg.img_size, in_chans=cfg.in_chans, bs=2, path=cfg.data_path)
+    probe = mae_dataloaders(cfg.source, img_size=cfg.img_size, in_chans=cfg.in_chans, bs=2, path=cfg.data_path, device=local_device())
     sd, arch = adapt_encoder(*read_encoder(cfg.checkpoint, cfg.num_heads), probe.img_size, probe.in_chans)
     vit = create_vit(**arch, num_classes=probe.c, global_pool=cfg.global_pool, drop_path_rate=cfg.drop_path, head_init_std=2e-5)
     return finetune(cfg, resume=resume, cbs=cbs, model=load_encoder_weights(vit, sd))

@@ -1,14 +1,21 @@
 """One process of the 2-process CPU data-parallel test (started by tests/test_distributed.py through torchrun).
 
-Pretrains a small MAE on the shipped sample with the gloo backend, fine-tunes its last block for two epochs, and
-linear-probes it for one epoch and then, resumed, for a second; writes what this rank saw to OUT/rank{r}.json: the
-training indices of each pretraining epoch, a digest of the parameters after each job, the lr and effective batch,
-which files this rank wrote, and whether the resumed probe returned the weights of its final checkpoint.
+With the gloo backend, on the shipped sample: pretrains a small MAE, then linear-probes it (encoder run every step,
+and cached features), fine-tunes its last block, and transfers it to 32 px images. Every job runs one epoch, stops,
+and is resumed for a second. Writes what this rank saw to OUT/rank{r}.json: the training indices of each
+pretraining epoch, which files this rank wrote, the lr and effective batch, and per job: a digest of the returned
+model, whether it holds the weights of the final checkpoint, the recorded top-1 and the top-1 of the returned model
+computed here on the whole validation set. Last, a non-finite loss in one process only must stop both.
 """
 import hashlib, json, os, sys
 from pathlib import Path
 import torch
 import mae_nb.pretrain as P
+from fastai.callback.core import Callback
+from mae_nb.data import mae_dataloaders
+from mae_nb.linprobe import LinProbeConfig, linprobe
+from mae_nb.finetune import FinetuneConfig, finetune
+from mae_nb.transfer import TransferConfig, transfer
 
 out = Path(sys.argv[1]); rank = int(os.environ['RANK'])
 seen, writes = [], []
@@ -25,32 +32,46 @@ _savefig = P.plt.Figure.savefig
 def savefig(self, fname, *a, **k): writes.append(str(fname)); return _savefig(self, fname, *a, **k)
 P.plt.Figure.savefig = savefig
 
-cfg = P.PretrainConfig(source='sample', epochs=2, bs=32, base_lr=1.5e-3, out=str(out/'run'), seed=0,
-                       model_kwargs=dict(depth=2, decoder_depth=1))
-learn = P.pretrain(cfg)
 def digest(model): return hashlib.sha256(torch.cat([p.detach().flatten() for p in model.parameters()]).numpy().tobytes()).hexdigest()
-params_sha, seen_pretrain = digest(learn.model), list(seen)  # the pretraining epochs only
 
-from mae_nb.finetune import FinetuneConfig, finetune
-ft = finetune(FinetuneConfig(checkpoint=str(out/'run'), blocks=1, epochs=2, bs=32, rand_augment=False, out=str(out/'ft'), seed=0,
-                             save_every=1))
-from mae_nb.patchify import load_sample
-xv, yv = load_sample('valid')
-with torch.no_grad(): preds = ft.model.eval()((xv.float() / 255 - 0.2860) / 0.3530).argmax(1)
-from mae_nb.linprobe import LinProbeConfig, linprobe
-lp_cfg = dict(checkpoint=str(out/'run'), bs=32, base_lr=10., out=str(out/'lp'), seed=0, save_every=1)
-linprobe(LinProbeConfig(**lp_cfg, epochs=1))
-lp = linprobe(LinProbeConfig(**lp_cfg, epochs=2), resume=True)
-torch.distributed.barrier()  # rank 0 has written the final checkpoint
-final = torch.load(out/'lp'/'checkpoint-2.pth', weights_only=True)['model'] if (out/'lp'/'checkpoint-2.pth').exists() else {}
-lp_is_final = bool(final) and all(torch.equal(v, final[k]) for k, v in lp.vit.state_dict().items())
-with torch.no_grad(): lp_preds = lp.vit.eval()((xv.float() / 255 - 0.2860) / 0.3530).argmax(1)
-json.dump({'lp_is_final': lp_is_final, 'lp_head_sha': digest(lp.vit.head), 'lp_top1': lp.result['top1'], 'lp_top1_all': (lp_preds == yv).float().mean().item(),
-           'ft_params_sha': digest(ft.model), 'ft_effective_batch': ft.effective_batch, 'ft_top1': ft.result['top1'],
-           'ft_top1_all': (preds == yv).float().mean().item(), 'ft_n_valid': ft.result['n_valid'],
-           'rank': rank, 'world_size': int(os.environ['WORLD_SIZE']), 'seen': seen_pretrain,
-           'params_sha': params_sha,
-           'lr': learn.lr, 'effective_batch': learn.effective_batch,
-           'n_train': len(learn.dls.train.dataset), 'writes': writes,
-           'backend': torch.distributed.get_backend() if torch.distributed.is_initialized() else None},
-          open(out/f'rank{rank}.json', 'w'))
+def holds_final(model, folder): # the returned model's weights are those of the run's final checkpoint
+    torch.distributed.barrier()  # rank 0 has written it
+    ck = torch.load(folder/'checkpoint-2.pth', weights_only=True)['model']
+    sd = P._unwrap(model).state_dict()
+    return sorted(sd) == sorted(ck) and all(torch.equal(v, ck[k]) for k, v in sd.items())
+
+@torch.no_grad()
+def top1_here(model, img_size): # the top-1 of `model` on all 500 validation images, in this process, by hand
+    xb, yb = mae_dataloaders('sample', img_size=img_size, bs=500, augment=False, device='cpu').valid.one_batch()
+    return (model.eval()(xb).argmax(1) == yb).float().mean().item()
+
+cfg = dict(source='sample', bs=32, base_lr=1.5e-3, out=str(out/'run'), seed=0, model_kwargs=dict(depth=2, decoder_depth=1))
+P.pretrain(P.PretrainConfig(**cfg, epochs=1), figures=False)
+learn = P.pretrain(P.PretrainConfig(**cfg, epochs=2), resume=True)
+report = dict(rank=rank, world_size=int(os.environ['WORLD_SIZE']), seen=list(seen), params_sha=digest(learn.model),
+              pretrain_final=holds_final(learn.model, out/'run'), lr=learn.lr, effective_batch=learn.effective_batch,
+              n_train=len(learn.dls.train.dataset), writes=list(writes),
+              backend=torch.distributed.get_backend() if torch.distributed.is_initialized() else None, jobs={})
+
+jobs = {
+    'lp': (linprobe, LinProbeConfig, dict(base_lr=10.)),
+    'lp_cached': (linprobe, LinProbeConfig, dict(base_lr=10., cached=True)),
+    'ft': (finetune, FinetuneConfig, dict(blocks=1, rand_augment=False)),
+    'transfer': (transfer, TransferConfig, dict(blocks=1, rand_augment=False, img_size=32)),
+}
+for name, (fn, cls, kw) in jobs.items():
+    common = dict(checkpoint=str(out/'run'), bs=32, out=str(out/name), seed=0, save_every=1, **kw)
+    fn(cls(**common, epochs=1))
+    job = fn(cls(**common, epochs=2), resume=True)
+    model = getattr(job, 'vit', job.model)  # a probe's Learner trains the head; `vit` is the whole classifier
+    report['jobs'][name] = dict(sha=digest(model), final=holds_final(job.model, out/name), top1=job.result['top1'],
+                                n_valid=job.result['n_valid'], top1_here=top1_here(model, kw.get('img_size', 28)),
+                                effective_batch=job.effective_batch)
+
+class PoisonLastBatch(Callback): # the loss of rank 1's last training batch is NaN (its gradient is not: no NaN weights)
+    order = -10
+    def after_loss(self):
+        if rank == 1 and self.training and self.iter == self.n_iter - 1: self.learn.loss = self.loss * float('nan')
+try: P.pretrain(P.PretrainConfig(**{**cfg, 'out': str(out/'nan')}, epochs=1), figures=False, cbs=[PoisonLastBatch()]); report['nan'] = None
+except P.NonFiniteLossError as e: report['nan'] = str(e)
+json.dump(report, open(out/f'rank{rank}.json', 'w'))
