@@ -11,23 +11,25 @@ Configurations (bf16 autocast, fused AdamW, predicting the removed patches only,
 FLOPs per image are counted (PyTorch's `FlopCounterMode`, forward + backward of the step as it runs, so the work
 mae_nb skips is not credited); MFU = images/s × FLOPs per image / the device's dense bf16 peak.
 """
-import argparse, json, platform, statistics, sys, time, warnings
+import argparse, json, platform, re, statistics, sys, time, warnings
 from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 warnings.filterwarnings('ignore', message='.*(deprecated|No CUDA runtime).*')
 
-PEAK_BF16_TFLOPS = {'H100 PCIe': 756., 'H100 NVL': 835., 'H100': 989., 'H200': 989., 'GH200': 989., 'A100': 312.,
-                    'L40S': 362., 'A10G': 70., 'L4': 121., 'V100': 125.}  # dense, from the vendors' data sheets
+PEAK_BF16_TFLOPS = {'H100 PCIe': 756., 'H100 NVL': 835., 'H100': 989., 'H200 NVL': 835., 'H200': 989., 'GH200': 989.,
+                    'A100': 312., 'L40S': 362., 'L40': 181., 'A10G': 70., 'L4': 121., 'V100': 125.}  # dense, vendors' data sheets
+
+def peak_for_name(name:str):
+    "The dense bf16 peak (TFLOP/s) of the card named `name` (as CUDA names it), or None if it is not in the table."
+    for k in sorted(PEAK_BF16_TFLOPS, key=len, reverse=True):  # most specific first, whole words: 'L4' is not 'L40'
+        if re.search(rf'(?<!\w){re.escape(k)}(?!\w)', name): return PEAK_BF16_TFLOPS[k]
+    return None
 
 def peak_tflops(device, override=None):
     if override: return override
-    if device.type != 'cuda': return None
-    name = torch.cuda.get_device_name(device)
-    for k, v in PEAK_BF16_TFLOPS.items():  # most specific first
-        if k in name: return v
-    return None
+    return peak_for_name(torch.cuda.get_device_name(device)) if device.type == 'cuda' else None
 
 def sync(device):
     if device.type == 'cuda': torch.cuda.synchronize(device)
@@ -135,8 +137,12 @@ def main():
             if kind == 'model':
                 r = model_only(preset, size, C, bs, steps, warmup, device, comp, args.compile_mode); flops[preset] = r['flops']
             else:
-                r = end_to_end(preset, size, C, bs, steps, warmup, device, comp, max(4 * bs, 512), args.compile_mode)
-                r['flops'] = flops.get(preset)
+                # one epoch holds every step, so no epoch start (iterator, shuffle) falls inside the timing
+                r = end_to_end(preset, size, C, bs, steps, warmup, device, comp, (warmup + steps + 1) * bs, args.compile_mode)
+                if preset not in flops:  # e.g. `--only end-to-end`: counted here, on the meta device
+                    from mae_nb.loss import create_mae
+                    flops[preset] = flops_per_image(create_mae(preset, img_size=size, in_chans=C), size, C)
+                r['flops'] = flops[preset]
         except Exception as e:  # one failing configuration (e.g. out of memory) must not hide the others
             print(f"{label:44s} {bs:5d} failed: {type(e).__name__}: {str(e)[:200]}"); continue
         ips = bs / r['step_s']

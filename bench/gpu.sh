@@ -5,5 +5,5 @@
 # Extra arguments go to bench/gpu.py (e.g. --bs 128, --json results.json); see `python bench/gpu.py --help`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -c "import mae_nb" 2>/dev/null || pip install -q -e .
+python -c "import mae_nb" 2>/dev/null || { echo "bench/gpu.sh: mae_nb is not importable here; install it first (pip install -e .)" >&2; exit 1; }
 exec python bench/gpu.py "$@"

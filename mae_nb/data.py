@@ -7,8 +7,8 @@ Docs: https://mae-nb.github.io/mae_nb/data.html.md"""
 
 # %% auto #0
 __all__ = ['FASHION_MNIST_DIR', 'FASHION_MNIST_STATS', 'FASHION_MNIST_HOLDOUT', 'fashion_mnist_dir', 'read_fashion_mnist',
-           'TensorImageDataset', 'TensorImageDL', 'RandomResizedCropFlip', 'ResizeBatch', 'fashion_mnist_dev_split',
-           'fashion_mnist_test', 'mae_dataloaders', 'denormalize']
+           'TensorImageDataset', 'to_device_async', 'TensorImageDL', 'RandomResizedCropFlip', 'ResizeBatch',
+           'fashion_mnist_dev_split', 'fashion_mnist_test', 'mae_dataloaders', 'denormalize']
 
 # %% ../nbs/05_data.ipynb #f700a306
 import gzip, random, shutil, tempfile, warnings
@@ -90,10 +90,19 @@ class TensorImageDataset:
         return TensorImage(x.expand(*x.shape[:-3], self.in_chans, *x.shape[-2:])), TensorCategory(self.y[i])
 
 # %% ../nbs/05_data.ipynb #21e05dfb
+def to_device_async(t:Tensor, device) -> Tensor:
+    "`t` on `device`; from the CPU to a GPU through pinned memory, without the host waiting for the GPU."
+    device = torch.device(device)
+    if device.type != 'cuda' or t.device.type != 'cpu': return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)  # a copy from pageable memory would wait for the GPU's queue
+
 class TensorImageDL(TfmdDL):
-    "A `TfmdDL` over a `TensorImageDataset` that gathers each batch with one indexing."
+    "A `TfmdDL` over a `TensorImageDataset` that gathers each batch with one indexing (and sends it to a GPU unwaited)."
     def create_item(self, s): return s or 0  # the index; `None` (fastai's probe for types) as in `DataLoader`
-    def create_batch(self, b): return self.dataset[b]
+    def create_batch(self, b):
+        b = self.dataset[b]
+        if self.num_workers or self.device is None: return b  # workers: fastai copies in the main process
+        return tuple(type(t)(to_device_async(t, self.device)) for t in b)  # fastai's own copy then has nothing to do
     def _one_pass(self):
         "fastai's probe for the batch types, without using up random numbers: a resumed run must draw what the first run drew."
         gens = [t.generator for t in self.after_batch.fs if getattr(t, 'generator', None) is not None]
@@ -137,7 +146,7 @@ class RandomResizedCropFlip(RandTransform):
         theta = torch.zeros(N, 2, 3)
         theta[:, 0, 0], theta[:, 0, 2] = torch.where(flip, -w, w), cx
         theta[:, 1, 1], theta[:, 1, 2] = h, cy
-        grid = F.affine_grid(theta.to(x.device, x.dtype), (N, C, self.size, self.size), align_corners=False)
+        grid = F.affine_grid(to_device_async(theta, x.device).to(x.dtype), (N, C, self.size, self.size), align_corners=False)
         x = F.grid_sample(x, grid, mode='bicubic', padding_mode='border', align_corners=False)
         return x.clamp_(0, 1)  # bicubic overshoots at edges
 

@@ -27,9 +27,9 @@ from timm.data.mixup import mixup_target
 from timm.models.vision_transformer import VisionTransformer
 from timm.optim import param_groups_layer_decay
 from torchvision.transforms import v2
-from .data import mae_dataloaders
+from .data import mae_dataloaders, to_device_async
 from .pretrain import (effective_batch, scaled_lr, mae_adamw, mae_schedule, DeviceMixedPrecision, MAECheckpoint,
-                             EpochLogger, resume_run, check_run_settings, local_device)
+                             EpochLogger, resume_run, check_run_settings, local_device, keep_loss_on_device)
 from .linprobe import read_results, encoder_weights, create_vit, load_encoder_weights, vit_from_checkpoint, fit_run, write_result, _pools
 
 # %% ../nbs/07_finetune.ipynb #c4cbb85d
@@ -67,11 +67,31 @@ def tune_last_blocks(vit:VisionTransformer, blocks:int|str|None=None) -> VisionT
 
 # %% ../nbs/07_finetune.ipynb #0b7a9941
 class BatchRandAugment(Transform):
-    "torchvision's `RandAugment` on each image of a training batch (float images on [0, 1], before `Normalize`)."
+    "torchvision's `RandAugment` on a training batch, each image its own operations, applied to all images that drew one at once."
     split_idx, order = 0, 30  # training only; after the crop (20) and the resize (25), before `Normalize` (99)
-    def __init__(self, num_ops:int=2, magnitude:int=9): super().__init__(); self.ra = v2.RandAugment(num_ops, magnitude)
+    def __init__(self, num_ops:int=2, magnitude:int=9):
+        super().__init__(); self.ra = v2.RandAugment(num_ops, magnitude)
+        self.ops = list(self.ra._AUGMENTATION_SPACE.items())  # (name, (magnitudes(bins, H, W), signed)), torchvision's own
+
+    def draw(self, n:int): # per round: the operation of each image `(n,)`, and whether its magnitude is negated `(n,)`
+        "The random choices of `RandAugment` for `n` images, on the CPU: uniform over the operations, sign by a fair coin."
+        return [(torch.randint(len(self.ops), (n,)), torch.rand(n) < 0.5) for _ in range(self.ra.num_ops)]
+
+    def apply(self, x:Tensor, op:int, negate:bool) -> Tensor:
+        "Operation `op` of the space at the transform's magnitude (negated if `negate` and the operation is signed), on images `x`."
+        name, (magnitudes, signed) = self.ops[op]
+        mags = magnitudes(self.ra.num_magnitude_bins, *x.shape[-2:])
+        m = 0. if mags is None else float(mags[self.ra.magnitude]) * (-1 if signed and negate else 1)
+        return self.ra._apply_image_or_video_transform(x, name, m, interpolation=self.ra.interpolation, fill=self.ra._fill)
+
     def encodes(self, x:TensorImage):
-        return TensorImage(torch.stack([self.ra(xi) for xi in x.as_subclass(Tensor)]))
+        x = x.as_subclass(Tensor).clone()
+        for ops, negs in self.draw(len(x)):
+            for op in ops.unique().tolist():  # a few calls per batch, whatever its size; the choices stay on the host
+                for neg in (False, True):
+                    idx = ((ops == op) & (negs == neg)).nonzero()[:, 0]
+                    if len(idx): idx = to_device_async(idx, x.device); x[idx] = self.apply(x[idx], op, neg)
+        return TensorImage(x)
 
 class BatchRandomErasing(Transform):
     "timm's `RandomErasing` (normal-noise pixels) on a normalised training batch, each image with probability `p`."
@@ -155,7 +175,7 @@ def finetune_learner(dls, model:VisionTransformer, cfg:FinetuneConfig, cbs=None)
     learn = Learner(dls, model, loss_func=soft_target_loss, metrics=accuracy, lr=lr, cbs=cbs, splitter=splitter,
                     opt_func=lambda params, lr: mae_adamw(params, lr, betas=cfg.betas))
     learn.effective_batch, learn.layer_lrs = eff, lrs
-    return learn
+    return keep_loss_on_device(learn)
 
 # %% ../nbs/07_finetune.ipynb #f71b84ec
 def finetune(cfg:FinetuneConfig|None=None, # the run's settings (keyword arguments build one)

@@ -33,7 +33,7 @@ from .loss import create_mae, mae_presets, _is_decoder_key, _key_report
 from .data import mae_dataloaders, TensorImageDL
 from .pretrain import (effective_batch, scaled_lr, mae_schedule, DeviceMixedPrecision, MAECheckpoint, EpochLogger,
                              latest_checkpoint, resume_run, check_run_settings, _unwrap, data_parallel, local_device,
-                             precision_autocast)
+                             precision_autocast, keep_loss_on_device)
 
 # %% ../nbs/06_linear_probe.ipynb #768ce5b5
 def _load_checkpoint(checkpoint):
@@ -286,7 +286,7 @@ def linprobe_learner(dls, model:nn.Module, cfg:LinProbeConfig, cbs=None) -> Lear
     learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=accuracy, lr=lr, cbs=cbs,
                     opt_func=lars, splitter=lars_param_groups)
     learn.effective_batch = eff
-    return learn
+    return keep_loss_on_device(learn)
 
 # %% ../nbs/06_linear_probe.ipynb #33f6a940
 def linprobe(cfg:LinProbeConfig|None=None, # the run's settings (keyword arguments build one)

@@ -12,8 +12,8 @@ __all__ = ['no_weight_decay', 'check_run_settings', 'PretrainConfig', 'effective
            'load_training_checkpoint', 'export_encoder', 'StepLogger', 'EpochLogger', 'read_step_log',
            'GlooDistributedDL', 'DataParallel', 'data_parallel', 'local_device', 'visible_patch_stats', 'reconstruct',
            'show_reconstructions', 'plot_loss_curve', 'reconstruction_errors', 'ReconstructionRatio',
-           'reconstruction_ratio', 'LazyProgressCallback', 'use_fused_attention', 'EagerEvaluation', 'compiles',
-           'mae_learner', 'resume_run', 'pretrain']
+           'reconstruction_ratio', 'DeviceSmoothLoss', 'DeviceAvgLoss', 'keep_loss_on_device', 'LazyProgressCallback',
+           'use_fused_attention', 'EagerEvaluation', 'compiles', 'mae_learner', 'resume_run', 'pretrain']
 
 # %% ../nbs/05_pretrain.ipynb #d3d23cfa
 import csv, math, os, random, warnings
@@ -25,8 +25,9 @@ import numpy as np, torch, torch.nn as nn, torch.distributed as dist
 import matplotlib.pyplot as plt
 from torch import Tensor
 from fastcore.basics import store_attr
-from fastai.learner import Learner, Metric
-from fastai.callback.core import Callback
+from fastai.learner import Learner, Metric, AvgSmoothLoss, AvgLoss
+from fastai.torch_core import find_bs
+from fastai.callback.core import Callback, CancelStepException
 from fastai.callback.schedule import ParamScheduler
 from fastai.callback.training import GradientAccumulation
 from fastai.callback.fp16 import MixedPrecision
@@ -39,7 +40,7 @@ from timm.layers import Attention
 from .patchify import patchify, unpatchify, show_img
 from .masking import gather_tokens
 from .loss import create_mae, mae_presets, MaskedAutoencoderViT, _is_decoder_key
-from .data import mae_dataloaders
+from .data import mae_dataloaders, to_device_async
 
 # %% ../nbs/05_pretrain.ipynb #39e5d1c8
 _precisions = ('fp32', 'bf16', 'fp16')
@@ -151,8 +152,11 @@ class MAETrainer(Callback):
                  check_every:int=50, # read the non-finite flag (a host-device sync) every this many batches
                 ): store_attr()
     def before_batch(self):
-        g = None if self.training else torch.Generator().manual_seed(self.valid_seed + self.iter)
-        noise = _unwrap(self.model).mask_noise(len(self.x), self.mask_ratio, generator=g, device=self.x.device)
+        model = _unwrap(self.model)
+        if self.training: noise = model.mask_noise(len(self.x), self.mask_ratio, device=self.x.device)
+        else:  # the same masks every epoch, drawn on the CPU and sent without waiting for the device
+            g = torch.Generator().manual_seed(self.valid_seed + self.iter)
+            noise = to_device_async(model.mask_noise(len(self.x), self.mask_ratio, generator=g), self.x.device)
         self.learn.xb = (self.x, self.mask_ratio, noise, False)  # False: predict the removed patches only
     def before_train(self): self.first_bad = None
     def after_loss(self):
@@ -184,6 +188,13 @@ class DeviceMixedPrecision(MixedPrecision):
         dtype = torch.bfloat16 if str(self.amp_mode.value) == 'bf16' else torch.float16
         self.autocast = torch.autocast(dev, dtype=dtype)
         self.learn.scaler = torch.amp.GradScaler(dev, enabled=dtype == torch.float16, **{k: v for k, v in self.kwargs.items() if k != 'enabled'})
+    def before_step(self):
+        self.scaler.step(self.opt.opt)  # skipped on overflow; decided on the device by optimizers that can (fused AdamW)
+        self.stepped = True
+        raise CancelStepException()  # the step is taken: fastai's is not
+    def before_batch(self): self.stepped = False; super().before_batch()
+    def after_step(self):
+        if self.stepped: self.scaler.update()  # not after a step that gradient accumulation put off
 
 def precision_autocast(precision:str, device=None):
     "The autocast context of a run's `precision` ('fp32', 'bf16', 'fp16') on `device`; None for fp32."
@@ -220,6 +231,12 @@ def _gather(obj) -> list:
     out = [None] * dist.get_world_size()
     dist.all_gather_object(out, obj)
     return out
+
+def _sum_over_processes(t:Tensor) -> Tensor:
+    "`t` summed over the processes of a data-parallel run (`t` itself otherwise)."
+    if not (dist.is_available() and dist.is_initialized()): return t
+    t = t.clone(); dist.all_reduce(t)
+    return t
 
 def save_atomic(obj, path:Path):
     "`torch.save` to a temporary file next to `path`, then rename: `path` is either the old or the new file, whole."
@@ -445,7 +462,10 @@ class ReconstructionRatio(Metric):
         err = reconstruction_errors(learn.model, learn.xb[0], pred, mask, self.stats)
         self.total = err if self.total is None else self.total + err
     @property
-    def value(self): return None if self.total is None else (self.total[0] / self.total[1]).item()
+    def value(self): # read once an epoch; in a data-parallel run, over every process's shard
+        if self.total is None: return None
+        mse, fill_mse, _ = _sum_over_processes(self.total).tolist()
+        return mse / fill_mse
     @property
     def name(self): return 'recon_ratio'
 
@@ -468,9 +488,38 @@ def reconstruction_ratio(model:MaskedAutoencoderViT,
     return dict(mse=mse / n, fill_mse=fill_mse / n, ratio=mse / fill_mse)
 
 # %% ../nbs/05_pretrain.ipynb #d74d1665
+class DeviceSmoothLoss(AvgSmoothLoss):
+    "fastai's smoothed training loss (`train_loss`), kept on the device: no copy to the host, no gather across processes."
+    def accumulate(self, learn):
+        loss = learn.loss.detach().mean().float()
+        if self.count == 0: self.val = torch.zeros((), device=loss.device)
+        self.count += 1
+        self.val = torch.lerp(loss, self.val, self.beta)  # read once an epoch, by the Recorder; rank 0's in data-parallel runs
+
+class DeviceAvgLoss(AvgLoss):
+    "fastai's validation loss, summed on the device (fastai's copies each batch's to the host), over all processes at the end."
+    def reset(self): self.total = None
+    def accumulate(self, learn):
+        bs = find_bs(learn.yb) if len(learn.yb) else find_bs(learn.xb)
+        t = torch.stack([learn.loss.detach().float().mean() * bs, learn.loss.new_tensor(bs, dtype=torch.float32)])
+        self.total = t if self.total is None else self.total + t
+    @property
+    def value(self): # read once an epoch, by the Recorder, in every process
+        if self.total is None: return None
+        total, n = _sum_over_processes(self.total).tolist()
+        return total / n
+
+def keep_loss_on_device(learn:Learner) -> Learner:
+    "Give `learn`'s Recorder losses kept on the device: `DeviceSmoothLoss` (training) and `DeviceAvgLoss` (validation)."
+    learn.recorder.smooth_loss = DeviceSmoothLoss(beta=learn.recorder.smooth_loss.beta)
+    learn.recorder.loss = DeviceAvgLoss()
+    return learn
+
 class LazyProgressCallback(ProgressCallback):
     "fastai's progress bar, reading the smoothed loss for its comment (a host-device sync) every `every` batches only."
     def __init__(self, every:int=20): self.every = every
+    @property
+    def name(self): return 'progress'  # fastai's name for its bar: `learn.progress`, and `learn.no_bar()` finds it
     def after_batch(self):
         self.pbar.update(self.iter + 1)
         if hasattr(self, 'smooth_loss') and (self.iter + 1) % self.every == 0: self.pbar.comment = f'{self.smooth_loss.item():.4f}'
@@ -514,7 +563,7 @@ def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None) -
     if any(type(cb) is ProgressCallback for cb in learn.cbs):  # fastai's default bar reads the loss every batch
         learn.remove_cb(ProgressCallback); learn.add_cb(LazyProgressCallback())
     learn.effective_batch, learn.compiled = eff, learn_compiles
-    return learn
+    return keep_loss_on_device(learn)
 
 # %% ../nbs/05_pretrain.ipynb #d31d4066
 def resume_run(cfg, # a run's settings (a dataclass such as `PretrainConfig`)
