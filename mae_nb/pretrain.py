@@ -451,15 +451,18 @@ def reconstruction_errors(model:MaskedAutoencoderViT,
     pixels, truth, rec = to01(target), to01(gather_tokens(target, ids)), to01(pred).clamp(0, 1)
     vis = (1 - mask)[..., None, None]
     fill = (pixels * vis).sum((1, 2), keepdim=True) / (vis.sum(1, keepdim=True) * pixels.shape[2])  # `(N, 1, 1, C)`
-    return torch.stack([((rec - truth) ** 2).sum(), ((fill - truth) ** 2).sum(), truth.new_tensor(float(truth.numel()))])
+    return torch.stack([((rec - truth) ** 2).sum(), ((fill - truth) ** 2).sum(), torch.full((), float(truth.numel()), device=x.device)])
 
 class ReconstructionRatio(Metric):
     "Validation metric `recon_ratio`: the removed pixels' MSE of the reconstruction over that of the visible-mean fill."
-    def __init__(self, stats): self.stats = stats
+    def __init__(self, stats): self.stats = self.on_device = stats
     def reset(self): self.total = None
     def accumulate(self, learn):
         _, pred, mask = learn.pred
-        err = reconstruction_errors(learn.model, learn.xb[0], pred, mask, self.stats)
+        x = learn.xb[0]
+        if getattr(self.on_device[0], 'device', None) != x.device:  # once, not every batch
+            self.on_device = tuple(torch.as_tensor(s, dtype=torch.float32).to(x.device) for s in self.stats)
+        err = reconstruction_errors(learn.model, x, pred, mask, self.on_device)
         self.total = err if self.total is None else self.total + err
     @property
     def value(self): # read once an epoch; in a data-parallel run, over every process's shard
@@ -501,7 +504,8 @@ class DeviceAvgLoss(AvgLoss):
     def reset(self): self.total = None
     def accumulate(self, learn):
         bs = find_bs(learn.yb) if len(learn.yb) else find_bs(learn.xb)
-        t = torch.stack([learn.loss.detach().float().mean() * bs, learn.loss.new_tensor(bs, dtype=torch.float32)])
+        loss = learn.loss.detach().float().mean()
+        t = torch.stack([loss * bs, torch.full_like(loss, bs)])  # made on the device: no copy from the host
         self.total = t if self.total is None else self.total + t
     @property
     def value(self): # read once an epoch, by the Recorder, in every process
