@@ -45,7 +45,7 @@ def sgemm(n=2048, reps=20):
 def train_flops(model_kwargs, bs=128):
     "Matrix-product FLOPs of one training step per image (forward + backward)."
     from torch.utils.flop_counter import FlopCounterMode
-    from mae_nb.loss import create_mae
+    from mae_nb.model import create_mae
     m = create_mae(MINI, **model_kwargs)
     x = torch.randn(bs, 1, 28, 28)
     with FlopCounterMode(display=False) as fc:
@@ -55,7 +55,7 @@ def train_flops(model_kwargs, bs=128):
 def step_child(a):
     "One variant of the training step, in this (fresh) process."
     import contextlib
-    from mae_nb.loss import create_mae
+    from mae_nb.model import create_mae
     from mae_nb.pretrain import mae_param_groups, use_fused_attention
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)

@@ -16,7 +16,7 @@ import argparse, json, os, platform, tempfile, time
 import torch
 from fastai.callback.core import Callback, CancelFitException
 from mae_nb.data import mae_dataloaders
-from mae_nb.loss import create_mae
+from mae_nb.model import create_mae
 from mae_nb.pretrain import PretrainConfig, mae_learner, mae_adamw, mae_param_groups, pretrain
 
 class Timer(Callback):

@@ -47,7 +47,7 @@ def flops_per_image(model, img_size, in_chans):
 
 def model_only(preset, img_size, in_chans, bs, steps, warmup, device, compile, mode='default'):
     "The training step on one device-resident batch: median step time."
-    from mae_nb.loss import create_mae
+    from mae_nb.model import create_mae
     from mae_nb.pretrain import mae_param_groups
     torch.manual_seed(0)
     model = create_mae(preset, img_size=img_size, in_chans=in_chans).to(device)
@@ -75,7 +75,7 @@ def end_to_end(preset, img_size, in_chans, bs, steps, warmup, device, compile, n
     "mae_nb's Learner (all its training callbacks) on uint8 images in host memory; device-side augmentation."
     from fastai.callback.core import Callback, CancelFitException, CancelValidException
     from mae_nb.data import mae_dataloaders
-    from mae_nb.loss import create_mae
+    from mae_nb.model import create_mae
     from mae_nb.pretrain import PretrainConfig, mae_learner
     g = torch.Generator().manual_seed(0)
     xs = torch.randint(0, 256, (n_images, in_chans, img_size, img_size), dtype=torch.uint8, generator=g)
@@ -140,7 +140,7 @@ def main():
                 # one epoch holds every step, so no epoch start (iterator, shuffle) falls inside the timing
                 r = end_to_end(preset, size, C, bs, steps, warmup, device, comp, (warmup + steps + 1) * bs, args.compile_mode)
                 if preset not in flops:  # e.g. `--only end-to-end`: counted here, on the meta device
-                    from mae_nb.loss import create_mae
+                    from mae_nb.model import create_mae
                     flops[preset] = flops_per_image(create_mae(preset, img_size=size, in_chans=C), size, C)
                 r['flops'] = flops[preset]
         except Exception as e:  # one failing configuration (e.g. out of memory) must not hide the others

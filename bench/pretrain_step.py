@@ -58,7 +58,7 @@ def _official_modules(path, timm_path=None):
 class Official:
     "The official model, optimizer and engine step."
     def __init__(self, mods, preset, **kw):
-        from mae_nb.loss import mae_presets
+        from mae_nb.model import mae_presets
         self.mods = mods
         self.model = mods.models_mae.MaskedAutoencoderViT(**{**mae_presets[preset], **kw},
                                                           norm_layer=partial(torch.nn.LayerNorm, eps=1e-6))
@@ -88,7 +88,7 @@ class Official:
 class Ours:
     "mae_nb's training step, with switches for the ablation: removed-only prediction, fused AdamW, compile."
     def __init__(self, preset, pred_visible=False, fused=True, compile=False, **kw):
-        from mae_nb.loss import create_mae
+        from mae_nb.model import create_mae
         from mae_nb.pretrain import mae_param_groups, warmup_cosine
         self.model = create_mae(preset, **kw)
         self.opt = torch.optim.AdamW(mae_param_groups(self.model, 0.05), lr=1.5e-4, betas=(0.9, 0.95), fused=fused)
@@ -127,7 +127,7 @@ def variants(args):
 # ---------------------------------------------------------------- checks and measurements
 def check_same_loss(args, names):
     "Same weights (the first variant's state dict loaded into each), same noise: the same loss, raw and normalised targets."
-    from mae_nb.loss import load_mae_checkpoint
+    from mae_nb.model import load_mae_checkpoint
     losses = {}
     for norm_pix in (False, True):
         torch.manual_seed(0)
@@ -181,7 +181,7 @@ def peak_rss(name, args):
 
 def encoder_ratio(args):
     "Encoder forward+backward time with all tokens (mask ratio 0) vs visible only (0.75), mae_nb, median of repeats."
-    from mae_nb.loss import create_mae
+    from mae_nb.model import create_mae
     torch.manual_seed(0)
     enc = create_mae(args.preset, img_size=args.img_size, in_chans=3)
     imgs = torch.randn(args.batch, 3, args.img_size, args.img_size)
@@ -197,7 +197,7 @@ def encoder_ratio(args):
 def embed_ablation(args):
     "Patch embedding fwd+bwd: every patch by the convolution then 75% dropped (official) vs the kept patches by a GEMM."
     import torch.nn.functional as F
-    from mae_nb.loss import create_mae
+    from mae_nb.model import create_mae
     from mae_nb.encoder import patch_pixels
     from mae_nb.masking import random_masking
     m = create_mae(args.preset, img_size=args.img_size, in_chans=3)

@@ -7,8 +7,19 @@ Modules:
 - `mae_nb.decoder`: A small Transformer that gets the encoded visible patches plus a shared mask token for each removed one, and predicts the pixels of every patch.
 - `mae_nb.finetune`: Train the pretrained encoder end to end as a classifier, with the paper's recipe (layer-wise lr decay, drop path, mixup/cutmix, RandAugment, label smoothing), or tune only its last k blocks (the paper's Fig. 9).
 - `mae_nb.linprobe`: Freeze the pretrained encoder, train one linear layer on its features: how much of the class is already linearly readable? With the paper's head (BatchNorm without affine + Linear) and optimizer (LARS).
-- `mae_nb.loss`: Mean squared error on the removed patches only, optionally against per-patch normalised pixels; the official presets; loading official checkpoints.
+- `mae_nb.model`: Mean squared error on the removed patches only, optionally against per-patch normalised pixels; the whole model, `MaskedAutoencoderViT`; the official presets; loading official checkpoints.
 - `mae_nb.pretrain`: Train a masked autoencoder with a fastai `Learner`: the paper's recipe, mixed precision, checkpoints that resume exactly, and data-parallel training on GPUs or CPUs.
 - `mae_nb.transfer`: Take a pretrained encoder to a new dataset, image size and channel count; load the official MAE and timm checkpoints; export an encoder as a timm `VisionTransformer` for any timm or fastai pipeline."""
 
 __version__ = "0.0.1"
+
+_MOVED = {'mae_nb.loss': 'mae_nb.model'}  # modules renamed: old name -> new name
+
+class _MovedModules:
+    "Make `import` of a renamed module fail with its new name (found only after every other finder has failed)."
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name in _MOVED: raise ModuleNotFoundError(f"{name} is now {_MOVED[name]}: import from there", name=name)
+
+import sys as _sys
+if not any(f is _MovedModules for f in _sys.meta_path): _sys.meta_path.append(_MovedModules)

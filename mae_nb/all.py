@@ -13,7 +13,7 @@ from .patchify import *
 from .masking import *
 from .encoder import *
 from .decoder import *
-from .loss import *
+from .model import *
 from .data import *
 from .pretrain import *
 from .linprobe import *
@@ -22,5 +22,5 @@ from .transfer import *
 from .ablations import *
 
 # %% ../nbs/99_all.ipynb #84cc28fc
-_modules = ['patchify', 'masking', 'encoder', 'decoder', 'loss', 'data', 'pretrain', 'linprobe', 'finetune', 'transfer', 'ablations']
+_modules = ['patchify', 'masking', 'encoder', 'decoder', 'model', 'data', 'pretrain', 'linprobe', 'finetune', 'transfer', 'ablations']
 __all__ = [name for m in _modules for name in importlib.import_module(f'mae_nb.{m}').__all__]

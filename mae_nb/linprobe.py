@@ -29,7 +29,7 @@ from fastai.optimizer import OptimWrapper
 from fastai.torch_core import TensorCategory, rank_distrib, num_distrib, set_seed
 from timm.models.vision_transformer import VisionTransformer
 from timm.optim import Lars
-from .loss import create_mae, mae_presets, _is_decoder_key, _key_report
+from .model import create_mae, mae_presets, is_decoder_key, key_report
 from .data import mae_dataloaders, TensorImageDL
 from .pretrain import (effective_batch, scaled_lr, mae_schedule, DeviceMixedPrecision, MAECheckpoint, EpochLogger,
                              latest_checkpoint, resume_run, check_run_settings, _unwrap, data_parallel, local_device,
@@ -59,12 +59,12 @@ def read_encoder(checkpoint:str|Path|dict, # a file, a `mae-nb` run folder, or a
     ck = _load_checkpoint(checkpoint)
     sd = ck['model'] if isinstance(ck.get('model'), dict) else ck
     if not sd or not all(isinstance(v, Tensor) for v in sd.values()):
-        raise ValueError(f"expected a state dict (names -> tensors) or a dict holding one under 'model', got keys {_key_report(ck)}")
-    sd = {k: v for k, v in sd.items() if not _is_decoder_key(k) and (keep_head or not k.startswith(_head_keys))}
+        raise ValueError(f"expected a state dict (names -> tensors) or a dict holding one under 'model', got keys {key_report(ck)}")
+    sd = {k: v for k, v in sd.items() if not is_decoder_key(k) and (keep_head or not k.startswith(_head_keys))}
     needed = ('patch_embed.proj.weight', 'pos_embed', 'cls_token', 'blocks.0.mlp.fc1.weight')
     if any(k not in sd for k in needed):
         raise ValueError(f"not an MAE/ViT encoder checkpoint: expected the keys {', '.join(needed)}; "
-                         f"missing {_key_report(set(needed) - set(sd))}; found {_key_report(sd)}")
+                         f"missing {key_report(set(needed) - set(sd))}; found {key_report(sd)}")
     D, C, p, _ = sd['patch_embed.proj.weight'].shape
     depth = 1 + max(int(k.split('.')[1]) for k in sd if k.startswith('blocks.'))
     arch = dict(patch_size=p, in_chans=C, embed_dim=D, depth=depth, mlp_ratio=sd['blocks.0.mlp.fc1.weight'].shape[0] / D)
@@ -121,9 +121,9 @@ def load_encoder_weights(vit:VisionTransformer, sd:dict) -> VisionTransformer:
     if missing or unexpected or mis_shaped:
         raise ValueError(f"encoder weights do not fit the ViT (img_size={vit.patch_embed.img_size}, "
                          f"patch_size={vit.patch_embed.patch_size}, in_chans={vit.patch_embed.proj.in_channels}, "
-                         f"embed_dim={vit.embed_dim}, depth={len(vit.blocks)}):\n  missing keys: {_key_report(missing) or 'none'}\n"
-                         f"  unexpected keys: {_key_report(unexpected) or 'none'}\n"
-                         f"  shape mismatches (checkpoint vs model): {_key_report(mis_shaped) or 'none'}")
+                         f"embed_dim={vit.embed_dim}, depth={len(vit.blocks)}):\n  missing keys: {key_report(missing) or 'none'}\n"
+                         f"  unexpected keys: {key_report(unexpected) or 'none'}\n"
+                         f"  shape mismatches (checkpoint vs model): {key_report(mis_shaped) or 'none'}")
     vit.load_state_dict(sd, strict=False)
     return vit
 
@@ -144,7 +144,7 @@ def encoder_weights(checkpoint:str|Path|dict|None, # an MAE checkpoint; None: MA
     if checkpoint is not None: return read_encoder(checkpoint, num_heads)
     arch = _arch_from_preset(preset, model_kwargs)  # MAE's own initialisation (sin-cos position embeddings, xavier)
     mae = create_mae(preset, **{**(model_kwargs or {}), 'img_size': arch['img_size'], 'in_chans': arch['in_chans']})
-    return {k: v for k, v in mae.state_dict().items() if not _is_decoder_key(k)}, arch
+    return {k: v for k, v in mae.state_dict().items() if not is_decoder_key(k)}, arch
 
 def vit_from_checkpoint(checkpoint:str|Path|dict|None, # an MAE checkpoint; None: MAE's initialisation, no pretraining
                         num_classes:int=0, global_pool:str='token', fc_norm:bool|None=None, drop_path_rate:float=0.,

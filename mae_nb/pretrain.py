@@ -39,7 +39,7 @@ from timm.optim import param_groups_weight_decay
 from timm.layers import Attention
 from .patchify import patchify, unpatchify, show_img
 from .masking import gather_tokens
-from .loss import create_mae, mae_presets, MaskedAutoencoderViT, _is_decoder_key
+from .model import create_mae, mae_presets, MaskedAutoencoderViT, is_decoder_key
 from .data import mae_dataloaders, to_device_async
 
 # %% ../nbs/05_pretrain.ipynb #39e5d1c8
@@ -296,7 +296,7 @@ def load_training_checkpoint(path:Path) -> dict:
 def export_encoder(checkpoint:Path|dict, path:Path) -> Path:
     "Write the encoder of a checkpoint as the official `mae_pretrain_vit_*.pth` files are: `{'model': encoder weights}`."
     ck = load_training_checkpoint(checkpoint) if isinstance(checkpoint, (str, Path)) else checkpoint
-    save_atomic({'model': {k: v for k, v in ck['model'].items() if not _is_decoder_key(k)}}, path)
+    save_atomic({'model': {k: v for k, v in ck['model'].items() if not is_decoder_key(k)}}, path)
     return Path(path)
 
 # %% ../nbs/05_pretrain.ipynb #01b65114

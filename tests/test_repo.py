@@ -53,3 +53,26 @@ def test_sample_is_package_data():
     assert any(Path('assets/fashion_mnist_sample.npz').match(g) for g in globs)
     assert (ROOT/'mae_nb'/'assets'/'fashion_mnist_sample.npz').stat().st_size < 2_000_000
     assert cfg['project']['scripts']['mae-nb'] == 'mae_nb.cli:main'
+
+MODEL_CHECK = """
+import torch
+from {module} import MaskedAutoencoderViT
+torch.manual_seed(0)
+m = MaskedAutoencoderViT(img_size=28, patch_size=4, in_chans=1, embed_dim=32, depth=1, num_heads=2,
+                         decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2)
+loss, pred, mask = m(torch.rand(2, 1, 28, 28))
+assert loss.ndim == 0 and torch.isfinite(loss), loss
+assert pred.shape == (2, 49, 16) and mask.shape == (2, 49) and int(mask.sum()) == 2 * 37, (pred.shape, mask.sum())
+"""
+
+def test_model_is_whole_wherever_imported_from():
+    "Imported alone in a fresh interpreter, from any module that offers it, the model computes its loss."
+    for module in ('mae_nb.model', 'mae_nb.pretrain', 'mae_nb.all'):
+        r = subprocess.run([sys.executable, '-c', MODEL_CHECK.format(module=module)], cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == 0, f"{module}: {r.stderr[-2000:]}"
+
+def test_old_import_paths_name_the_new_place():
+    for old, says in [('import mae_nb.loss', 'mae_nb.loss is now mae_nb.model'),
+                      ('from mae_nb.decoder import MaskedAutoencoderViT', 'from mae_nb.model import MaskedAutoencoderViT')]:
+        r = subprocess.run([sys.executable, '-c', old], cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode != 0 and says in r.stderr, (old, r.stderr[-1000:])

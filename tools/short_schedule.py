@@ -94,7 +94,7 @@ def pixels():
 def probe(epoch:int, checkpoint:str|None):
     "Add the probe of a checkpoint (or, without one, of a fresh MAE initialisation) to the curve as `epoch`."
     from mae_nb.linprobe import vit_from_checkpoint, pooled_features
-    from mae_nb.loss import create_mae
+    from mae_nb.model import create_mae
     t0 = time.time()
     if checkpoint: sd = torch.load(checkpoint, weights_only=True)['model']
     else: torch.manual_seed(0); sd = create_mae(BASE['preset'], norm_pix_loss=False).state_dict()
