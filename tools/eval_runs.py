@@ -30,7 +30,7 @@ def jobs(ck:str, ft_epochs:int, tr_epochs:int) -> dict:
     arch = dict(preset=cfg['preset'], model_kwargs=cfg['model_kwargs'])
     depth = read_encoder(ck)[1]['depth']
     fm = dict(source='fashion_mnist', bs=256)
-    lp = dict(**fm, cached=True, epochs=90, base_lr=2.0)  # base_lr 0.1 x 1.28M / 60k images (notebook 06)
+    lp = dict(**fm, cached=True, epochs=90, base_lr=2.0)  # base_lr 0.1 x 1.28M / 60k images (notebook 09)
     # a budget of a few epochs: the paper's mixup, cutmix, RandAugment and erasing (tuned for 100) only slow it down
     light = dict(mixup=0., cutmix=0., rand_augment=False, reprob=0.)
     ft = dict(**fm, **light, epochs=ft_epochs, base_lr=1e-3)
