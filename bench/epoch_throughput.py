@@ -17,7 +17,8 @@ import torch
 from fastai.callback.core import Callback, CancelFitException
 from mae_nb.data import mae_dataloaders
 from mae_nb.model import create_mae
-from mae_nb.pretrain import PretrainConfig, mae_learner, mae_adamw, mae_param_groups, pretrain
+from mae_nb.pretrain import PretrainConfig, mae_learner, mae_param_groups, pretrain
+from mae_nb.train import mae_adamw
 
 class Timer(Callback):
     "Time `batches` training steps after `warmup`, then stop the fit."

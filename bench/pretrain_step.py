@@ -89,7 +89,8 @@ class Ours:
     "mae_nb's training step, with switches for the ablation: removed-only prediction, fused AdamW, compile."
     def __init__(self, preset, pred_visible=False, fused=True, compile=False, **kw):
         from mae_nb.model import create_mae
-        from mae_nb.pretrain import mae_param_groups, warmup_cosine
+        from mae_nb.pretrain import mae_param_groups
+        from mae_nb.train import warmup_cosine
         self.model = create_mae(preset, **kw)
         self.opt = torch.optim.AdamW(mae_param_groups(self.model, 0.05), lr=1.5e-4, betas=(0.9, 0.95), fused=fused)
         self.sched, self.it, self.pred_visible = warmup_cosine(1.5e-4, 0.05), 0, pred_visible

@@ -9,6 +9,7 @@ Modules:
 - `mae_nb.linprobe`: Freeze the pretrained encoder, train one linear layer on its features: how much of the class is already linearly readable? With the paper's head (BatchNorm without affine + Linear) and optimizer (LARS).
 - `mae_nb.model`: Mean squared error on the removed patches only, optionally against per-patch normalised pixels; the whole model, `MaskedAutoencoderViT`; the official presets; loading official checkpoints.
 - `mae_nb.pretrain`: Train a masked autoencoder with a fastai `Learner`: the paper's recipe, mixed precision, checkpoints that resume exactly, and data-parallel training on GPUs or CPUs.
+- `mae_nb.train`: What every training run shares: its settings, the learning rate and its schedule, AdamW, mixed precision, checkpoints that resume exactly, logs, data-parallel training on GPUs or CPUs, and the result it writes.
 - `mae_nb.transfer`: Take a pretrained encoder to a new dataset, image size and channel count; load the official MAE and timm checkpoints; export an encoder as a timm `VisionTransformer` for any timm or fastai pipeline."""
 
 __version__ = "0.0.1"

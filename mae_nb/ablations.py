@@ -21,8 +21,10 @@ import torch
 import matplotlib.pyplot as plt
 from fastai.torch_core import num_distrib, rank_distrib
 from .data import mae_dataloaders
-from .pretrain import PretrainConfig, pretrain, latest_checkpoint
-from .linprobe import LinProbeConfig, linprobe, _hardware
+from .pretrain import PretrainConfig, pretrain
+from .train import latest_checkpoint
+from .linprobe import LinProbeConfig, linprobe
+from .train import hardware
 from .finetune import FinetuneConfig, finetune
 
 # %% ../nbs/12_ablations.ipynb #679fb813
@@ -191,7 +193,7 @@ def _run_stage(name, key, cfg, out, rec_path, log):
     if name == 'pretrain': learn = pretrain(cfg, resume=resume, figures=False)
     else: learn = (linprobe if name == 'probe' else finetune)(cfg, resume=resume)
     rec = dict(stage=name, key=key, config=asdict(cfg), epochs=cfg.epochs, wall_s=round(time.time() - t0, 1),
-               resumed=bool(resume), hardware=_hardware(), device=_device())
+               resumed=bool(resume), hardware=hardware(), device=_device())
     if name == 'pretrain':
         rec['train_loss'], rec['valid_loss'] = map(float, learn.recorder.values[-1][:2])
     else:
@@ -301,7 +303,7 @@ def tune_stage(budget:str, # a key of `BUDGETS`
         rec = run_stage(stage, *stages[stage], log=log)
         rows.append(dict(value=v, key=rec['key'], valid_top1=rec['valid_top1'], valid_loss=rec['valid_loss'], wall_s=rec['wall_s']))
     best = max(rows, key=lambda r: r['valid_top1'])
-    res = dict(budget=budget, stage=stage, field=field, settings=settings or {}, runs=rows, chosen=best['value'], hardware=_hardware(),
+    res = dict(budget=budget, stage=stage, field=field, settings=settings or {}, runs=rows, chosen=best['value'], hardware=hardware(),
                note='chosen by top-1 on the 5,000 held-out training images; the test set is not read')
     path = Path(root)/'tuning'/f"{budget}-{stage}-{field}{''.join(f'-{k}' for k in settings or {})}.json"
     path.parent.mkdir(parents=True, exist_ok=True); path.write_text(json.dumps(res, indent=1, default=str))

@@ -11,12 +11,13 @@ __all__ = ['add_dataclass_args', 'make_parser', 'run', 'main']
 import argparse, json, sys, typing, warnings
 # fastai 2.8 scripts a few layers with `torch.jit.script` on import, which recent torch deprecates: noise on every command
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
-from dataclasses import fields, MISSING
+from dataclasses import fields, MISSING, is_dataclass
 from pathlib import Path
 import torch.distributed as dist
 from fastcore.docments import docments
 from fastai.torch_core import rank_distrib
-from .pretrain import PretrainConfig, pretrain, latest_checkpoint, reconstruction_ratio
+from .pretrain import PretrainConfig, pretrain, reconstruction_ratio
+from .train import latest_checkpoint
 from .linprobe import LinProbeConfig, linprobe
 from .finetune import FinetuneConfig, finetune
 from .transfer import TransferConfig, transfer, export_timm
@@ -27,7 +28,9 @@ def _flag(name): return '--' + name.replace('_', '-')
 
 def add_dataclass_args(parser:argparse.ArgumentParser, cls):
     "One flag per field of the dataclass `cls`, typed and documented from its annotations and comments."
-    docs = docments(cls)
+    docs = {}
+    for c in reversed(cls.__mro__):  # a field documented where it is declared: a base class's (`RunConfig`) or `cls`'s own
+        if is_dataclass(c): docs.update({k: v for k, v in docments(c).items() if v})
     for f in fields(cls):
         default = f.default_factory() if f.default is MISSING else f.default
         kw = dict(default=default, help=(docs.get(f.name) or f.name).replace('%', '%%'))  # argparse formats help with %

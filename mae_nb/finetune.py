@@ -28,9 +28,9 @@ from timm.models.vision_transformer import VisionTransformer
 from timm.optim import param_groups_layer_decay
 from torchvision.transforms import v2
 from .data import mae_dataloaders, to_device_async
-from .pretrain import (effective_batch, scaled_lr, mae_adamw, mae_schedule, DeviceMixedPrecision, MAECheckpoint,
-                             EpochLogger, resume_run, check_run_settings, local_device, keep_loss_on_device)
-from .linprobe import read_results, encoder_weights, create_vit, load_encoder_weights, vit_from_checkpoint, fit_run, write_result, _pools
+from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, DeviceMixedPrecision,
+                          keep_loss_on_device, start_run, run_callbacks, fit_run, write_result)
+from .linprobe import read_results, encoder_weights, create_vit, load_encoder_weights, vit_from_checkpoint, _pools
 
 # %% ../nbs/10_finetune.ipynb #c4cbb85d
 def layer_decay_groups(model:VisionTransformer, weight_decay:float=0.05, layer_decay:float=0.75) -> list:
@@ -123,45 +123,37 @@ def soft_target_loss(out:Tensor, y:Tensor) -> Tensor:
 
 # %% ../nbs/10_finetune.ipynb #3a4d8fa8
 @dataclass
-class FinetuneConfig:
-    "Every setting of a (partial) fine-tuning run; defaults follow the paper's ViT-B recipe (§A.1, Table 9)."
+class FinetuneConfig(RunConfig):
+    "Every setting of a (partial) fine-tuning run (`RunConfig`'s and these); defaults follow the paper's ViT-B recipe (§A.1, Table 9)."
+    epochs:int = 100
+    base_lr:float = 5e-4
+    out:str = 'runs/finetune'
+    save_every:int = 10
+    preset:str = 'mae_vit_tiny_patch4'
     checkpoint:str|None = None # the pretrained encoder (file or `mae-nb pretrain` run folder); None: the same ViT from scratch
-    source:str = 'sample' # data: 'sample' (shipped), 'fashion_mnist', or an image folder
-    data_path:str|None = None # folder of the Fashion-MNIST IDX files
     blocks:str|None = None # blocks tuned: k (the last k, 0 = head only), 'mlp' (last block's MLP), or all (None)
     global_pool:str = 'avg' # 'avg' (patch-token mean + fc_norm, the paper's default) or 'token' (cls)
-    epochs:int = 100
-    bs:int = 256 # batch per process (even: mixup pairs images)
-    base_lr:float = 5e-4 # lr = base_lr * effective batch / 256
     layer_decay:float = 0.75
     weight_decay:float = 0.05
     betas:tuple = (0.9, 0.999)
-    warmup_epochs:float|None = None # default: 5 of 100 epochs, scaled to `epochs`
     drop_path:float = 0.1
     label_smoothing:float = 0.1
     mixup:float = 0.8 # mixup alpha (0: off)
     cutmix:float = 1.0 # cutmix alpha (0: off)
     rand_augment:bool = True # RandAugment, 2 operations of magnitude 9
     reprob:float = 0.25 # random erasing probability
-    precision:str = 'fp32' # 'fp32', 'bf16' or 'fp16'
-    seed:int = 0
-    out:str = 'runs/finetune' # output folder: checkpoints, logs, result.json
-    save_every:int = 10 # write a checkpoint every this many epochs (and at the end)
-    num_workers:int = 0
     num_heads:int|None = None # only for checkpoints whose heads cannot be read (see `read_encoder`)
-    preset:str = 'mae_vit_tiny_patch4' # architecture when `checkpoint` is None
-    model_kwargs:dict = field(default_factory=dict) # overrides of the preset
 
     def __post_init__(self):
         if self.global_pool not in _pools: raise ValueError(f"global_pool must be one of {_pools}, got {self.global_pool!r}")
-        check_run_settings(self)
+        super().__post_init__()
         if (self.mixup > 0 or self.cutmix > 0) and self.bs % 2: raise ValueError(f"mixup/cutmix pair the images of a batch: bs must be even, got {self.bs}")
         if not 0 < self.layer_decay <= 1: raise ValueError(f"layer_decay must be in (0, 1], got {self.layer_decay}")
         self.blocks = _check_blocks(self.blocks)  # the depth is checked against the model
         self.betas = tuple(self.betas)
 
     @property
-    def warmup(self) -> float: return self.epochs / 20 if self.warmup_epochs is None else self.warmup_epochs
+    def warmup(self) -> float: return self.epochs / 20 if self.warmup_epochs is None else self.warmup_epochs  # 5 of 100
 
 # %% ../nbs/10_finetune.ipynb #5d4f1a73
 def finetune_learner(dls, model:VisionTransformer, cfg:FinetuneConfig, cbs=None) -> Learner:
@@ -185,10 +177,8 @@ def finetune(cfg:FinetuneConfig|None=None, # the run's settings (keyword argumen
              **kwargs) -> Learner:
     "Fine-tune (all or the last `cfg.blocks` blocks of) a pretrained encoder, or train it from scratch; returns the `Learner`."
     if cfg is None: cfg = FinetuneConfig(**kwargs)
-    cfg, ck, start = resume_run(cfg, resume)
-    out = Path(cfg.out); out.mkdir(parents=True, exist_ok=True)
-    t0, device = time.time(), local_device()
-    set_seed(cfg.seed + rank_distrib())
+    t0 = time.time()
+    cfg, ck, start, device = start_run(cfg, resume)
     if model is None:
         sd, arch = encoder_weights(cfg.checkpoint, cfg.num_heads, cfg.preset, cfg.model_kwargs)
         img_size, in_chans = arch['img_size'], arch['in_chans']
@@ -206,9 +196,8 @@ def finetune(cfg:FinetuneConfig|None=None, # the run's settings (keyword argumen
                          f"give it a new head with `model.reset_classifier({dls.c})`")
     else: vit = model
     tune_last_blocks(vit, cfg.blocks)
-    log_cbs = [MAECheckpoint(out, cfg.save_every, asdict(cfg), ck), EpochLogger(out/'epochs.csv', start)]
-    learn = finetune_learner(dls, vit, cfg, cbs=log_cbs + list(cbs or []))
+    learn = finetune_learner(dls, vit, cfg, cbs=run_callbacks(cfg, ck, start) + list(cbs or []))
     fit_run(learn, cfg.epochs, start)
-    learn.result = write_result(out, cfg, learn, time.time() - t0,
+    learn.result = write_result(cfg.out, cfg, learn, time.time() - t0,
                                 trainable_params=sum(p.numel() for p in vit.parameters() if p.requires_grad))
     return learn

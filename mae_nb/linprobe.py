@@ -8,8 +8,8 @@ Docs: https://mae-nb.github.io/mae_nb/linear_probe.html.md"""
 # %% auto #0
 __all__ = ['read_encoder', 'create_vit', 'load_encoder_weights', 'encoder_weights', 'vit_from_checkpoint', 'probe_head',
            'linear_probe_model', 'lars_param_groups', 'lars', 'extract_features', 'FeatureDataset',
-           'feature_dataloaders', 'LinProbeConfig', 'fit_run', 'evaluate', 'write_result', 'linprobe_learner',
-           'linprobe', 'pooled_features', 'probe_top1', 'ProbeCurve', 'read_results']
+           'feature_dataloaders', 'LinProbeConfig', 'linprobe_learner', 'linprobe', 'pooled_features', 'probe_top1',
+           'ProbeCurve', 'read_results']
 
 # %% ../nbs/09_linear_probe.ipynb #19f9d252
 import json, math, random, time
@@ -31,9 +31,8 @@ from timm.models.vision_transformer import VisionTransformer
 from timm.optim import Lars
 from .model import create_mae, mae_presets, is_decoder_key, key_report
 from .data import mae_dataloaders, TensorImageDL
-from .pretrain import (effective_batch, scaled_lr, mae_schedule, DeviceMixedPrecision, MAECheckpoint, EpochLogger,
-                             latest_checkpoint, resume_run, check_run_settings, _unwrap, data_parallel, local_device,
-                             precision_autocast, keep_loss_on_device)
+from .train import (RunConfig, effective_batch, scaled_lr, mae_schedule, DeviceMixedPrecision, latest_checkpoint,
+                          unwrap_model, precision_autocast, keep_loss_on_device, start_run, run_callbacks, fit_run, write_result)
 
 # %% ../nbs/09_linear_probe.ipynb #768ce5b5
 def _load_checkpoint(checkpoint):
@@ -186,7 +185,7 @@ def lars(params, lr:float, momentum:float=0.9, weight_decay:float=0., **kwargs) 
 @torch.no_grad()
 def extract_features(vit:VisionTransformer, dl, autocast=None): # (features `(N, D)` float32, labels `(N,)`), in dataset order
     "The pooled features (the head's input) of every item of `dl`'s dataset, without augmentation or shuffling."
-    vit = _unwrap(vit).eval().to(dl.device or 'cpu')  # the whole model where the batches are
+    vit = unwrap_model(vit).eval().to(dl.device or 'cpu')  # the whole model where the batches are
     dl = dl.new(shuffle=False, drop_last=False)
     fs, ys = [], []
     for xb, yb in dl:
@@ -212,70 +211,27 @@ def feature_dataloaders(train:tuple, valid:tuple, bs:int, valid_bs:int|None=None
 
 # %% ../nbs/09_linear_probe.ipynb #be8630f5
 @dataclass
-class LinProbeConfig:
-    "Every setting of a linear-probing run; defaults follow the paper (§A.1, Table 10)."
-    checkpoint:str|None = None # the encoder: a `mae-nb pretrain` checkpoint or run folder, or an official/timm MAE file; None: random init
-    source:str = 'sample' # data: 'sample' (shipped), 'fashion_mnist', or an image folder
-    data_path:str|None = None # folder of the Fashion-MNIST IDX files
-    pool:str = 'token' # feature: 'token' (cls, the paper) or 'avg' (mean of the patch tokens)
+class LinProbeConfig(RunConfig):
+    "Every setting of a linear-probing run (`RunConfig`'s and these); defaults follow the paper (§A.1, Table 10)."
     epochs:int = 90
-    bs:int = 256 # batch per process
-    base_lr:float = 0.1 # lr = base_lr * effective batch / 256
-    warmup_epochs:float|None = None # default: 10 of 90 epochs, scaled to `epochs`
+    base_lr:float = 0.1
+    out:str = 'runs/linprobe'
+    save_every:int = 10
+    preset:str = 'mae_vit_tiny_patch4'
+    checkpoint:str|None = None # the encoder: a `mae-nb pretrain` checkpoint or run folder, or an official/timm MAE file; None: random init
+    pool:str = 'token' # feature: 'token' (cls, the paper) or 'avg' (mean of the patch tokens)
     augment:bool = True # random resized crop (scale 0.08-1) + flip, as the paper
     cached:bool = False # compute the features once (no augmentation) and train the head on them: much faster
     pixels:bool = False # baseline: the probe on raw pixels instead of encoder features (implies cached)
-    precision:str = 'fp32' # 'fp32', 'bf16' or 'fp16' (autocast of the encoder)
-    seed:int = 0
-    out:str = 'runs/linprobe' # output folder: checkpoints, logs, result.json
-    save_every:int = 10 # write a checkpoint every this many epochs (and at the end)
-    num_workers:int = 0
     num_heads:int|None = None # only for checkpoints whose heads cannot be read (see `read_encoder`)
-    preset:str = 'mae_vit_tiny_patch4' # architecture when `checkpoint` is None
-    model_kwargs:dict = field(default_factory=dict) # overrides of the preset
 
     def __post_init__(self):
         if self.pool not in _pools: raise ValueError(f"pool must be one of {_pools}, got {self.pool!r}")
-        check_run_settings(self)
+        super().__post_init__()
         if self.pixels: self.cached = True
 
     @property
-    def warmup(self) -> float: return self.epochs / 9 if self.warmup_epochs is None else self.warmup_epochs
-
-# %% ../nbs/09_linear_probe.ipynb #b80c66d4
-def _hardware() -> str:
-    import platform, os
-    if torch.cuda.is_available(): return f"{torch.cuda.get_device_name()} x{max(num_distrib(), 1)}"
-    return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads, x{max(num_distrib(), 1)} processes"
-
-def fit_run(learn:Learner, epochs:int, start:int=0):
-    "`learn.fit` from epoch `start`, data-parallel when launched with torchrun or accelerate (`data_parallel`)."
-    # no SyncBatchNorm: as the official code, the probe's BatchNorm normalises each process's batch (and SyncBatchNorm
-    # does not run on CPUs)
-    with data_parallel(learn, sync_bn=False): learn.fit(epochs, start_epoch=start)
-
-@torch.no_grad()
-def evaluate(model:nn.Module, dl, loss_func, autocast=None) -> tuple: # (mean loss, top-1)
-    "Loss and top-1 of a classifier on every item of `dl`, in this process alone: no `Learner`, none of a run's callbacks."
-    was_training = model.training; model.eval()
-    total = torch.zeros(3, device=dl.device)  # summed loss, correct, count
-    for xb, yb in dl.new(shuffle=False, drop_last=False):
-        xb, yb = xb.as_subclass(Tensor), yb.as_subclass(Tensor)  # plain tensors: fastai's types would not mix in the loss
-        with (autocast or torch.autocast(xb.device.type, enabled=False)): out = model(xb)
-        total += torch.stack([loss_func(out, yb).float() * len(yb), (out.argmax(1) == yb).sum().float(), total.new_tensor(len(yb))])
-    model.train(was_training)
-    loss, correct, n = total.tolist()
-    return loss / n, correct / n
-
-def write_result(out:Path, cfg, learn:Learner, wall_s:float, **extra) -> dict:
-    "Write `out/result.json`: final validation loss and top-1 accuracy, settings, hardware, wall time (rank 0 only)."
-    if learn.recorder.values and num_distrib() <= 1: valid_loss, top1 = learn.recorder.values[-1][1:3]
-    else:  # data-parallel: each process validated its shard only; after the run its loaders are whole again
-        valid_loss, top1 = evaluate(learn.model, learn.dls.valid, learn.loss_func, precision_autocast(cfg.precision, learn.dls.device))
-    res = dict(top1=float(top1), valid_loss=float(valid_loss), n_valid=len(learn.dls.valid_ds), epochs=cfg.epochs,
-               config=asdict(cfg), hardware=_hardware(), wall_s=round(wall_s, 1), torch=torch.__version__, **extra)
-    if not rank_distrib(): (Path(out)/'result.json').write_text(json.dumps(res, indent=1, default=str))
-    return res
+    def warmup(self) -> float: return self.epochs / 9 if self.warmup_epochs is None else self.warmup_epochs  # 10 of 90
 
 # %% ../nbs/09_linear_probe.ipynb #319d9313
 def linprobe_learner(dls, model:nn.Module, cfg:LinProbeConfig, cbs=None) -> Learner:
@@ -295,10 +251,8 @@ def linprobe(cfg:LinProbeConfig|None=None, # the run's settings (keyword argumen
              **kwargs) -> Learner:
     "Linear-probe an encoder as `cfg` says; returns the `Learner` (its `vit` attribute is the whole probed model)."
     if cfg is None: cfg = LinProbeConfig(**kwargs)
-    cfg, ck, start = resume_run(cfg, resume)
-    out = Path(cfg.out); out.mkdir(parents=True, exist_ok=True)
-    t0, device = time.time(), local_device()
-    set_seed(cfg.seed + rank_distrib())
+    t0 = time.time()
+    cfg, ck, start, device = start_run(cfg, resume)
     vit = None if cfg.pixels else vit_from_checkpoint(cfg.checkpoint, global_pool=cfg.pool, fc_norm=False, num_heads=cfg.num_heads,
                                                         preset=cfg.preset, model_kwargs=cfg.model_kwargs)
     img_size, in_chans = (vit.patch_embed.img_size, vit.patch_embed.proj.in_channels) if vit else ((None, None), None)
@@ -306,7 +260,7 @@ def linprobe(cfg:LinProbeConfig|None=None, # the run's settings (keyword argumen
     dls = mae_dataloaders(cfg.source, img_size=img_size[0], in_chans=in_chans, bs=cfg.bs, path=cfg.data_path,
                           augment=cfg.augment and not cfg.cached, crop_scale=(0.08, 1.0), num_workers=cfg.num_workers,
                           seed=cfg.seed, device=device)
-    log_cbs = [MAECheckpoint(out, cfg.save_every, asdict(cfg), ck), EpochLogger(out/'epochs.csv', start)] + list(cbs or [])
+    log_cbs = run_callbacks(cfg, ck, start) + list(cbs or [])
     if cfg.pixels:  # the images themselves are the features
         train, valid = ((x.flatten(1), y) for x, y in (_pixels(dls.train), _pixels(dls.valid)))
         head = probe_head(train[0].shape[1], dls.c)
@@ -323,7 +277,7 @@ def linprobe(cfg:LinProbeConfig|None=None, # the run's settings (keyword argumen
         learn = linprobe_learner(dls, model, cfg, cbs=log_cbs)
     fit_run(learn, cfg.epochs, start)
     learn.vit = model
-    learn.result = write_result(out, cfg, learn, time.time() - t0, features='pixels' if cfg.pixels else cfg.pool)
+    learn.result = write_result(cfg.out, cfg, learn, time.time() - t0, features='pixels' if cfg.pixels else cfg.pool)
     return learn
 
 # %% ../nbs/09_linear_probe.ipynb #c363990d
@@ -342,7 +296,7 @@ def pooled_features(vit:VisionTransformer, # a timm ViT whose `norm` is the enco
     "Several features of every item of `dl`'s dataset from one pass of the frozen encoder."
     bad = [p for p in pools if p not in _pools + ('patches',)]
     if bad: raise ValueError(f"pools must be among {_pools + ('patches',)}, got {bad}")
-    vit = _unwrap(vit).eval().to(dl.device or 'cpu')
+    vit = unwrap_model(vit).eval().to(dl.device or 'cpu')
     take = {'token': lambda t: t[:, 0], 'avg': lambda t: t[:, vit.num_prefix_tokens:].mean(1),
             'patches': lambda t: t[:, vit.num_prefix_tokens:].flatten(1)}
     fs, ys = {p: [] for p in pools}, []
@@ -376,7 +330,7 @@ class ProbeCurve(Callback):
         epoch, path = self.epoch + 1, Path(self.fname)
         rows = json.loads(path.read_text()) if path.exists() else []
         if epoch not in self.at or rank_distrib() or any(r['epoch'] == epoch for r in rows): return
-        t0, mae = time.time(), _unwrap(self.model)
+        t0, mae = time.time(), unwrap_model(self.model)
         states = random.getstate(), np.random.get_state(), torch.get_rng_state()
         vit = vit_from_checkpoint({'model': mae.state_dict()}, global_pool='token', fc_norm=False,
                                   num_heads=mae.blocks[0].attn.num_heads)

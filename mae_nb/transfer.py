@@ -16,7 +16,7 @@ from torch import Tensor
 from timm.layers import resample_abs_pos_embed
 from fastai.learner import Learner
 from .data import mae_dataloaders
-from .pretrain import save_atomic, local_device
+from .train import save_atomic, local_device
 from .linprobe import read_results, read_encoder, create_vit, load_encoder_weights
 from .finetune import FinetuneConfig, finetune
 

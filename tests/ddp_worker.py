@@ -10,7 +10,7 @@ computed here on the whole validation set. Last, a non-finite loss in one proces
 import hashlib, json, os, sys
 from pathlib import Path
 import torch
-import mae_nb.pretrain as P
+import mae_nb.pretrain as P, mae_nb.train as T
 from fastai.callback.core import Callback
 from mae_nb.data import mae_dataloaders
 from mae_nb.linprobe import LinProbeConfig, linprobe
@@ -19,15 +19,15 @@ from mae_nb.transfer import TransferConfig, transfer
 
 out = Path(sys.argv[1]); rank = int(os.environ['RANK'])
 seen, writes = [], []
-_get_idxs = P.GlooDistributedDL.get_idxs
+_get_idxs = T.GlooDistributedDL.get_idxs
 def get_idxs(self):
     idxs = _get_idxs(self)
     if self.dl.shuffle: seen.append(list(map(int, idxs)))  # the training loader (validation is not shuffled)
     return idxs
-P.GlooDistributedDL.get_idxs = get_idxs
-_save = P.save_atomic
+T.GlooDistributedDL.get_idxs = get_idxs
+_save = T.save_atomic
 def save_atomic(obj, path): writes.append(str(path)); return _save(obj, path)
-P.save_atomic = save_atomic
+T.save_atomic = save_atomic
 _savefig = P.plt.Figure.savefig
 def savefig(self, fname, *a, **k): writes.append(str(fname)); return _savefig(self, fname, *a, **k)
 P.plt.Figure.savefig = savefig
@@ -37,7 +37,7 @@ def digest(model): return hashlib.sha256(torch.cat([p.detach().flatten() for p i
 def holds_final(model, folder): # the returned model's weights are those of the run's final checkpoint
     torch.distributed.barrier()  # rank 0 has written it
     ck = torch.load(folder/'checkpoint-2.pth', weights_only=True)['model']
-    sd = P._unwrap(model).state_dict()
+    sd = T.unwrap_model(model).state_dict()
     return sorted(sd) == sorted(ck) and all(torch.equal(v, ck[k]) for k, v in sd.items())
 
 @torch.no_grad()

@@ -16,7 +16,8 @@ import argparse, json, os, platform, shutil, sys, time
 from pathlib import Path
 import torch
 from mae_nb.data import mae_dataloaders
-from mae_nb.pretrain import PretrainConfig, pretrain, latest_checkpoint, reconstruction_ratio
+from mae_nb.pretrain import PretrainConfig, pretrain, reconstruction_ratio
+from mae_nb.train import latest_checkpoint
 from mae_nb.linprobe import ProbeCurve, probe_top1, _pixels
 
 ROOT = Path(__file__).resolve().parents[1]
