@@ -3,6 +3,7 @@
 Modules:
 
 - `mae_nb.ablations`: Run the paper's ablations (mask ratio, decoder depth and width, target, mask sampling, partial fine-tuning, schedule length) and its headline comparison (MAE vs the same ViT from scratch) on Fashion-MNIST, end to end, and read them beside the paper's numbers.
+- `mae_nb.checkpoints`: One room for every checkpoint layout we read (mae_nb runs, the official full, encoder-only and fine-tuned files, timm's `.mae` weights): the encoder as a timm `VisionTransformer`, moved to another image size or channel count, and exported for timm.
 - `mae_nb.data`: The images every later notebook trains on, fed with the paper's only augmentation: a random resized crop and a horizontal flip, per image, on the device.
 - `mae_nb.decoder`: A small Transformer that gets the encoded visible patches plus a shared mask token for each removed one, and predicts the pixels of every patch.
 - `mae_nb.finetune`: Train the pretrained encoder end to end as a classifier, with the paper's recipe (layer-wise lr decay, drop path, mixup/cutmix, RandAugment, label smoothing), or tune only its last k blocks (the paper's Fig. 9).
@@ -10,7 +11,7 @@ Modules:
 - `mae_nb.model`: Mean squared error on the removed patches only, optionally against per-patch normalised pixels; the whole model, `MaskedAutoencoderViT`; the official presets; loading official checkpoints.
 - `mae_nb.pretrain`: Train a masked autoencoder with a fastai `Learner`: the paper's recipe, mixed precision, checkpoints that resume exactly, and data-parallel training on GPUs or CPUs.
 - `mae_nb.train`: What every training run shares: its settings, the learning rate and its schedule, AdamW, mixed precision, checkpoints that resume exactly, logs, data-parallel training on GPUs or CPUs, and the result it writes.
-- `mae_nb.transfer`: Take a pretrained encoder to a new dataset, image size and channel count; load the official MAE and timm checkpoints; export an encoder as a timm `VisionTransformer` for any timm or fastai pipeline."""
+- `mae_nb.transfer`: Take a pretrained encoder to a new dataset, image size and channel count, and fine-tune it there: the paper's transfer claim, from clothes to handwritten digits."""
 
 __version__ = "0.0.1"
 

@@ -15,6 +15,7 @@ from .encoder import *
 from .decoder import *
 from .model import *
 from .data import *
+from .checkpoints import *
 from .train import *
 from .pretrain import *
 from .linprobe import *
@@ -23,5 +24,5 @@ from .transfer import *
 from .ablations import *
 
 # %% ../nbs/99_all.ipynb #84cc28fc
-_modules = ['patchify', 'masking', 'encoder', 'decoder', 'model', 'data', 'train', 'pretrain', 'linprobe', 'finetune', 'transfer', 'ablations']
+_modules = ['patchify', 'masking', 'encoder', 'decoder', 'model', 'data', 'checkpoints', 'train', 'pretrain', 'linprobe', 'finetune', 'transfer', 'ablations']
 __all__ = [name for m in _modules for name in importlib.import_module(f'mae_nb.{m}').__all__]

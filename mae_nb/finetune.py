@@ -28,9 +28,9 @@ from timm.models.vision_transformer import VisionTransformer
 from timm.optim import param_groups_layer_decay
 from torchvision.transforms import v2
 from .data import mae_dataloaders, to_device_async
-from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, DeviceMixedPrecision,
+from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, DeviceMixedPrecision, read_results,
                           keep_loss_on_device, start_run, run_callbacks, fit_run, write_result)
-from .linprobe import read_results, encoder_weights, create_vit, load_encoder_weights, vit_from_checkpoint, _pools
+from .checkpoints import encoder_weights, create_vit, load_encoder_weights, vit_from_checkpoint, vit_pools
 
 # %% ../nbs/10_finetune.ipynb #c4cbb85d
 def layer_decay_groups(model:VisionTransformer, weight_decay:float=0.05, layer_decay:float=0.75) -> list:
@@ -145,7 +145,7 @@ class FinetuneConfig(RunConfig):
     num_heads:int|None = None # only for checkpoints whose heads cannot be read (see `read_encoder`)
 
     def __post_init__(self):
-        if self.global_pool not in _pools: raise ValueError(f"global_pool must be one of {_pools}, got {self.global_pool!r}")
+        if self.global_pool not in vit_pools: raise ValueError(f"global_pool must be one of {vit_pools}, got {self.global_pool!r}")
         super().__post_init__()
         if (self.mixup > 0 or self.cutmix > 0) and self.bs % 2: raise ValueError(f"mixup/cutmix pair the images of a batch: bs must be even, got {self.bs}")
         if not 0 < self.layer_decay <= 1: raise ValueError(f"layer_decay must be in (0, 1], got {self.layer_decay}")

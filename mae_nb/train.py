@@ -7,11 +7,10 @@ Docs: https://mae-nb.github.io/mae_nb/train.html.md"""
 
 # %% auto #0
 __all__ = ['check_run_settings', 'RunConfig', 'effective_batch', 'scaled_lr', 'mae_adamw', 'warmup_cosine', 'mae_schedule',
-           'DeviceMixedPrecision', 'precision_autocast', 'unwrap_model', 'save_atomic', 'MAECheckpoint',
-           'latest_checkpoint', 'load_training_checkpoint', 'export_encoder', 'StepLogger', 'EpochLogger',
-           'read_step_log', 'DeviceSmoothLoss', 'DeviceAvgLoss', 'keep_loss_on_device', 'LazyProgressCallback',
-           'GlooDistributedDL', 'DataParallel', 'data_parallel', 'local_device', 'resume_run', 'hardware', 'fit_run',
-           'evaluate', 'write_result', 'start_run', 'run_callbacks']
+           'DeviceMixedPrecision', 'precision_autocast', 'unwrap_model', 'MAECheckpoint', 'load_training_checkpoint',
+           'StepLogger', 'EpochLogger', 'read_step_log', 'DeviceSmoothLoss', 'DeviceAvgLoss', 'keep_loss_on_device',
+           'LazyProgressCallback', 'GlooDistributedDL', 'DataParallel', 'data_parallel', 'local_device', 'resume_run',
+           'hardware', 'fit_run', 'evaluate', 'write_result', 'start_run', 'run_callbacks', 'read_results']
 
 # %% ../nbs/07_train.ipynb #5b270486
 import csv, json, math, os, platform, random, time, warnings
@@ -30,6 +29,7 @@ from fastai.optimizer import OptimWrapper
 from fastai.distributed import DistributedDL, DistributedTrainer
 from fastai.torch_core import rank_distrib, num_distrib, set_seed, default_device, find_bs
 from .model import mae_presets, is_decoder_key
+from .checkpoints import save_atomic, latest_checkpoint
 
 # %% ../nbs/07_train.ipynb #a7c4934d
 _precisions = ('fp32', 'bf16', 'fp16')
@@ -157,12 +157,6 @@ def _sum_over_processes(t:Tensor) -> Tensor:
     t = t.clone(); dist.all_reduce(t)
     return t
 
-def save_atomic(obj, path:Path):
-    "`torch.save` to a temporary file next to `path`, then rename: `path` is either the old or the new file, whole."
-    path = Path(path); tmp = path.with_name(path.name + '.tmp')
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
 # %% ../nbs/07_train.ipynb #532f2d80
 class MAECheckpoint(Callback):
     "Write resumable checkpoints every `every` epochs and at the end (rank 0 only); restore one with `resume`."
@@ -198,11 +192,6 @@ class MAECheckpoint(Callback):
                 if old != path: old.unlink()
 
 # %% ../nbs/07_train.ipynb #af596e22
-def latest_checkpoint(out:Path) -> Path|None:
-    "The checkpoint with the highest epoch in `out`, if any."
-    cks = sorted(Path(out).glob('checkpoint-*.pth'), key=lambda p: int(p.stem.split('-')[1]))
-    return cks[-1] if cks else None
-
 def load_training_checkpoint(path:Path) -> dict:
     "A checkpoint written by `MAECheckpoint` (weights only, no arbitrary pickled code)."
     path = Path(path)
@@ -211,12 +200,6 @@ def load_training_checkpoint(path:Path) -> dict:
     missing = {'model', 'optimizer', 'epoch', 'config', 'rng'} - set(ck)
     if missing: raise ValueError(f"{path} is not a resumable mae_nb checkpoint: missing {sorted(missing)}")
     return ck
-
-def export_encoder(checkpoint:Path|dict, path:Path) -> Path:
-    "Write the encoder of a checkpoint as the official `mae_pretrain_vit_*.pth` files are: `{'model': encoder weights}`."
-    ck = load_training_checkpoint(checkpoint) if isinstance(checkpoint, (str, Path)) else checkpoint
-    save_atomic({'model': {k: v for k, v in ck['model'].items() if not is_decoder_key(k)}}, path)
-    return Path(path)
 
 # %% ../nbs/07_train.ipynb #01b65114
 class StepLogger(Callback):
@@ -406,3 +389,14 @@ def run_callbacks(cfg, ck:dict|None=None, start:int=0, steps:bool=False, keep_al
     out = Path(cfg.out)
     return ([MAECheckpoint(out, cfg.save_every, asdict(cfg), ck, keep_all), EpochLogger(out/'epochs.csv', start)] +
             ([StepLogger(out/'steps.csv')] if steps else []))
+
+# %% ../nbs/07_train.ipynb #e68f247a
+def read_results(folder:str|Path='results/eval', # a folder of run folders, each with a `result.json`
+                 names=None, # the runs to read (all by default)
+                ) -> dict: # run name -> its result (top1, valid_loss, config, hardware, wall_s, ...)
+    "The `result.json` of each run under `folder`, as written by `linprobe`, `finetune` and `transfer`."
+    folder = Path(folder)
+    paths = [folder/n/'result.json' for n in names] if names else sorted(folder.glob('*/result.json'))
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing: raise FileNotFoundError(f"no result for {', '.join(missing)}; run tools/eval_runs.py to make them")
+    return {p.parent.name: json.loads(p.read_text()) for p in paths}

@@ -17,7 +17,8 @@ import argparse, json, shutil, sys
 from pathlib import Path
 from mae_nb.pretrain import PretrainConfig, pretrain
 from mae_nb.train import latest_checkpoint, load_training_checkpoint
-from mae_nb.linprobe import LinProbeConfig, linprobe, read_encoder
+from mae_nb.linprobe import LinProbeConfig, linprobe
+from mae_nb.checkpoints import read_encoder
 from mae_nb.finetune import FinetuneConfig, finetune
 from mae_nb.transfer import TransferConfig, transfer, digits_folder
 
