@@ -15,7 +15,7 @@ from fastai.torch_core import Module
 from fastcore.basics import patch
 from timm.models.vision_transformer import Block, PatchEmbed
 from .patchify import check_imgs
-from .masking import random_masking, gather_tokens, block_masking_noise, grid_masking_noise, _pair
+from .masking import random_masking, gather_tokens, block_masking_noise, grid_masking_noise, as_pair
 
 # %% ../nbs/02_encoder.ipynb #5db12dfe
 def _sincos_1d(dim:int, pos:Tensor) -> Tensor:
@@ -30,7 +30,7 @@ def get_2d_sincos_pos_embed(embed_dim:int, # channels D, a multiple of 4
                            ) -> Tensor: # `(h*w (+1), D)` float32, row-major over the grid
     "Fixed 2-D sin-cos position embeddings in the official MAE layout: first half column (w), second half row (h)."
     if embed_dim % 4: raise ValueError(f"embed_dim must be a multiple of 4 for 2-D sin-cos embeddings, got {embed_dim}")
-    h, w = _pair(grid_size)
+    h, w = as_pair(grid_size)
     rows, cols = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
     emb = torch.cat([_sincos_1d(embed_dim // 2, cols), _sincos_1d(embed_dim // 2, rows)], dim=1)
     if cls_token: emb = torch.cat([torch.zeros(1, embed_dim, dtype=emb.dtype), emb])
@@ -54,7 +54,7 @@ class MAEEncoder(Module):
                 ):
         if mask_sampling not in mask_noise_samplers:
             raise ValueError(f"mask_sampling must be one of {list(mask_noise_samplers)}, got {mask_sampling!r}")
-        self.img_size, self.patch_size, self.in_chans, self.mask_sampling = _pair(img_size), patch_size, in_chans, mask_sampling
+        self.img_size, self.patch_size, self.in_chans, self.mask_sampling = as_pair(img_size), patch_size, in_chans, mask_sampling
         check_imgs(torch.empty(0, in_chans, *self.img_size), patch_size)  # image size must be a multiple of the patch
         self.patch_embed = PatchEmbed(self.img_size, patch_size, in_chans, embed_dim)
         self.grid_size = self.patch_embed.grid_size

@@ -32,7 +32,7 @@ from .masking import gather_tokens
 from .model import create_mae, mae_presets, MaskedAutoencoderViT
 from .data import mae_dataloaders, to_device_async
 from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, DeviceMixedPrecision,
-                          LazyProgressCallback, keep_loss_on_device, unwrap_model, _sum_over_processes, start_run,
+                          LazyProgressCallback, keep_loss_on_device, unwrap_model, sum_over_processes, start_run,
                           run_callbacks, fit_run, read_step_log)
 
 # %% ../nbs/08_pretrain.ipynb #39e5d1c8
@@ -209,7 +209,7 @@ class ReconstructionRatio(Metric):
     @property
     def value(self): # read once an epoch; in a data-parallel run, over every process's shard
         if self.total is None: return None
-        mse, fill_mse, _ = _sum_over_processes(self.total).tolist()
+        mse, fill_mse, _ = sum_over_processes(self.total).tolist()
         return mse / fill_mse
     @property
     def name(self): return 'recon_ratio'

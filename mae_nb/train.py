@@ -7,10 +7,11 @@ Docs: https://mae-nb.github.io/mae_nb/train.html.md"""
 
 # %% auto #0
 __all__ = ['check_run_settings', 'RunConfig', 'effective_batch', 'scaled_lr', 'mae_adamw', 'warmup_cosine', 'mae_schedule',
-           'DeviceMixedPrecision', 'precision_autocast', 'unwrap_model', 'MAECheckpoint', 'load_training_checkpoint',
-           'StepLogger', 'EpochLogger', 'read_step_log', 'DeviceSmoothLoss', 'DeviceAvgLoss', 'keep_loss_on_device',
-           'LazyProgressCallback', 'GlooDistributedDL', 'DataParallel', 'data_parallel', 'local_device', 'resume_run',
-           'hardware', 'fit_run', 'evaluate', 'write_result', 'start_run', 'run_callbacks', 'read_results']
+           'DeviceMixedPrecision', 'precision_autocast', 'unwrap_model', 'sum_over_processes', 'MAECheckpoint',
+           'load_training_checkpoint', 'StepLogger', 'EpochLogger', 'read_step_log', 'DeviceSmoothLoss',
+           'DeviceAvgLoss', 'keep_loss_on_device', 'LazyProgressCallback', 'GlooDistributedDL', 'DataParallel',
+           'data_parallel', 'local_device', 'resume_run', 'hardware', 'fit_run', 'evaluate', 'write_result',
+           'start_run', 'run_callbacks', 'read_results']
 
 # %% ../nbs/07_train.ipynb #5b270486
 import csv, json, math, os, platform, random, time, warnings
@@ -151,7 +152,7 @@ def _gather(obj) -> list:
     dist.all_gather_object(out, obj)
     return out
 
-def _sum_over_processes(t:Tensor) -> Tensor:
+def sum_over_processes(t:Tensor) -> Tensor:
     "`t` summed over the processes of a data-parallel run (`t` itself otherwise)."
     if not (dist.is_available() and dist.is_initialized()): return t
     t = t.clone(); dist.all_reduce(t)
@@ -259,7 +260,7 @@ class DeviceAvgLoss(AvgLoss):
     @property
     def value(self): # read once an epoch, by the Recorder, in every process
         if self.total is None: return None
-        total, n = _sum_over_processes(self.total).tolist()
+        total, n = sum_over_processes(self.total).tolist()
         return total / n
 
 def keep_loss_on_device(learn:Learner) -> Learner:
