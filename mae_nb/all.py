@@ -1,4 +1,4 @@
-"""`from mae_nb.all import *` gives everything the notebooks export, fastai-style.
+"""`from mae_nb.all import *` gives the public API: what a user of the paper's pipeline calls.
 
 Docs: https://mae-nb.github.io/mae_nb/all.html.md"""
 
@@ -7,22 +7,30 @@ Docs: https://mae-nb.github.io/mae_nb/all.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #533cc136
-import importlib
-from .patchify import *
-from .masking import *
-from .encoder import *
-from .decoder import *
-from .model import *
-from .data import *
-from .checkpoints import *
-from .train import *
-from .pretrain import *
-from .linprobe import *
-from .finetune import *
-from .transfer import *
-from .ablations import *
+# %% ../nbs/99_all.ipynb #713e3896
+from .patchify import patchify, unpatchify, load_sample, show_img
+from .masking import random_masking, block_masking_noise, grid_masking_noise
+from .encoder import get_2d_sincos_pos_embed, MAEEncoder
+from .model import MaskedAutoencoderViT, create_mae, mae_presets, norm_pix_target, load_mae_checkpoint, mae_vit_base_patch16, mae_vit_large_patch16, mae_vit_huge_patch14, mae_vit_mini_patch4, mae_vit_tiny_patch4, mae_vit_small_patch4
+from .data import mae_dataloaders, read_fashion_mnist, fashion_mnist_test, denormalize
+from .checkpoints import read_checkpoint, read_encoder, vit_from_checkpoint, create_vit, adapt_encoder, export_encoder, export_timm, latest_checkpoint
+from .train import RunConfig, evaluate, read_results
+from .pretrain import PretrainConfig, pretrain, show_reconstructions, reconstruction_ratio, plot_loss_curve
+from .linprobe import LinProbeConfig, linprobe, pooled_features, probe_top1
+from .finetune import FinetuneConfig, finetune, tune_last_blocks
+from .transfer import TransferConfig, transfer
+from .ablations import AblationConfig, experiment, run_grid, read_ablations, plot_ablation
 
-# %% ../nbs/99_all.ipynb #84cc28fc
-_modules = ['patchify', 'masking', 'encoder', 'decoder', 'model', 'data', 'checkpoints', 'train', 'pretrain', 'linprobe', 'finetune', 'transfer', 'ablations']
-__all__ = [name for m in _modules for name in importlib.import_module(f'mae_nb.{m}').__all__]
+# %% ../nbs/99_all.ipynb #bda1be6b
+__all__ = ['patchify', 'unpatchify', 'load_sample', 'show_img',
+           'random_masking', 'block_masking_noise', 'grid_masking_noise',
+           'get_2d_sincos_pos_embed', 'MAEEncoder',
+           'MaskedAutoencoderViT', 'create_mae', 'mae_presets', 'norm_pix_target', 'load_mae_checkpoint', 'mae_vit_base_patch16', 'mae_vit_large_patch16', 'mae_vit_huge_patch14', 'mae_vit_mini_patch4', 'mae_vit_tiny_patch4', 'mae_vit_small_patch4',
+           'mae_dataloaders', 'read_fashion_mnist', 'fashion_mnist_test', 'denormalize',
+           'read_checkpoint', 'read_encoder', 'vit_from_checkpoint', 'create_vit', 'adapt_encoder', 'export_encoder', 'export_timm', 'latest_checkpoint',
+           'RunConfig', 'evaluate', 'read_results',
+           'PretrainConfig', 'pretrain', 'show_reconstructions', 'reconstruction_ratio', 'plot_loss_curve',
+           'LinProbeConfig', 'linprobe', 'pooled_features', 'probe_top1',
+           'FinetuneConfig', 'finetune', 'tune_last_blocks',
+           'TransferConfig', 'transfer',
+           'AblationConfig', 'experiment', 'run_grid', 'read_ablations', 'plot_ablation']
