@@ -10,7 +10,7 @@ __all__ = ['add_dataclass_args', 'make_parser', 'run', 'main']
 # %% ../nbs/98_cli.ipynb #0f39230c
 import argparse, json, sys, typing, warnings
 # fastai 2.8 scripts a few layers with `torch.jit.script` on import, which recent torch deprecates: noise on every command
-warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
+warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 from dataclasses import fields, MISSING, is_dataclass
 from pathlib import Path
 import torch.distributed as dist
