@@ -8,7 +8,7 @@ Modules:
 - `mae_nb.decoder`: A small Transformer that gets the encoded visible patches plus a shared mask token for each removed one, and predicts the pixels of every patch.
 - `mae_nb.finetune`: Train the pretrained encoder end to end as a classifier, with the paper's recipe (layer-wise lr decay, drop path, mixup/cutmix, RandAugment, label smoothing), or tune only its last k blocks (the paper's Fig. 9).
 - `mae_nb.linprobe`: Freeze the pretrained encoder, train one linear layer on its features: how much of the class is already linearly readable? With the paper's head (BatchNorm without affine + Linear) and optimizer (LARS).
-- `mae_nb.model`: Mean squared error on the removed patches only, optionally against per-patch normalised pixels; the whole model, `MaskedAutoencoderViT`; the official presets; loading official checkpoints.
+- `mae_nb.model`: Mean squared error on the removed patches only, optionally against per-patch normalised pixels; the whole model, `MaskedAutoencoderViT`; the official presets.
 - `mae_nb.pretrain`: Train a masked autoencoder with a fastai `Learner`: the paper's recipe, mixed precision, checkpoints that resume exactly, and data-parallel training on GPUs or CPUs.
 - `mae_nb.train`: What every training run shares: its settings, the learning rate and its schedule, AdamW, mixed precision, checkpoints that resume exactly, logs, data-parallel training on GPUs or CPUs, and the result it writes.
 - `mae_nb.transfer`: Take a pretrained encoder to a new dataset, image size and channel count, and fine-tune it there: the paper's transfer claim, from clothes to handwritten digits."""

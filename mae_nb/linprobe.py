@@ -28,7 +28,7 @@ from fastai.optimizer import OptimWrapper
 from fastai.torch_core import TensorCategory, rank_distrib, num_distrib, set_seed
 from timm.models.vision_transformer import VisionTransformer
 from timm.optim import Lars
-from .model import create_mae, mae_presets, is_decoder_key, key_report
+from .model import create_mae, mae_presets
 from .data import mae_dataloaders, TensorImageDL
 from .checkpoints import read_encoder, create_vit, load_encoder_weights, encoder_weights, vit_from_checkpoint, vit_pools
 from .train import (RunConfig, effective_batch, scaled_lr, mae_schedule, DeviceMixedPrecision,

@@ -1,5 +1,5 @@
 """Mean squared error on the removed patches only, optionally against per-patch normalised pixels; the whole model,
-`MaskedAutoencoderViT`; the official presets; loading official checkpoints.
+`MaskedAutoencoderViT`; the official presets.
 
 Docs: https://mae-nb.github.io/mae_nb/model.html.md"""
 
@@ -8,11 +8,9 @@ Docs: https://mae-nb.github.io/mae_nb/model.html.md"""
 # %% auto #0
 __all__ = ['mae_presets', 'norm_pix_target', 'MaskedAutoencoderViT', 'create_mae', 'mae_vit_base_patch16',
            'mae_vit_large_patch16', 'mae_vit_huge_patch14', 'mae_vit_mini_patch4', 'mae_vit_tiny_patch4',
-           'mae_vit_small_patch4', 'is_decoder_key', 'key_report', 'load_mae_checkpoint']
+           'mae_vit_small_patch4']
 
 # %% ../nbs/04_model.ipynb #435752cf
-import argparse
-from pathlib import Path
 import torch
 from torch import Tensor
 from fastcore.basics import patch
@@ -104,36 +102,3 @@ def mae_vit_tiny_patch4(**kwargs):
 def mae_vit_small_patch4(**kwargs):
     "ViT-Small-sized encoder (384 wide, 12 blocks, 6 heads), 4×256 decoder; 28×28×1 images by default."
     return create_mae('mae_vit_small_patch4', **kwargs)
-
-# %% ../nbs/04_model.ipynb #6896ea8b
-def is_decoder_key(k:str) -> bool: return k.startswith('decoder') or k == 'mask_token'
-
-def key_report(keys, limit=12):
-    keys = sorted(keys)
-    return ', '.join(keys[:limit]) + (f', ... ({len(keys) - limit} more)' if len(keys) > limit else '')
-
-def load_mae_checkpoint(model:MAEEncoder, # an `MAEEncoder` or `MaskedAutoencoderViT`
-                        checkpoint:str|Path|dict, # a path, a state dict, or a dict with the state dict under 'model'
-                       ) -> MAEEncoder:
-    "Load an official-layout MAE checkpoint into `model` (encoder-only checkpoints load into the encoder)."
-    if isinstance(checkpoint, (str, Path)):
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            checkpoint = torch.load(checkpoint, map_location='cpu', weights_only=True)
-    if isinstance(checkpoint, dict) and isinstance(checkpoint.get('model'), dict): checkpoint = checkpoint['model']
-    if not isinstance(checkpoint, dict) or not all(isinstance(v, Tensor) for v in checkpoint.values()):
-        raise ValueError(f"expected a state dict (names -> tensors) or a dict holding one under 'model', got {type(checkpoint).__name__}")
-    own = model.state_dict()
-    encoder_only = not any(is_decoder_key(k) for k in checkpoint)
-    expected = {k for k in own if not (encoder_only and is_decoder_key(k))}
-    missing, unexpected = expected - set(checkpoint), set(checkpoint) - set(own)
-    mis_shaped = {f'{k} {tuple(checkpoint[k].shape)} vs {tuple(own[k].shape)}' for k in expected & set(checkpoint)
-                  if checkpoint[k].shape != own[k].shape}
-    if missing or unexpected or mis_shaped:
-        kind = 'encoder-only' if encoder_only else 'full'
-        raise ValueError(f"checkpoint ({kind}, {len(checkpoint)} tensors) does not fit {type(model).__name__} "
-                         f"(img_size={model.img_size}, patch_size={model.patch_size}, in_chans={model.in_chans}, "
-                         f"embed_dim={model.cls_token.shape[-1]}, depth={len(model.blocks)}):\n"
-                         f"  missing keys: {key_report(missing) or 'none'}\n  unexpected keys: {key_report(unexpected) or 'none'}\n"
-                         f"  shape mismatches (checkpoint vs model): {key_report(mis_shaped) or 'none'}")
-    model.load_state_dict(checkpoint, strict=not encoder_only)
-    return model

@@ -29,8 +29,8 @@ from fastai.callback.progress import CSVLogger, ProgressCallback
 from fastai.optimizer import OptimWrapper
 from fastai.distributed import DistributedDL, DistributedTrainer
 from fastai.torch_core import rank_distrib, num_distrib, set_seed, default_device, find_bs
-from .model import mae_presets, is_decoder_key
-from .checkpoints import save_atomic, latest_checkpoint
+from .model import mae_presets
+from .checkpoints import save_atomic, latest_checkpoint, read_checkpoint
 
 # %% ../nbs/07_train.ipynb #a7c4934d
 _precisions = ('fp32', 'bf16', 'fp16')
@@ -197,7 +197,7 @@ def load_training_checkpoint(path:Path) -> dict:
     "A checkpoint written by `MAECheckpoint` (weights only, no arbitrary pickled code)."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}")
-    ck = torch.load(path, map_location='cpu', weights_only=True)
+    ck = read_checkpoint(path)  # the one reader of every checkpoint (notebook 06)
     missing = {'model', 'optimizer', 'epoch', 'config', 'rng'} - set(ck)
     if missing: raise ValueError(f"{path} is not a resumable mae_nb checkpoint: missing {sorted(missing)}")
     return ck
