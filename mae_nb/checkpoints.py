@@ -12,7 +12,7 @@ __all__ = ['vit_pools', 'save_atomic', 'latest_checkpoint', 'is_decoder_key', 'k
            'resize_pos_embed', 'adapt_patch_embed', 'adapt_encoder', 'export_timm', 'export_encoder']
 
 # %% ../nbs/06_checkpoints.ipynb #7ec824ec
-import argparse, math, os
+import math, os
 from functools import partial
 from pathlib import Path
 import torch, torch.nn as nn

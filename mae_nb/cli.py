@@ -20,7 +20,8 @@ from .pretrain import PretrainConfig, pretrain, reconstruction_ratio
 from .train import latest_checkpoint
 from .linprobe import LinProbeConfig, linprobe
 from .finetune import FinetuneConfig, finetune
-from .transfer import TransferConfig, transfer, export_timm
+from .transfer import TransferConfig, transfer
+from .checkpoints import export_timm
 from .ablations import AblationConfig, experiment
 
 # %% ../nbs/98_cli.ipynb #dd965a59

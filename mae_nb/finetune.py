@@ -11,7 +11,7 @@ __all__ = ['layer_decay_groups', 'layer_lrs', 'tune_last_blocks', 'BatchRandAugm
 
 # %% ../nbs/10_finetune.ipynb #725d3fbf
 import time
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
@@ -20,7 +20,7 @@ from fasttransform import Transform
 from fastai.learner import Learner
 from fastai.callback.core import Callback
 from fastai.metrics import accuracy
-from fastai.torch_core import TensorImage, rank_distrib, set_seed
+from fastai.torch_core import TensorImage
 from timm.data import Mixup
 from timm.data.random_erasing import RandomErasing
 from timm.data.mixup import mixup_target
@@ -28,9 +28,9 @@ from timm.models.vision_transformer import VisionTransformer
 from timm.optim import param_groups_layer_decay
 from torchvision.transforms import v2
 from .data import mae_dataloaders, to_device_async
-from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, DeviceMixedPrecision, read_results,
+from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, DeviceMixedPrecision,
                           keep_loss_on_device, start_run, run_callbacks, fit_run, write_result)
-from .checkpoints import encoder_weights, create_vit, load_encoder_weights, vit_from_checkpoint, vit_pools
+from .checkpoints import encoder_weights, create_vit, load_encoder_weights, vit_pools
 
 # %% ../nbs/10_finetune.ipynb #c4cbb85d
 def layer_decay_groups(model:VisionTransformer, weight_decay:float=0.05, layer_decay:float=0.75) -> list:

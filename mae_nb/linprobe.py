@@ -11,10 +11,9 @@ __all__ = ['probe_head', 'linear_probe_model', 'lars_param_groups', 'lars', 'ext
            'ProbeCurve']
 
 # %% ../nbs/09_linear_probe.ipynb #19f9d252
-import json, math, random, time
+import json, random, time
 import numpy as np
-from dataclasses import dataclass, field, asdict
-from functools import partial
+from dataclasses import dataclass
 from pathlib import Path
 import torch, torch.nn as nn
 from torch import Tensor
@@ -25,14 +24,17 @@ from fastai.data.core import DataLoaders
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.optimizer import OptimWrapper
-from fastai.torch_core import TensorCategory, rank_distrib, num_distrib, set_seed
+from fastai.torch_core import TensorCategory, rank_distrib, set_seed
 from timm.models.vision_transformer import VisionTransformer
 from timm.optim import Lars
-from .model import create_mae, mae_presets
 from .data import mae_dataloaders, TensorImageDL
-from .checkpoints import read_encoder, create_vit, load_encoder_weights, encoder_weights, vit_from_checkpoint, vit_pools
-from .train import (RunConfig, effective_batch, scaled_lr, mae_schedule, DeviceMixedPrecision,
+from .checkpoints import vit_from_checkpoint, vit_pools
+from .train import (moved_to, RunConfig, effective_batch, scaled_lr, mae_schedule, DeviceMixedPrecision,
                           unwrap_model, precision_autocast, keep_loss_on_device, start_run, run_callbacks, fit_run, write_result)
+
+# %% ../nbs/09_linear_probe.ipynb #d58130b6
+__getattr__ = moved_to('mae_nb.linprobe', {'read_checkpoint': 'mae_nb.checkpoints', 'read_encoder': 'mae_nb.checkpoints', 'create_vit': 'mae_nb.checkpoints', 'load_encoder_weights': 'mae_nb.checkpoints', 'encoder_weights': 'mae_nb.checkpoints',
+                    'fit_run': 'mae_nb.train', 'write_result': 'mae_nb.train', 'evaluate': 'mae_nb.train', 'read_results': 'mae_nb.train'})  # names that live in the run and checkpoint modules now
 
 # %% ../nbs/09_linear_probe.ipynb #dd720dae
 def probe_head(num_features:int, num_classes:int, init_std:float=0.01) -> nn.Sequential:

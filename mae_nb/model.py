@@ -11,11 +11,9 @@ __all__ = ['mae_presets', 'norm_pix_target', 'MaskedAutoencoderViT', 'create_mae
            'mae_vit_small_patch4']
 
 # %% ../nbs/04_model.ipynb #435752cf
-import torch
 from torch import Tensor
 from fastcore.basics import patch
 from .patchify import patchify
-from .encoder import MAEEncoder
 from .masking import gather_tokens
 from .decoder import MAEEncoderDecoder
 

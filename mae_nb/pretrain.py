@@ -12,11 +12,11 @@ __all__ = ['no_weight_decay', 'PretrainConfig', 'mae_param_groups', 'mae_loss', 
            'mae_learner', 'pretrain']
 
 # %% ../nbs/08_pretrain.ipynb #d3d23cfa
-import csv, math, os, random, warnings
+import csv, warnings
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-import numpy as np, torch, torch.nn as nn, torch.distributed as dist
+import torch, torch.nn as nn, torch.distributed as dist
 import matplotlib.pyplot as plt
 from torch import Tensor
 from fastcore.basics import store_attr
@@ -29,11 +29,15 @@ from timm.optim import param_groups_weight_decay
 from timm.layers import Attention
 from .patchify import patchify, unpatchify, show_img
 from .masking import gather_tokens
-from .model import create_mae, mae_presets, MaskedAutoencoderViT
+from .model import create_mae, MaskedAutoencoderViT
 from .data import mae_dataloaders, to_device_async
-from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, DeviceMixedPrecision,
+from .train import (moved_to, RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, DeviceMixedPrecision,
                           LazyProgressCallback, keep_loss_on_device, unwrap_model, sum_over_processes, start_run,
                           run_callbacks, fit_run, read_step_log)
+
+# %% ../nbs/08_pretrain.ipynb #be68f242
+__getattr__ = moved_to('mae_nb.pretrain', {'save_atomic': 'mae_nb.checkpoints', 'latest_checkpoint': 'mae_nb.checkpoints', 'export_encoder': 'mae_nb.checkpoints',
+                    'check_run_settings': 'mae_nb.train', 'warmup_cosine': 'mae_nb.train', 'precision_autocast': 'mae_nb.train', 'MAECheckpoint': 'mae_nb.train', 'load_training_checkpoint': 'mae_nb.train', 'StepLogger': 'mae_nb.train', 'EpochLogger': 'mae_nb.train', 'DeviceSmoothLoss': 'mae_nb.train', 'DeviceAvgLoss': 'mae_nb.train', 'GlooDistributedDL': 'mae_nb.train', 'DataParallel': 'mae_nb.train', 'data_parallel': 'mae_nb.train', 'local_device': 'mae_nb.train', 'resume_run': 'mae_nb.train'})  # names that live in the run and checkpoint modules now
 
 # %% ../nbs/08_pretrain.ipynb #39e5d1c8
 _cuda_graph_modes = ('reduce-overhead', 'max-autotune')  # torch.compile modes that capture CUDA graphs

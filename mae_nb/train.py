@@ -11,10 +11,10 @@ __all__ = ['check_run_settings', 'RunConfig', 'effective_batch', 'scaled_lr', 'm
            'load_training_checkpoint', 'StepLogger', 'EpochLogger', 'read_step_log', 'DeviceSmoothLoss',
            'DeviceAvgLoss', 'keep_loss_on_device', 'LazyProgressCallback', 'GlooDistributedDL', 'DataParallel',
            'data_parallel', 'local_device', 'resume_run', 'hardware', 'fit_run', 'evaluate', 'write_result',
-           'start_run', 'run_callbacks', 'read_results']
+           'start_run', 'run_callbacks', 'read_results', 'moved_to']
 
 # %% ../nbs/07_train.ipynb #5b270486
-import csv, json, math, os, platform, random, time, warnings
+import csv, json, math, os, platform, random, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -401,3 +401,13 @@ def read_results(folder:str|Path='results/eval', # a folder of run folders, each
     missing = [str(p) for p in paths if not p.exists()]
     if missing: raise FileNotFoundError(f"no result for {', '.join(missing)}; run tools/eval_runs.py to make them")
     return {p.parent.name: json.loads(p.read_text()) for p in paths}
+
+# %% ../nbs/07_train.ipynb #d86aeaff
+def moved_to(module:str, # the module that lost the names
+             names:dict, # name -> the module that has it now
+            ): # a module-level `__getattr__` for `module`
+    "Make importing a name that moved fail with its new place."
+    def __getattr__(name):
+        if name in names: raise ImportError(f"{name} is in {names[name]} now: from {names[name]} import {name}")
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    return __getattr__

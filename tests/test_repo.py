@@ -73,6 +73,9 @@ def test_model_is_whole_wherever_imported_from():
 
 def test_old_import_paths_name_the_new_place():
     for old, says in [('import mae_nb.loss', 'mae_nb.loss is now mae_nb.model'),
-                      ('from mae_nb.decoder import MaskedAutoencoderViT', 'from mae_nb.model import MaskedAutoencoderViT')]:
+                      ('from mae_nb.decoder import MaskedAutoencoderViT', 'from mae_nb.model import MaskedAutoencoderViT'),
+                      ('from mae_nb.pretrain import MAECheckpoint', 'from mae_nb.train import MAECheckpoint'),
+                      ('from mae_nb.linprobe import read_encoder', 'from mae_nb.checkpoints import read_encoder'),
+                      ('from mae_nb.transfer import export_timm', 'from mae_nb.checkpoints import export_timm')]:
         r = subprocess.run([sys.executable, '-c', old], cwd=ROOT, capture_output=True, text=True)
         assert r.returncode != 0 and says in r.stderr, (old, r.stderr[-1000:])
