@@ -6,6 +6,7 @@ Modules:
 - `mae_nb.checkpoints`: One room for every checkpoint layout we read (mae_nb runs, the official full, encoder-only and fine-tuned files, timm's `.mae` weights): the encoder as a timm `VisionTransformer`, moved to another image size or channel count, and exported for timm.
 - `mae_nb.data`: The images every later notebook trains on, fed with the paper's only augmentation: a random resized crop and a horizontal flip, per image, on the device.
 - `mae_nb.decoder`: A small Transformer that gets the encoded visible patches plus a shared mask token for each removed one, and predicts the pixels of every patch.
+- `mae_nb.experiments`: Run a pretraining, probe, fine-tuning or transfer as a **stage**: named by a hash of its settings, resumed where it stopped, run once however many experiments ask for it and by however many processes share the work, and recorded in its run's `result.json` with its test accuracy, read once.
 - `mae_nb.finetune`: Train the pretrained encoder end to end as a classifier, with the paper's recipe (layer-wise lr decay, drop path, mixup/cutmix, RandAugment, label smoothing), or tune only its last k blocks (the paper's Fig. 9).
 - `mae_nb.linprobe`: Freeze the pretrained encoder, train one linear layer on its features: how much of the class is already linearly readable? With the paper's head (BatchNorm without affine + Linear) and optimizer (LARS).
 - `mae_nb.model`: Mean squared error on the removed patches only, optionally against per-patch normalised pixels; the whole model, `MaskedAutoencoderViT`; the official presets.

@@ -19,6 +19,7 @@ from .pretrain import PretrainConfig, pretrain, show_reconstructions, reconstruc
 from .linprobe import LinProbeConfig, linprobe, pooled_features, probe_top1
 from .finetune import FinetuneConfig, finetune, tune_last_blocks
 from .transfer import TransferConfig, transfer
+from .experiments import run_stage, stage_key, accuracy_on_test_set
 from .ablations import AblationConfig, experiment, run_grid, read_ablations, plot_ablation
 
 # %% ../nbs/99_all.ipynb #bda1be6b
@@ -33,4 +34,5 @@ __all__ = ['patchify', 'unpatchify', 'load_sample', 'show_img',
            'LinProbeConfig', 'linprobe', 'pooled_features', 'probe_top1',
            'FinetuneConfig', 'finetune', 'tune_last_blocks',
            'TransferConfig', 'transfer',
+           'run_stage', 'stage_key', 'accuracy_on_test_set',
            'AblationConfig', 'experiment', 'run_grid', 'read_ablations', 'plot_ablation']

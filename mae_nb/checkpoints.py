@@ -57,6 +57,7 @@ def read_checkpoint(checkpoint):
 
 _head_keys = ('head.', 'fc_norm.')
 
+# %% ../nbs/06_checkpoints.ipynb #1f44acda
 def read_encoder(checkpoint:str|Path|dict, # a file, a `mae-nb` run folder, or a loaded dict
                  num_heads:int|None=None, # attention heads, when neither the checkpoint nor a preset says
                  keep_head:bool=False, # keep a classifier's `head.*` and `fc_norm.*` (fine-tuned checkpoints)
@@ -117,6 +118,7 @@ def create_vit(img_size:tuple, patch_size:int, in_chans:int, embed_dim:int, dept
         nn.init.trunc_normal_(vit.head.weight, std=head_init_std); nn.init.zeros_(vit.head.bias)
     return vit
 
+# %% ../nbs/06_checkpoints.ipynb #4575b59d
 def load_encoder_weights(vit:VisionTransformer, sd:dict) -> VisionTransformer:
     "Load encoder weights `sd` into `vit`, strictly except for the classifier (and the final norm if `vit` pools with `fc_norm`)."
     own = vit.state_dict()

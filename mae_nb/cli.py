@@ -71,6 +71,7 @@ def make_parser() -> argparse.ArgumentParser:
         ex.add_argument(_flag(f), dest=f, type=int, default=None, help=h)
     return p
 
+# %% ../nbs/98_cli.ipynb #495d9ce6
 def run(argv:list|None=None):
     "Parse `argv` and run the subcommand; returns what it returns (the `Learner` of a training job)."
     args = vars(make_parser().parse_args(argv))
@@ -108,6 +109,7 @@ def run(argv:list|None=None):
               f"({r['wall_s']:.0f} s); log {out/'epochs.csv'}, result {out/'result.json'}")
     return learn
 
+# %% ../nbs/98_cli.ipynb #90140952
 def main():
     "Entry point of the `mae-nb` console script (exit status 0 on success)."
     try: run()

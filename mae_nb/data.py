@@ -169,6 +169,7 @@ def _readable_images(fns, path:Path):
                       + (', ...' if len(bad) > 5 else ''))
     return [f for f in fns if f not in bad]
 
+# %% ../nbs/05_data.ipynb #7c19c5e0
 def _folder_dataloaders(path, img_size:int, in_chans:int, augment:bool, seed, verify:bool, generator, crop_scale, extra, **kwargs):
     path = Path(path)
     if not path.is_dir(): raise FileNotFoundError(f"expected a folder of images (or one of 'sample', "
@@ -255,6 +256,7 @@ def fashion_mnist_test(path=None): # (images `(10000, 1, 28, 28)` uint8, labels 
 # %% ../nbs/05_data.ipynb #5d793883
 _SOURCES = ('sample', 'fashion_mnist', 'fashion_mnist_dev', 'imagenette')
 
+# %% ../nbs/05_data.ipynb #75a62af1
 def mae_dataloaders(source='sample', # 'sample' (shipped, offline), 'fashion_mnist', 'fashion_mnist_dev', 'imagenette', or an image folder
                     img_size:int|None=None, # output side; default 28 for Fashion-MNIST, 224 for folders
                     bs:int=256, # training batch size (the last incomplete batch is dropped)
@@ -307,6 +309,7 @@ def mae_dataloaders(source='sample', # 'sample' (shipped, offline), 'fashion_mni
                                   bs=bs, val_bs=valid_bs, device=device, num_workers=num_workers)
     return _finish(dls, rank_seed, in_chans, img_size, source if source in _SOURCES else f'folder {Path(source).name}')
 
+# %% ../nbs/05_data.ipynb #98934fc6
 def _finish(dls, seed, in_chans, img_size, source):
     if seed is not None:
         for i, dl in enumerate(dls.loaders): dl.rng = random.Random(seed + i)  # fastai shuffles with `dl.rng`

@@ -81,6 +81,7 @@ def block_for_queries(blk:Block, # a timm `Block` (pre-norm attention + MLP)
     y = gather_tokens(x, ids) + blk.drop_path1(blk.ls1(o))
     return y + blk.drop_path2(blk.ls2(blk.mlp(blk.norm2(y))))
 
+# %% ../nbs/03_decoder.ipynb #450bced4
 @patch
 def forward_decoder(self:MAEEncoderDecoder,
                     latent:Tensor, # `(N, 1+len_keep, D)` from `forward_encoder`

@@ -39,6 +39,7 @@ def get_2d_sincos_pos_embed(embed_dim:int, # channels D, a multiple of 4
 # %% ../nbs/02_encoder.ipynb #b10e5dd0
 mask_noise_samplers = {'random': None, 'block': block_masking_noise, 'grid': grid_masking_noise}
 
+# %% ../nbs/02_encoder.ipynb #ca3463a0
 class MAEEncoder(Module):
     "ViT encoder of MAE: embeds patches, drops the masked ones, and runs timm `Block`s over the rest plus a cls token."
     def __init__(self,
@@ -105,6 +106,7 @@ def mask_noise(self:MAEEncoder, N:int, mask_ratio:float=0.75, generator:torch.Ge
     if generator is None: return torch.rand(N, self.num_patches, device=device)
     return torch.rand(N, self.num_patches, generator=generator, device=generator.device).to(device)
 
+# %% ../nbs/02_encoder.ipynb #09874e9d
 @patch
 def forward_encoder(self:MAEEncoder,
                     imgs:Tensor, # `(N, C, H, W)`

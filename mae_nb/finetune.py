@@ -93,6 +93,7 @@ class BatchRandAugment(Transform):
                     if len(idx): idx = to_device_async(idx, x.device); x[idx] = self.apply(x[idx], op, neg)
         return TensorImage(x)
 
+# %% ../nbs/10_finetune.ipynb #27d943a0
 class BatchRandomErasing(Transform):
     "timm's `RandomErasing` (normal-noise pixels) on a normalised training batch, each image with probability `p`."
     split_idx, order = 0, 100  # after `Normalize`

@@ -32,14 +32,16 @@ class MaskedAutoencoderViT(MAEEncoderDecoder):
 @patch
 def forward_loss(self:MaskedAutoencoderViT,
                  imgs:Tensor, # `(N, C, H, W)`
-                 pred:Tensor, # `(N, L, p*p*C)`
+                 pred:Tensor, # `(N, L, p*p*C)`, or `(N, M, p*p*C)` for the patches `ids_pred`
                  mask:Tensor, # `(N, L)`, 1 = removed
+                 ids_pred:Tensor|None=None, # `(N, M)`: the removed patches `pred` holds (see `forward`); `None`: every patch
                 ) -> Tensor:
     "MSE per patch between `pred` and the (normalised) pixels of `imgs`, averaged over the removed patches."
     target = patchify(imgs, self.patch_size)
+    if ids_pred is not None: target = gather_tokens(target, ids_pred)  # then every row of `pred` is a removed patch
     if self.norm_pix_loss: target = norm_pix_target(target)
-    loss = (pred - target).pow(2).mean(dim=-1)  # (N, L): mean over a patch's pixels
-    return (loss * mask).sum() / mask.sum()
+    loss = (pred - target).pow(2).mean(dim=-1)  # (N, L) or (N, M): mean over a patch's pixels
+    return loss.mean() if ids_pred is not None else (loss * mask).sum() / mask.sum()
 
 # %% ../nbs/04_model.ipynb #6bc9075c
 @patch
@@ -51,14 +53,9 @@ def forward(self:MaskedAutoencoderViT,
            ): # (loss, pred `(N, L, p*p*C)` (or `(N, L_removed, p*p*C)`), mask `(N, L)` 1 = removed)
     "Mask `imgs`, reconstruct every patch (or the removed ones only), and return the loss on the removed ones."
     latent, mask, ids_restore = self.forward_encoder(imgs, mask_ratio, noise)
-    if pred_visible:
-        pred = self.forward_decoder(latent, ids_restore)
-        return self.forward_loss(imgs, pred, mask), pred, mask
-    ids_removed = mask.argsort(dim=1, stable=True)[:, latent.shape[1] - 1:]  # the removed patches, in patch order
-    pred = self.forward_decoder(latent, ids_restore, ids_removed)
-    target = gather_tokens(patchify(imgs, self.patch_size), ids_removed)
-    if self.norm_pix_loss: target = norm_pix_target(target)
-    return (pred - target).pow(2).mean(), pred, mask
+    ids_pred = None if pred_visible else mask.argsort(dim=1, stable=True)[:, latent.shape[1] - 1:]  # removed, in patch order
+    pred = self.forward_decoder(latent, ids_restore, ids_pred)
+    return self.forward_loss(imgs, pred, mask, ids_pred), pred, mask
 
 # %% ../nbs/04_model.ipynb #f997e349
 mae_presets = {
@@ -88,6 +85,8 @@ def mae_vit_base_patch16(**kwargs):
 def mae_vit_large_patch16(**kwargs):
     "ViT-L/16 encoder, 8×512 decoder (official)."
     return create_mae('mae_vit_large_patch16', **kwargs)
+
+# %% ../nbs/04_model.ipynb #73ad69f7
 def mae_vit_huge_patch14(**kwargs):
     "ViT-H/14 encoder, 8×512 decoder (official)."
     return create_mae('mae_vit_huge_patch14', **kwargs)

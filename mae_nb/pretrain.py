@@ -42,6 +42,7 @@ __getattr__ = moved_to('mae_nb.pretrain', {'save_atomic': 'mae_nb.checkpoints', 
 # %% ../nbs/08_pretrain.ipynb #39e5d1c8
 _cuda_graph_modes = ('reduce-overhead', 'max-autotune')  # torch.compile modes that capture CUDA graphs
 
+# %% ../nbs/08_pretrain.ipynb #97743b1b
 @dataclass
 class PretrainConfig(RunConfig):
     "Every setting of a pretraining run (`RunConfig`'s and these); defaults follow the paper where they fit a small run."
@@ -88,6 +89,7 @@ def mae_loss(out, *yb):
 
 class NonFiniteLossError(RuntimeError): "The training loss became NaN or infinite."
 
+# %% ../nbs/08_pretrain.ipynb #cd670224
 class MAETrainer(Callback):
     "Make `Learner` train a masked autoencoder: images in, the model's own loss out; stop on a non-finite loss."
     order = -5
@@ -145,6 +147,7 @@ def reconstruct(model:MaskedAutoencoderViT, x:Tensor, mask_ratio:float=0.75, noi
     fold = partial(unpatchify, patch_size=model.patch_size, grid_size=model.grid_size)
     return fold(target * (1 - m)), fold(pred), fold(target * (1 - m) + pred * m), fold(m.expand_as(target))
 
+# %% ../nbs/08_pretrain.ipynb #3f262252
 def show_reconstructions(model, x:Tensor, stats, mask_ratio:float=0.75, seed:int=0, titles=True):
     "The paper's figure: original | masked | reconstruction | reconstruction + visible, one row per image."
     noise = torch.rand(len(x), unwrap_model(model).num_patches, generator=torch.Generator().manual_seed(seed)).to(x.device)
@@ -199,6 +202,7 @@ def reconstruction_errors(model:MaskedAutoencoderViT,
     fill = (pixels * vis).sum((1, 2), keepdim=True) / (vis.sum(1, keepdim=True) * pixels.shape[2])  # `(N, 1, 1, C)`
     return torch.stack([((rec - truth) ** 2).sum(), ((fill - truth) ** 2).sum(), torch.full((), float(truth.numel()), device=x.device)])
 
+# %% ../nbs/08_pretrain.ipynb #a47170f4
 class ReconstructionRatio(Metric):
     "Validation metric `recon_ratio`: the removed pixels' MSE of the reconstruction over that of the visible-mean fill."
     def __init__(self, stats): self.stats = self.on_device = stats
@@ -218,6 +222,7 @@ class ReconstructionRatio(Metric):
     @property
     def name(self): return 'recon_ratio'
 
+# %% ../nbs/08_pretrain.ipynb #a0cbe0dd
 @torch.no_grad()
 def reconstruction_ratio(model:MaskedAutoencoderViT,
                          dl, # a loader of (normalised images, ...), e.g. `dls.valid`

@@ -43,6 +43,7 @@ def check_run_settings(cfg, positive_ints=('epochs', 'bs', 'save_every')):
     if cfg.warmup_epochs is not None and not 0 <= cfg.warmup_epochs <= cfg.epochs:
         raise ValueError(f"warmup_epochs must be in [0, epochs={cfg.epochs}], got {cfg.warmup_epochs}")
 
+# %% ../nbs/07_train.ipynb #74cdd9eb
 @dataclass
 class RunConfig:
     "The settings every training run has; a stage's settings extend it (`PretrainConfig`, `LinProbeConfig`, ...)."
@@ -145,6 +146,7 @@ def _set_rng_state(s:dict, dl):
     _shuffler(dl).setstate(s['dl'])
     for g, st in zip(_generators(dl), s['augment']): g.set_state(torch.tensor(st, dtype=torch.uint8))
 
+# %% ../nbs/07_train.ipynb #089d4470
 def _gather(obj) -> list:
     "`obj` of every process, in rank order (just `[obj]` without distributed training)."
     if not (dist.is_available() and dist.is_initialized()): return [obj]
@@ -221,6 +223,7 @@ class StepLogger(Callback):
                 w.writerows([(e, i, s, f'{lr:.6g}', f'{l:.6f}') for (e, i, s, lr, _), l in zip(self.rows, losses)])
         self.rows = []
 
+# %% ../nbs/07_train.ipynb #5948f3be
 class EpochLogger(CSVLogger):
     "fastai's `CSVLogger`, continuing a resumed run's file: no second header, no rows for the epochs skipped."
     order = ProgressCallback.order + 1  # after the progress bar has taken over the logger, so that our line reaches it too
@@ -269,6 +272,7 @@ def keep_loss_on_device(learn:Learner) -> Learner:
     learn.recorder.loss = DeviceAvgLoss()
     return learn
 
+# %% ../nbs/07_train.ipynb #c93b7bae
 class LazyProgressCallback(ProgressCallback):
     "fastai's progress bar, reading the smoothed loss for its comment (a host-device sync) every `every` batches only."
     def __init__(self, every:int=20): self.every = every
@@ -364,6 +368,7 @@ def evaluate(model:nn.Module, dl, loss_func, autocast=None) -> tuple: # (mean lo
     loss, correct, n = total.tolist()
     return loss / n, correct / n
 
+# %% ../nbs/07_train.ipynb #185b61be
 def write_result(out:Path, cfg, learn:Learner, wall_s:float, **extra) -> dict:
     "Write `out/result.json`: final validation loss and top-1 accuracy, settings, hardware, wall time (rank 0 only)."
     if learn.recorder.values and num_distrib() <= 1: valid_loss, top1 = learn.recorder.values[-1][1:3]

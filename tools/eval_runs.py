@@ -11,16 +11,18 @@ Jobs:
 - scratch: the same ViT trained from scratch with the fine-tuning budget;
 - transfer_digits, scratch_digits: the encoder moved to scikit-learn's digits at 32 px RGB, vs from scratch.
 Each job keeps its run folder (results/eval/<job>: epochs.csv and result.json are committed, checkpoints are not);
-a finished job (result.json present) is skipped, an interrupted one resumes from its checkpoint.
+a finished job (result.json present) is skipped; each runs as a stage of the experiment runner (notebook 12):
+an interrupted one resumes from its checkpoint, and its record is its result.json, with the test top-1.
 """
 import argparse, json, shutil, sys
 from pathlib import Path
 from mae_nb.pretrain import PretrainConfig, pretrain
 from mae_nb.train import latest_checkpoint, load_training_checkpoint
-from mae_nb.linprobe import LinProbeConfig, linprobe
+from mae_nb.linprobe import LinProbeConfig
 from mae_nb.checkpoints import read_encoder
-from mae_nb.finetune import FinetuneConfig, finetune
-from mae_nb.transfer import TransferConfig, transfer, digits_folder
+from mae_nb.finetune import FinetuneConfig
+from mae_nb.transfer import TransferConfig, digits_folder
+from mae_nb.experiments import run_stage
 
 ROOT = Path(__file__).resolve().parents[1]/'results'/'eval'  # --root changes it
 # the encoder of results/eval: a 128-wide, 6-block ViT, 2-block decoder, full Fashion-MNIST
@@ -38,17 +40,17 @@ def jobs(ck:str, ft_epochs:int, tr_epochs:int) -> dict:
     ft = dict(**fm, **light, epochs=ft_epochs, base_lr=1e-3)
     digits = str(digits_folder(ROOT.parent/'data'/'digits'))
     tr = dict(source=digits, img_size=32, in_chans=3, epochs=tr_epochs, bs=64, base_lr=1e-3, **light)
-    js = {'lp_mae': (linprobe, LinProbeConfig(checkpoint=ck, **lp)),
-          'lp_mae_avg': (linprobe, LinProbeConfig(checkpoint=ck, pool='avg', **lp)),
-          'lp_random': (linprobe, LinProbeConfig(checkpoint=None, **arch, **lp)),
-          'lp_pixels': (linprobe, LinProbeConfig(pixels=True, **lp))}
+    js = {'lp_mae': LinProbeConfig(checkpoint=ck, **lp),
+          'lp_mae_avg': LinProbeConfig(checkpoint=ck, pool='avg', **lp),
+          'lp_random': LinProbeConfig(checkpoint=None, **arch, **lp),
+          'lp_pixels': LinProbeConfig(pixels=True, **lp)}
     for k in sorted({0, 1, 2, 4, depth} & set(range(depth + 1))) + ['mlp']:
-        js[f'ft_k{k}' if k != 'mlp' else 'ft_mlp'] = (finetune, FinetuneConfig(checkpoint=ck, blocks=k, **ft))
-    js['scratch'] = (finetune, FinetuneConfig(checkpoint=None, **arch, **ft))
-    js['transfer_digits'] = (transfer, TransferConfig(checkpoint=ck, **tr))
-    js['scratch_digits'] = (finetune, FinetuneConfig(checkpoint=None, preset=cfg['preset'],
+        js[f'ft_k{k}' if k != 'mlp' else 'ft_mlp'] = FinetuneConfig(checkpoint=ck, blocks=k, **ft)
+    js['scratch'] = FinetuneConfig(checkpoint=None, **arch, **ft)
+    js['transfer_digits'] = TransferConfig(checkpoint=ck, **tr)
+    js['scratch_digits'] = FinetuneConfig(checkpoint=None, preset=cfg['preset'],
                                                      model_kwargs={**cfg['model_kwargs'], 'img_size': 32, 'in_chans': 3},
-                                                     **{k: v for k, v in tr.items() if k not in ('img_size', 'in_chans')}))
+                                                     **{k: v for k, v in tr.items() if k not in ('img_size', 'in_chans')})
     return js
 
 def main():
@@ -73,10 +75,10 @@ def main():
     ck = load_training_checkpoint(a.checkpoint if Path(a.checkpoint).is_file() else latest_checkpoint(a.checkpoint))
     (pre/'config.json').write_text(json.dumps({**ck['config'], 'epochs_done': ck['epoch']}, indent=1, default=str))
     for name in (a.jobs or js):
-        fn, cfg = js[name]
+        cfg = js[name]
         cfg.out = str(ROOT/name)
         if (ROOT/name/'result.json').exists(): print(f'{name}: done already'); continue
-        learn = fn(cfg, resume=True if latest_checkpoint(ROOT/name) else None)
-        print(f"{name}: top-1 {learn.result['top1']:.4f} in {learn.result['wall_s']:.0f} s", flush=True)
+        rec = run_stage(cfg, log=lambda m: print(m, flush=True))  # the experiment runner: resumed, locked, recorded
+        print(f"{name}: top-1 {rec['top1']:.4f} in {rec['wall_s']:.0f} s", flush=True)
 
 if __name__ == '__main__': main()

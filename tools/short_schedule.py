@@ -12,7 +12,7 @@ cls token, the patch mean and the patch tokens side by side (notebook 09), wall 
 entry is skipped; a stopped one resumes from its checkpoint in runs/short_schedule/.
 The curve writes results/short_schedule/curve/{epochs.csv,probes.json,result.json}; notebook 08 plots them.
 """
-import argparse, json, os, platform, shutil, sys, time
+import argparse, json, os, platform, shutil, time
 from pathlib import Path
 import torch
 from mae_nb.data import mae_dataloaders
