@@ -26,3 +26,9 @@ class _MovedModules:
 
 import sys as _sys
 if not any(f is _MovedModules for f in _sys.meta_path): _sys.meta_path.append(_MovedModules)
+
+def __getattr__(name): # `mae_nb.pretrained(...)` without importing torch and timm at `import mae_nb`
+    if name == 'pretrained':
+        from .checkpoints import pretrained
+        return pretrained
+    raise AttributeError(f"module 'mae_nb' has no attribute {name!r}")

@@ -8,7 +8,7 @@ Docs: https://mae-nb.github.io/mae_nb/data.html.md"""
 # %% auto #0
 __all__ = ['FASHION_MNIST_DIR', 'FASHION_MNIST_STATS', 'FASHION_MNIST_HOLDOUT', 'fashion_mnist_dir', 'read_fashion_mnist',
            'TensorImageDataset', 'to_device_async', 'TensorImageDL', 'RandomResizedCropFlip', 'ResizeBatch',
-           'fashion_mnist_dev_split', 'fashion_mnist_test', 'mae_dataloaders', 'denormalize']
+           'fashion_mnist_dev_split', 'fashion_mnist_test', 'label_subset', 'mae_dataloaders', 'denormalize']
 
 # %% ../nbs/05_data.ipynb #f700a306
 import gzip, random, shutil, tempfile, warnings
@@ -253,6 +253,20 @@ def fashion_mnist_test(path=None): # (images `(10000, 1, 28, 28)` uint8, labels 
     "Fashion-MNIST's test set, to be read once a run is over (see `fashion_mnist_dev_split`)."
     return read_fashion_mnist(path)[1]
 
+# %% ../nbs/05_data.ipynb #6a711753
+def label_subset(train:tuple, # (images `(N, C, H, W)`, labels `(N,)`)
+                 frac:float, # fraction kept from each class, in (0, 1]
+                ) -> tuple: # (images, labels): the kept ones, in their original order
+    "A class-balanced `frac` of a labelled set, the same for every run (a fixed permutation, seed 0)."
+    if not 0 < frac <= 1: raise ValueError(f"label_frac must be in (0, 1], got {frac}")
+    x, y = train
+    if frac == 1: return x, y
+    g = torch.Generator().manual_seed(0)
+    keep = [idx[torch.randperm(len(idx), generator=g)[:max(1, round(len(idx) * frac))]]
+            for idx in (torch.nonzero(y == c).flatten() for c in y.unique())]
+    keep = torch.cat(keep).sort().values
+    return x[keep], y[keep]
+
 # %% ../nbs/05_data.ipynb #5d793883
 _SOURCES = ('sample', 'fashion_mnist', 'fashion_mnist_dev', 'imagenette')
 
@@ -270,6 +284,7 @@ def mae_dataloaders(source='sample', # 'sample' (shipped, offline), 'fashion_mni
                     verify:bool=True, # leave out unreadable image files (folders), with a warning
                     crop_scale:tuple=(0.2, 1.0), # area range of the random crop (pretraining 0.2-1, linear probing 0.08-1)
                     batch_tfms:list|None=None, # more transforms for the normalised training batches (e.g. fine-tuning's)
+                    label_frac:float=1., # train on this class-balanced fraction of the training images (`label_subset`)
                    ) -> DataLoaders:
     "Training and validation `DataLoaders` of `(normalised images, labels)` for MAE, uint8 until the device."
     if not (isinstance(crop_scale, (tuple, list)) and len(crop_scale) == 2 and 0 < crop_scale[0] <= crop_scale[1] <= 1):
@@ -278,7 +293,10 @@ def mae_dataloaders(source='sample', # 'sample' (shipped, offline), 'fashion_mni
     rank_seed = None if seed is None else seed + rank_distrib()
     generator = None if rank_seed is None else torch.Generator().manual_seed(rank_seed)
     device = default_device() if device is None else device
+    if label_frac != 1 and not (isinstance(source, tuple) or source in ('sample', 'fashion_mnist', 'fashion_mnist_dev')):
+        raise ValueError(f"label_frac is for in-memory data ('sample', 'fashion_mnist', 'fashion_mnist_dev' or tensors), got source={source!r}")
     if isinstance(source, tuple):
+        if label_frac != 1: source = (label_subset(source[0], label_frac), source[1])
         dls = _in_memory_dataloaders(source, img_size, in_chans, augment, generator, bs, valid_bs, device, num_workers,
                                      tuple(crop_scale), batch_tfms or ())
         return _finish(dls, rank_seed, dls.train_ds.in_chans, img_size or dls.train_ds.x.shape[-1], 'tensors')
@@ -296,7 +314,7 @@ def mae_dataloaders(source='sample', # 'sample' (shipped, offline), 'fashion_mni
         if source == 'sample': train, valid = load_sample('train'), load_sample('valid')
         elif source == 'fashion_mnist': train, valid = read_fashion_mnist(path)
         else: train, valid = fashion_mnist_dev_split(read_fashion_mnist(path)[0])
-        dls = _tensor_dataloaders(train, valid, img_size, in_chans, augment, generator, bs, valid_bs, device, num_workers,
+        dls = _tensor_dataloaders(label_subset(train, label_frac), valid, img_size, in_chans, augment, generator, bs, valid_bs, device, num_workers,
                                   crop_scale, batch_tfms or ())
     else:
         folder = source

@@ -104,23 +104,28 @@ def _device() -> str: return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 _FASHION = ('sample', 'fashion_mnist', 'fashion_mnist_dev')  # data whose classes are Fashion-MNIST's
 
-def _record(path:Path) -> dict|None: # a finished stage's record
+def _record(path:Path, key:str) -> dict|None: # a finished stage's record
     if not path.exists(): return None
     rec = json.loads(path.read_text())
-    return rec if 'key' in rec else None
+    if 'key' not in rec: return None  # the run finished, the stage's record is not written yet
+    if rec['key'] != key: raise ValueError(f"{path} is the record of stage {rec['key']}, not of {key}: another stage's folder; "
+                                           "give each stage its own `out`")
+    return rec
 
 def run_stage(cfg, # a `PretrainConfig`, `LinProbeConfig`, `FinetuneConfig` or `TransferConfig`, its `out` the stage's folder
               key:str|None=None, # its name; default: `stage_key(cfg)`
-              log=print) -> dict:
+              log=print,
+              test:bool=True, # measure the classifier on the test set when done (False for runs that only choose settings)
+             ) -> dict:
     "Run (or resume, or read if done) one stage; its record, written as `result.json` in `cfg.out`."
     key, out = key or stage_key(cfg), Path(cfg.out)
-    if (rec := _record(out/'result.json')) is not None: return rec
+    if (rec := _record(out/'result.json', key)) is not None: return rec
     with stage_lock(out):
-        if (rec := _record(out/'result.json')) is not None: return rec  # finished by another process meanwhile
-        return _run_stage(cfg, key, out, log)
+        if (rec := _record(out/'result.json', key)) is not None: return rec  # finished by another process meanwhile
+        return _run_stage(cfg, key, out, log, test)
 
 # %% ../nbs/12_experiments.ipynb #7df51cf9
-def _run_stage(cfg, key:str, out:Path, log) -> dict:
+def _run_stage(cfg, key:str, out:Path, log, test:bool) -> dict:
     name, fn = stage_kind(cfg)
     resume = True if latest_checkpoint(out) else None
     log(f"  {name} {key}: {'resuming' if resume else 'starting'} ({cfg.epochs} epochs) in {out}")
@@ -132,7 +137,7 @@ def _run_stage(cfg, key:str, out:Path, log) -> dict:
                    torch=torch.__version__)
     else: rec = dict(learn.result)
     rec.update(stage=name, key=key, wall_s=round(time.time() - t0, 1), resumed=bool(resume), device=_device())
-    if name != 'pretrain' and cfg.source in _FASHION:
+    if test and name != 'pretrain' and cfg.source in _FASHION:
         model = learn.vit if name == 'probe' else learn.model
         rec.update(test_top1=accuracy_on_test_set(model, model.patch_embed.img_size[0], data_path=cfg.data_path), n_test=10_000)
     if not rank_distrib():  # one writer per job; written whole or not at all

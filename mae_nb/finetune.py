@@ -143,6 +143,7 @@ class FinetuneConfig(RunConfig):
     cutmix:float = 1.0 # cutmix alpha (0: off)
     rand_augment:bool = True # RandAugment, 2 operations of magnitude 9
     reprob:float = 0.25 # random erasing probability
+    label_frac:float = 1. # fine-tune on this class-balanced fraction of the training labels (in-memory data; `label_subset`)
     num_heads:int|None = None # only for checkpoints whose heads cannot be read (see `read_encoder`)
 
     def __post_init__(self):
@@ -188,7 +189,7 @@ def finetune(cfg:FinetuneConfig|None=None, # the run's settings (keyword argumen
     extra = ([BatchRandAugment()] if cfg.rand_augment else []) + ([BatchRandomErasing(cfg.reprob)] if cfg.reprob else [])
     dls = mae_dataloaders(cfg.source, img_size=img_size[0], in_chans=in_chans, bs=cfg.bs, path=cfg.data_path,
                           crop_scale=(0.08, 1.0), batch_tfms=extra, num_workers=cfg.num_workers,
-                          seed=cfg.seed, device=device)
+                          seed=cfg.seed, device=device, label_frac=cfg.label_frac)
     if model is None:
         vit = create_vit(**arch, num_classes=dls.c, global_pool=cfg.global_pool, drop_path_rate=cfg.drop_path, head_init_std=2e-5)
         if cfg.checkpoint is not None: load_encoder_weights(vit, sd)  # else from scratch: timm's initialisation

@@ -1,0 +1,115 @@
+"""The paper's evaluation of the reference MAE (`mae_nb.pretrained('fashion_mnist')`), every run a stage of the
+experiment runner (notebook 12).
+
+    python tools/evaluate.py JOB ...      # run (or resume, or read) the jobs' stages, in order
+    python tools/evaluate.py --list       # the jobs and the state of their stages
+
+Every setting is chosen on 'fashion_mnist_dev' (55,000 training images; 5,000 held out as the validation set). The
+sweeps that choose a setting are short runs that never read the test set (`run_stage(..., test=False)`); a final run
+reads it once, when it is done, and is longer than its sweep, so it is a stage of its own. The choice of each sweep
+is written to results/reference/eval/choices.json.
+
+Each stage's folder is results/reference/eval/<stage>: its result.json (the record) and epochs.csv are committed,
+its checkpoints are not (a stage that is stopped resumes from them on the same machine).
+"""
+import argparse, hashlib, json, sys
+from dataclasses import replace
+from pathlib import Path
+import torch
+from mae_nb.checkpoints import pretrained_path
+from mae_nb.experiments import run_stage, stage_key
+from mae_nb.linprobe import LinProbeConfig
+from mae_nb.finetune import FinetuneConfig
+from mae_nb.transfer import TransferConfig, digits_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT/'results'/'reference'/'eval'
+REF = 'fashion_mnist'  # the shipped reference encoder
+ARCH = dict(preset='mae_vit_mini_patch4')
+DATA = dict(source='fashion_mnist_dev')
+
+def ref_key() -> str: # the reference weights, by their content: stages of other weights get other keys
+    return hashlib.sha1(Path(pretrained_path(REF)).read_bytes()).hexdigest()[:12]
+
+# linear probes: the paper's head on cached features; base_lr swept at 15 epochs, final runs 30 epochs
+PROBE = dict(**DATA, **ARCH, cached=True, bs=256)
+PROBE_LRS, PROBE_SWEEP_EPOCHS, PROBE_EPOCHS = (2., 8., 32.), 15, 30
+POOLS = ('token', 'avg', 'patches', 'pixels')
+# fine-tuning: a short-schedule recipe (no mixup, cutmix, RandAugment or erasing: tuned for 100 ImageNet epochs, they
+# slow a short run down); base lr swept at 3 epochs for MAE and for scratch apart, final runs FT_EPOCHS
+FT = dict(**DATA, **ARCH, bs=128, mixup=0., cutmix=0., rand_augment=False, reprob=0., save_every=1)
+FT_LRS, FT_SWEEP_EPOCHS, FT_EPOCHS = (1e-3, 3e-3, 1e-2), 3, 30
+SCRATCH = dict(layer_decay=1.)  # the paper's from-scratch recipe has no layer-wise decay
+FEW = {0.01: 200, 0.1: 60}  # label fraction: epochs (about 8,000 and 20,000 steps' worth of images at batch 128)
+PARTIAL = (0, 1, 2, 4, None)  # blocks tuned (None: all), at PARTIAL_EPOCHS
+PARTIAL_EPOCHS = 10
+
+def choices() -> dict:
+    path = OUT/'choices.json'
+    return json.loads(path.read_text()) if path.exists() else {}
+
+def choose(name:str, stages:dict) -> float:
+    "Run the sweep `stages` ({value: config}) without reading the test set; keep the value of best validation top-1."
+    recs = {v: stage(cfg, test=False) for v, cfg in stages.items()}
+    best = max(recs, key=lambda v: recs[v]['top1'])
+    ch = choices(); ch[name] = dict(chosen=best, valid_top1={str(v): r['top1'] for v, r in recs.items()},
+                                    note='chosen by top-1 on the 5,000 held-out training images; the test set was not read')
+    OUT.mkdir(parents=True, exist_ok=True); (OUT/'choices.json').write_text(json.dumps(ch, indent=1))
+    tried = ', '.join(f"{v}: {r['top1']:.4f}" for v, r in recs.items())
+    print(f"{name}: chose {best} ({tried})", flush=True)
+    return best
+
+def stage(cfg, name:str|None=None, test:bool=True) -> dict:
+    up = ref_key() if getattr(cfg, 'checkpoint', None) == REF else ''
+    key = stage_key(cfg, up)
+    cfg = replace(cfg, out=str(OUT/(name or key)))
+    return run_stage(cfg, key, log=lambda m: print(m, flush=True), test=test)
+
+def probe(pool:str, **kw) -> LinProbeConfig:
+    if pool == 'pixels': return LinProbeConfig(**PROBE, pixels=True, **kw)
+    return LinProbeConfig(**PROBE, checkpoint=REF, pool=pool, **kw)
+
+def finetune_cfg(mae:bool, **kw) -> FinetuneConfig:
+    return FinetuneConfig(**FT, **({'checkpoint': REF} if mae else SCRATCH), **kw)
+
+def job_probes():
+    for pool in POOLS:
+        lr = choose(f'probe_{pool}', {v: probe(pool, base_lr=v, epochs=PROBE_SWEEP_EPOCHS) for v in PROBE_LRS})
+        stage(probe(pool, base_lr=lr, epochs=PROBE_EPOCHS), f'lp_{pool}')
+
+def job_finetune(mae:bool):
+    who = 'mae' if mae else 'scratch'
+    lr = choose(f'ft_{who}', {v: finetune_cfg(mae, base_lr=v, epochs=FT_SWEEP_EPOCHS) for v in FT_LRS})
+    stage(finetune_cfg(mae, base_lr=lr, epochs=FT_EPOCHS), f'ft_{who}')
+
+def job_few(mae:bool):
+    who = 'mae' if mae else 'scratch'
+    lr = choices()[f'ft_{who}']['chosen']  # the full-data choice: a sweep per fraction would cost as much again
+    for frac, epochs in FEW.items():
+        stage(finetune_cfg(mae, base_lr=lr, epochs=epochs, label_frac=frac), f'ft_{who}_labels{frac:g}')
+
+def job_partial():
+    lr = choices()['ft_mae']['chosen']
+    for k in PARTIAL: stage(finetune_cfg(True, base_lr=lr, epochs=PARTIAL_EPOCHS, blocks=k), f'ft_k{"all" if k is None else k}')
+
+def job_transfer():
+    digits = str(digits_folder(ROOT/'results'/'data'/'digits'))
+    tr = dict(source=digits, bs=64, base_lr=1e-3, epochs=15, mixup=0., cutmix=0., rand_augment=False, reprob=0., **ARCH)
+    stage(TransferConfig(checkpoint=REF, img_size=32, in_chans=3, **tr), 'transfer_digits')
+    stage(FinetuneConfig(model_kwargs=dict(img_size=32, in_chans=3), **tr), 'scratch_digits')
+
+JOBS = {'probes': job_probes, 'ft_scratch': lambda: job_finetune(False), 'ft_mae': lambda: job_finetune(True),
+        'few_scratch': lambda: job_few(False), 'few_mae': lambda: job_few(True), 'partial': job_partial, 'transfer': job_transfer}
+
+if __name__ == '__main__':
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('jobs', nargs='*', help=f'some of {list(JOBS)}')
+    p.add_argument('--threads', type=int, default=None); p.add_argument('--list', action='store_true')
+    a = p.parse_args()
+    if a.threads: torch.set_num_threads(a.threads)
+    if a.list or not a.jobs:
+        for d in sorted(OUT.glob('*/result.json')): r = json.loads(d.read_text()); print(d.parent.name, r['stage'], f"{r['top1']:.4f}", r.get('test_top1'))
+        sys.exit(0)
+    bad = set(a.jobs) - set(JOBS)
+    if bad: sys.exit(f"unknown jobs {sorted(bad)}; expected some of {list(JOBS)}")
+    for j in a.jobs: JOBS[j]()
