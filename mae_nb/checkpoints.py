@@ -72,8 +72,13 @@ def read_checkpoint(checkpoint):
         path = found
     if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}")
     import argparse  # the official training checkpoints pickle their `args` Namespace
-    with torch.serialization.safe_globals([argparse.Namespace]):
-        return torch.load(path, map_location='cpu', weights_only=True)
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:  # torch raises several kinds (UnpicklingError, RuntimeError, EOFError, ...) for a bad file
+        raise ValueError(f"{path} is not a readable checkpoint: expected a file written by torch.save (a mae-nb "
+                         f"checkpoint-*.pth, an official MAE .pth, timm weights); it may be truncated or another kind of "
+                         f"file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from e
 
 _head_keys = ('head.', 'fc_norm.')
 

@@ -29,7 +29,7 @@ from fastai.callback.progress import CSVLogger, ProgressCallback
 from fastai.optimizer import OptimWrapper
 from fastai.distributed import DistributedDL, DistributedTrainer
 from fastai.torch_core import rank_distrib, num_distrib, set_seed, default_device, find_bs
-from .model import mae_presets
+from .model import mae_presets, check_model_kwargs
 from .checkpoints import save_atomic, latest_checkpoint, read_checkpoint
 
 # %% ../nbs/07_train.ipynb #a7c4934d
@@ -64,6 +64,7 @@ class RunConfig:
 
     def __post_init__(self):
         if self.preset not in mae_presets: raise ValueError(f"unknown preset {self.preset!r}; expected one of {list(mae_presets)}")
+        check_model_kwargs(self.model_kwargs)  # a misspelt setting stops the run before any work
         check_run_settings(self, self._positive)
 
 # %% ../nbs/07_train.ipynb #5aee09a4
@@ -321,6 +322,19 @@ def local_device() -> torch.device:
         torch.cuda.set_device(int(local))  # before any loader or model is built: fastai's default device is the current one
     return default_device()
 
+# %% ../nbs/07_train.ipynb #bfc0f702
+def _newest_readable(out:Path, newest:Path) -> tuple: # (checkpoint, its path): the newest one that reads, with a warning if not `newest`
+    cks = sorted(out.glob('checkpoint-*.pth'), key=lambda p: int(p.stem.split('-')[1]), reverse=True)
+    bad = []
+    for path in cks:
+        try: ck = load_training_checkpoint(path)
+        except ValueError as e: bad.append((path.name, str(e))); continue
+        if bad: warnings.warn(f"resuming from {path}: the newer {', '.join(n for n, _ in bad)} could not be read "
+                              f"(truncated?) and is left as it is; {bad[0][1]}")
+        return ck, path
+    raise ValueError(f"no checkpoint in {out} can be read, so the run cannot resume (nothing was deleted): "
+                     + '; '.join(f'{n}: {e}' for n, e in bad))
+
 # %% ../nbs/07_train.ipynb #d31d4066
 def resume_run(cfg, # a run's settings (a dataclass such as `PretrainConfig`)
                resume:str|Path|bool|None=None, # True: the latest checkpoint in `cfg.out`; or a checkpoint path
@@ -330,10 +344,11 @@ def resume_run(cfg, # a run's settings (a dataclass such as `PretrainConfig`)
     out = Path(cfg.out)
     path = latest_checkpoint(out) if resume is True else Path(resume)
     if path is None: raise FileNotFoundError(f"resume=True but there is no checkpoint-*.pth in {out}")
-    ck = load_training_checkpoint(path)
+    ck, path = _newest_readable(out, path) if resume is True else (load_training_checkpoint(path), path)
     saved = {k: v for k, v in ck['config'].items() if k not in ('epochs', 'out')}
     given, cfg = cfg, type(cfg)(**{**saved, 'epochs': cfg.epochs, 'out': cfg.out})
-    differ = [f"{k}={getattr(cfg, k)!r} (not {getattr(given, k)!r})" for k in saved if getattr(cfg, k) != getattr(given, k)]
+    differ = [f"{k}={getattr(cfg, k)!r} (not {getattr(given, k)!r})" for k in saved
+              if getattr(given, k) is not None and getattr(cfg, k) != getattr(given, k)]  # None: chosen by the run itself
     if differ: warnings.warn(f"resuming {path} with the settings it was started with: {', '.join(differ)}")
     was, now = ck.get('world_size', 1), max(num_distrib(), 1)
     if was != now:

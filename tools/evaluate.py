@@ -72,10 +72,9 @@ def probe(pool:str, **kw) -> LinProbeConfig:
 def finetune_cfg(mae:bool, **kw) -> FinetuneConfig:
     return FinetuneConfig(**FT, **({'checkpoint': REF} if mae else SCRATCH), **kw)
 
-def job_probes():
-    for pool in POOLS:
-        lr = choose(f'probe_{pool}', {v: probe(pool, base_lr=v, epochs=PROBE_SWEEP_EPOCHS) for v in PROBE_LRS})
-        stage(probe(pool, base_lr=lr, epochs=PROBE_EPOCHS), f'lp_{pool}')
+def job_probe(pool:str):
+    lr = choose(f'probe_{pool}', {v: probe(pool, base_lr=v, epochs=PROBE_SWEEP_EPOCHS) for v in PROBE_LRS})
+    stage(probe(pool, base_lr=lr, epochs=PROBE_EPOCHS), f'lp_{pool}')
 
 def job_finetune(mae:bool):
     who = 'mae' if mae else 'scratch'
@@ -98,8 +97,16 @@ def job_transfer():
     stage(TransferConfig(checkpoint=REF, img_size=32, in_chans=3, **tr), 'transfer_digits')
     stage(FinetuneConfig(model_kwargs=dict(img_size=32, in_chans=3), **tr), 'scratch_digits')
 
-JOBS = {'probes': job_probes, 'ft_scratch': lambda: job_finetune(False), 'ft_mae': lambda: job_finetune(True),
-        'few_scratch': lambda: job_few(False), 'few_mae': lambda: job_few(True), 'partial': job_partial, 'transfer': job_transfer}
+def job_small_data():
+    "A short transfer to a small folder, as a new user runs it: the defaults before and after they fit the data size."
+    digits = str(digits_folder(ROOT/'results'/'data'/'digits'))
+    base = dict(source=digits, img_size=32, in_chans=3, epochs=5, checkpoint=REF, **ARCH)
+    stage(TransferConfig(**base, bs=256, mixup=0.8, cutmix=1.0, rand_augment=True, reprob=0.25), 'small_digits_paper_defaults')
+    stage(TransferConfig(**base), 'small_digits_defaults')
+
+JOBS = {**{f'probe_{p}': (lambda p=p: job_probe(p)) for p in POOLS}, 'ft_scratch': lambda: job_finetune(False), 'ft_mae': lambda: job_finetune(True),
+        'few_scratch': lambda: job_few(False), 'few_mae': lambda: job_few(True), 'partial': job_partial, 'transfer': job_transfer,
+        'small_data': job_small_data}
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
