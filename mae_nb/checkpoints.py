@@ -9,8 +9,8 @@ Docs: https://mae-nb.github.io/mae_nb/checkpoints.html.md"""
 # %% auto #0
 __all__ = ['PRETRAINED', 'vit_pools', 'save_atomic', 'latest_checkpoint', 'is_decoder_key', 'key_report', 'pretrained_path',
            'read_checkpoint', 'read_encoder', 'create_vit', 'load_encoder_weights', 'encoder_weights',
-           'vit_from_checkpoint', 'load_mae_checkpoint', 'pretrained', 'resize_pos_embed', 'adapt_patch_embed',
-           'adapt_encoder', 'export_timm', 'export_encoder']
+           'vit_from_checkpoint', 'attention_maps', 'load_mae_checkpoint', 'pretrained', 'resize_pos_embed',
+           'adapt_patch_embed', 'adapt_encoder', 'export_timm', 'export_encoder']
 
 # %% ../nbs/06_checkpoints.ipynb #7ec824ec
 import math, os
@@ -189,6 +189,20 @@ def vit_from_checkpoint(checkpoint:str|Path|dict|None, # an MAE checkpoint; None
     vit = create_vit(**arch, num_classes=num_classes, global_pool=global_pool, fc_norm=fc_norm,
                      drop_path_rate=drop_path_rate, head_init_std=head_init_std)
     return load_encoder_weights(vit, sd)
+
+# %% ../nbs/06_checkpoints.ipynb #14b674fa
+@torch.no_grad()
+def attention_maps(vit:VisionTransformer, # a timm ViT, e.g. from `vit_from_checkpoint`
+                   x:Tensor, # normalised images `(N, C, H, W)`
+                  ) -> dict: # block index -> attention weights `(N, heads, tokens, tokens)` (cls first)
+    "The attention weights of every block of `vit` on `x`, through timm's `AttentionExtract`."
+    from timm.utils import AttentionExtract
+    fused = [b.attn.fused_attn for b in vit.blocks]
+    for b in vit.blocks: b.attn.fused_attn = False  # the fused kernel never forms the weights
+    try: maps = AttentionExtract(vit, method='fx')(x)
+    finally:
+        for b, f in zip(vit.blocks, fused): b.attn.fused_attn = f
+    return {int(k.split('.')[1]): v for k, v in maps.items()}
 
 # %% ../nbs/06_checkpoints.ipynb #6896ea8b
 def load_mae_checkpoint(model:MAEEncoder, # an `MAEEncoder` or `MaskedAutoencoderViT`

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from fastai.callback.core import Callback
 from mae_nb.checkpoints import latest_checkpoint
+from mae_nb.data import mae_dataloaders
 from mae_nb.linprobe import ProbeCurve
 from mae_nb.pretrain import PretrainConfig, pretrain, reconstruction_ratio
 from short_schedule import BASE, CHOSEN, PROBE, machine, probe_loaders
@@ -58,6 +59,23 @@ def main():
 
 ASSET = ROOT/'mae_nb'/'assets'/'mae_fashion_mnist.pth'
 
+def fp16_check(ck:dict, half:dict) -> dict:
+    "What storing the weights in fp16 changes: features and reconstruction of the 5,000 held-out images, fp32 vs fp16 weights."
+    from mae_nb.model import create_mae
+    from mae_nb.checkpoints import vit_from_checkpoint
+    from mae_nb.linprobe import pooled_features
+    cfg = PretrainConfig(**{k: v for k, v in ck['config'].items()})
+    dls = mae_dataloaders(cfg.source, bs=500, augment=False, seed=0)
+    out = {}
+    for name, sd in (('fp32', ck['model']), ('fp16', {k: v.float() for k, v in half.items()})):
+        mae = create_mae(cfg.preset, norm_pix_loss=cfg.norm_pix_loss, **cfg.model_kwargs); mae.load_state_dict(sd)
+        vit = vit_from_checkpoint({'model': sd, 'config': ck['config']}, global_pool='token', fc_norm=False)
+        out[name] = (pooled_features(vit, dls.valid, ('patches',))['patches'][0],
+                     reconstruction_ratio(mae, dls.valid, dls.stats, cfg.mask_ratio)['ratio'])
+    (f32, r32), (f16, r16) = out['fp32'], out['fp16']
+    return dict(feature_max_abs_diff=float((f32 - f16).abs().max()), feature_rms=float(f32.pow(2).mean().sqrt()),
+                recon_ratio_fp32=round(r32, 5), recon_ratio_fp16=round(r16, 5))
+
 def ship():
     "Write the committed checkpoint's model, in fp16, as the package's pretrained weights, with its provenance."
     import subprocess
@@ -67,9 +85,24 @@ def ship():
                 data="'fashion_mnist_dev': 55,000 Fashion-MNIST training images (5,000 held out, the test set unread)",
                 machine=machine(), date=time.strftime('%Y-%m-%d'))
     model = {k: v.half() if v.is_floating_point() else v for k, v in ck['model'].items()}
+    prov['fp16_check'] = fp16_check(ck, model)
     tmp = ASSET.with_suffix('.tmp'); torch.save({'model': model, 'config': ck['config'], 'epoch': ck['epoch'], 'provenance': prov}, tmp)
     os.replace(tmp, ASSET)
     print(f"{ASSET}: {ASSET.stat().st_size / 1e6:.2f} MB, epoch {ck['epoch']}", json.dumps(prov))
+    figure()
+
+def figure():
+    "The paper's Fig. 2 from the shipped weights: test images (the sample's), original | masked | reconstruction | + visible."
+    import matplotlib; matplotlib.use('Agg')
+    from mae_nb.checkpoints import pretrained
+    from mae_nb.data import FASHION_MNIST_STATS
+    from mae_nb.patchify import load_sample
+    from mae_nb.pretrain import show_reconstructions
+    x, y = load_sample('valid')  # 50 test images of each class
+    pick = torch.stack([torch.nonzero(y == c)[0, 0] for c in (0, 1, 2, 5, 7, 8, 9)])
+    (m,), (s,) = FASHION_MNIST_STATS
+    fig = show_reconstructions(pretrained('fashion_mnist'), (x[pick].float() / 255 - m) / s, FASHION_MNIST_STATS, 0.75, seed=1)
+    fig.savefig(RESULTS/'reconstructions.png', dpi=80)
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
