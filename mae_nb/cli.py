@@ -9,6 +9,7 @@ __all__ = ['add_dataclass_args', 'make_parser', 'run', 'main']
 
 # %% ../nbs/98_cli.ipynb #0f39230c
 import argparse, json, sys, typing, warnings
+import yaml
 # fastai 2.8 scripts a few layers with `torch.jit.script` on import, which recent torch deprecates: noise on every command
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 from dataclasses import fields, MISSING, is_dataclass
@@ -55,12 +56,15 @@ _jobs = {  # subcommand: (settings, function, help)
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='mae-nb', description="Masked autoencoders (He et al., 2021) on fastai and timm.")
     sub = p.add_subparsers(dest='command', required=True)
+    p.jobs = {}
     for name, (cls, fn, hlp) in _jobs.items():
         job = sub.add_parser(name, help=hlp, description=fn.__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-        add_dataclass_args(job, cls)
+        add_dataclass_args(job, cls); p.jobs[name] = job
         if name == 'experiment': continue  # a grid always resumes: done cells are skipped, stopped stages resumed
         job.add_argument('--resume', nargs='?', const=True, default=None, metavar='CHECKPOINT',
                          help='continue from the latest checkpoint in --out, or from CHECKPOINT')
+        job.add_argument('--config', default=None, metavar='YAML',
+                         help="start from the settings in this file (a run's config.yaml); flags given override them")
         if name == 'pretrain': job.add_argument('--no-figures', dest='figures', action='store_false', help='skip the PNG figures')
     ex = sub.add_parser('export', help='write an encoder as a timm VisionTransformer state dict', description=export_timm.__doc__)
     ex.add_argument('checkpoint', help='a mae-nb checkpoint or run folder, or an official/timm MAE file')
@@ -71,11 +75,26 @@ def make_parser() -> argparse.ArgumentParser:
         ex.add_argument(_flag(f), dest=f, type=int, default=None, help=h)
     return p
 
+# %% ../nbs/98_cli.ipynb #86019e42
+def _read_config(path:str, cls, cmd:str) -> dict:
+    "The settings in a YAML file (e.g. a run's `config.yaml`), checked against `cls`'s fields."
+    try: given = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as e: sys.exit(f"mae-nb {cmd}: cannot read the settings file {path}: {e}")
+    if not isinstance(given, dict): sys.exit(f"mae-nb {cmd}: {path} should hold settings (name: value), got {type(given).__name__}")
+    unknown = sorted(set(given) - {f.name for f in fields(cls)})
+    if unknown: sys.exit(f"mae-nb {cmd}: {path} has settings {cls.__name__} does not take: {unknown}")
+    return given
+
 # %% ../nbs/98_cli.ipynb #495d9ce6
 def run(argv:list|None=None):
     "Parse `argv` and run the subcommand; returns what it returns (the `Learner` of a training job)."
-    args = vars(make_parser().parse_args(argv))
+    parser = make_parser()
+    args = vars(parser.parse_args(argv))
     cmd = args.pop('command')
+    if args.get('config'):  # the file's settings become the defaults; the flags given win over them
+        parser.jobs[cmd].set_defaults(**_read_config(args['config'], _jobs[cmd][0], cmd))
+        args = vars(parser.parse_args(argv)); args.pop('command')
+    args.pop('config', None)
     if cmd == 'export':
         arch = export_timm(**args)
         print(f"wrote {args['path']}: timm VisionTransformer weights, {arch}")

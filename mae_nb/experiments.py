@@ -139,7 +139,8 @@ def _run_stage(cfg, key:str, out:Path, log, test:bool) -> dict:
     rec.update(stage=name, key=key, wall_s=round(time.time() - t0, 1), resumed=bool(resume), device=_device())
     if test and name != 'pretrain' and cfg.source in _FASHION:
         model = learn.vit if name == 'probe' else learn.model
-        rec.update(test_top1=accuracy_on_test_set(model, model.patch_embed.img_size[0], data_path=cfg.data_path), n_test=10_000)
+        size = model.patch_embed.img_size[0] if hasattr(model, 'patch_embed') else 28  # the pixel probe: Fashion-MNIST's own size
+        rec.update(test_top1=accuracy_on_test_set(model, size, data_path=cfg.data_path), n_test=10_000)
     if not rank_distrib():  # one writer per job; written whole or not at all
         tmp = out/'result.json.tmp'; tmp.write_text(json.dumps(rec, indent=1, default=str)); tmp.replace(out/'result.json')
     log(f"  {name} {key}: done in {rec['wall_s']:.0f} s" + (f", test top-1 {rec['test_top1']:.2%}" if 'test_top1' in rec else

@@ -11,10 +11,11 @@ __all__ = ['check_run_settings', 'RunConfig', 'effective_batch', 'scaled_lr', 'm
            'load_training_checkpoint', 'StepLogger', 'EpochLogger', 'read_step_log', 'DeviceSmoothLoss',
            'DeviceAvgLoss', 'keep_loss_on_device', 'LazyProgressCallback', 'GlooDistributedDL', 'DataParallel',
            'data_parallel', 'local_device', 'resume_run', 'hardware', 'fit_run', 'evaluate', 'write_result',
-           'start_run', 'run_callbacks', 'read_results', 'moved_to']
+           'write_config', 'start_run', 'run_callbacks', 'read_results', 'moved_to']
 
 # %% ../nbs/07_train.ipynb #5b270486
 import csv, json, math, os, platform, random, warnings
+import yaml
 from contextlib import contextmanager
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -394,6 +395,13 @@ def write_result(out:Path, cfg, learn:Learner, wall_s:float, **extra) -> dict:
     if not rank_distrib(): (Path(out)/'result.json').write_text(json.dumps(res, indent=1, default=str))
     return res
 
+# %% ../nbs/07_train.ipynb #b13980fe
+def write_config(cfg, out:Path) -> Path:
+    "The run's full settings as YAML in `out/config.yaml` (rank 0); `mae-nb JOB --config` starts a run from such a file."
+    path = Path(out)/'config.yaml'
+    if not rank_distrib(): path.write_text(yaml.safe_dump(json.loads(json.dumps(asdict(cfg), default=str)), sort_keys=False))
+    return path
+
 # %% ../nbs/07_train.ipynb #f1f9b81e
 def start_run(cfg, # a run's settings (a `RunConfig`)
               resume:str|Path|bool|None=None, # True: the latest checkpoint in `cfg.out`; or a checkpoint path
@@ -408,6 +416,7 @@ def start_run(cfg, # a run's settings (a `RunConfig`)
 def run_callbacks(cfg, ck:dict|None=None, start:int=0, steps:bool=False, keep_all:bool=False) -> list:
     "A run's own callbacks: checkpoints every `cfg.save_every` epochs (resumed from `ck`), `epochs.csv`, and `steps.csv` if `steps`."
     out = Path(cfg.out)
+    write_config(cfg, out)
     return ([MAECheckpoint(out, cfg.save_every, asdict(cfg), ck, keep_all), EpochLogger(out/'epochs.csv', start)] +
             ([StepLogger(out/'steps.csv')] if steps else []))
 
