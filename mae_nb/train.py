@@ -387,8 +387,9 @@ def evaluate(model:nn.Module, dl, loss_func, autocast=None) -> tuple: # (mean lo
 # %% ../nbs/07_train.ipynb #185b61be
 def write_result(out:Path, cfg, learn:Learner, wall_s:float, **extra) -> dict:
     "Write `out/result.json`: final validation loss and top-1 accuracy, settings, hardware, wall time (rank 0 only)."
-    if learn.recorder.values and num_distrib() <= 1: valid_loss, top1 = learn.recorder.values[-1][1:3]
-    else:  # data-parallel: each process validated its shard only; after the run its loaders are whole again
+    row = learn.recorder.values[-1] if learn.recorder.values else []
+    if len(row) >= 3 and num_distrib() <= 1: valid_loss, top1 = row[1:3]
+    else:  # data-parallel (each process validated its shard only), or a resumed run that had nothing left to train
         valid_loss, top1 = evaluate(learn.model, learn.dls.valid, learn.loss_func, precision_autocast(cfg.precision, learn.dls.device))
     res = dict(top1=float(top1), valid_loss=float(valid_loss), n_valid=len(learn.dls.valid_ds), epochs=cfg.epochs,
                config=asdict(cfg), hardware=hardware(), wall_s=round(wall_s, 1), torch=torch.__version__, **extra)
