@@ -218,7 +218,7 @@ def _timm_entry(name:str):
     entry.__name__ = name
     return entry
 
-for _name in TIMM_PRESETS: register_model(_timm_entry(_name))
+for _name in TIMM_PRESETS: globals()[_name] = register_model(_timm_entry(_name))  # timm lists it in this module's `__all__`: it must be here
 
 # %% ../nbs/06_checkpoints.ipynb #14b674fa
 @torch.no_grad()
