@@ -101,7 +101,7 @@ def job_small_data():
     "A short transfer to a small folder, as a new user runs it: the defaults before and after they fit the data size."
     digits = str(digits_folder(ROOT/'results'/'data'/'digits'))
     base = dict(source=digits, img_size=32, in_chans=3, epochs=5, checkpoint=REF, **ARCH)
-    stage(TransferConfig(**base, bs=256, mixup=0.8, cutmix=1.0, rand_augment=True, reprob=0.25), 'small_digits_paper_defaults')
+    stage(TransferConfig(**base, bs=256, base_lr=5e-4, mixup=0.8, cutmix=1.0, rand_augment=True, reprob=0.25), 'small_digits_paper_defaults')
     stage(TransferConfig(**base), 'small_digits_defaults')
 
 JOBS = {**{f'probe_{p}': (lambda p=p: job_probe(p)) for p in POOLS}, 'ft_scratch': lambda: job_finetune(False), 'ft_mae': lambda: job_finetune(True),
