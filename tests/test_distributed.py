@@ -49,9 +49,9 @@ def test_only_rank0_writes(ranks):
 
 @pytest.mark.parametrize('job', ('run',) + JOBS)
 def test_run_files(ranks, job):
-    "Each run's folder holds its final checkpoint only (save_every=1), and its log continued on resume: a row per epoch."
+    "Each run's folder holds its final checkpoint only (save_every=1), its settings, and its log continued on resume: a row per epoch."
     out, _ = ranks
-    expected = ['checkpoint-2.pth', 'epochs.csv'] + (['loss.png', 'reconstructions.png', 'steps.csv'] if job == 'run' else ['result.json'])
+    expected = ['checkpoint-2.pth', 'config.yaml', 'epochs.csv'] + (['loss.png', 'reconstructions.png', 'steps.csv'] if job == 'run' else ['result.json'])
     assert sorted(p.name for p in (out/job).iterdir()) == expected
     assert len((out/job/'epochs.csv').read_text().splitlines()) == 1 + 2
 

@@ -22,7 +22,7 @@ def test_quick_start_command_parses():
     from mae_nb.pretrain import PretrainConfig
     cmd = re.search(r'pip install -e \. && (mae-nb pretrain .+)\n', (ROOT/'README.md').read_text()).group(1)
     args = vars(make_parser().parse_args(shlex.split(cmd)[1:]))
-    args.pop('command'); args.pop('resume'); args.pop('figures')
+    args.pop('command'); args.pop('resume'); args.pop('figures'); args.pop('config')
     cfg = PretrainConfig(**args)
     assert cfg.source == 'sample'  # the offline default
 
