@@ -12,12 +12,12 @@ is written to results/reference/eval/choices.json.
 Each stage's folder is results/reference/eval/<stage>: its result.json (the record) and epochs.csv are committed,
 its checkpoints are not (a stage that is stopped resumes from them on the same machine).
 """
-import argparse, hashlib, json, sys
+import argparse, hashlib, json, sys, time
 from dataclasses import replace
 from pathlib import Path
 import torch
 from mae_nb.checkpoints import pretrained_path
-from mae_nb.experiments import run_stage, stage_key
+from mae_nb.experiments import StageBusy, run_stage, stage_key
 from mae_nb.linprobe import LinProbeConfig
 from mae_nb.finetune import FinetuneConfig
 from mae_nb.transfer import TransferConfig, digits_folder
@@ -88,8 +88,15 @@ def job_few(mae:bool):
         stage(finetune_cfg(mae, base_lr=lr, epochs=epochs, label_frac=frac), f'ft_{who}_labels{frac:g}')
 
 def job_partial():
+    "Fine-tune k = 0, 1, 2, 4 and all blocks; several processes can share the list (a stage another one runs is taken later)."
     lr = choices()['ft_mae']['chosen']
-    for k in PARTIAL: stage(finetune_cfg(True, base_lr=lr, epochs=PARTIAL_EPOCHS, blocks=k), f'ft_k{"all" if k is None else k}')
+    todo = list(PARTIAL)
+    while todo:
+        k = todo.pop(0)
+        try: stage(finetune_cfg(True, base_lr=lr, epochs=PARTIAL_EPOCHS, blocks=k), f'ft_k{"all" if k is None else k}')
+        except StageBusy:
+            todo.append(k)
+            if len(todo) == 1: time.sleep(30)  # only a stage another process runs is left: wait for it
 
 def job_transfer():
     digits = str(digits_folder(ROOT/'results'/'data'/'digits'))
