@@ -7,12 +7,14 @@ Docs: https://mae-nb.github.io/mae_nb/data.html.md"""
 
 # %% auto #0
 __all__ = ['FASHION_MNIST_DIR', 'FASHION_MNIST_STATS', 'FASHION_MNIST_HOLDOUT', 'fashion_mnist_dir', 'read_fashion_mnist',
-           'TensorImageDataset', 'to_device_async', 'TensorImageDL', 'RandomResizedCropFlip', 'ResizeBatch',
-           'fashion_mnist_dev_split', 'fashion_mnist_test', 'label_subset', 'mae_dataloaders', 'denormalize']
+           'data_stats', 'TensorImageDataset', 'to_device_async', 'TensorImageDL', 'RandomResizedCropFlip',
+           'ResizeBatch', 'RandomResizedCropImage', 'fashion_mnist_dev_split', 'fashion_mnist_test', 'label_subset',
+           'mae_dataloaders', 'read_images', 'denormalize']
 
 # %% ../nbs/05_data.ipynb #f700a306
 import gzip, random, shutil, tempfile, warnings
 from math import log
+import numpy as np
 from pathlib import Path
 import torch, torch.nn.functional as F
 from torch import Tensor
@@ -27,7 +29,7 @@ from fastai.data.transforms import (IntToFloatTensor, Normalize, GrandparentSpli
 from fastai.data.external import untar_data, URLs, fastai_path
 from fastai.vision.core import PILImage, PILImageBW, imagenet_stats
 from fastai.vision.data import ImageBlock
-from fastai.vision.augment import RandTransform, Resize, ResizeMethod, CropPad
+from fastai.vision.augment import RandTransform, Resize, CropPad
 from fastai.vision.utils import verify_images
 from torchvision.datasets import FashionMNIST
 from .patchify import load_sample
@@ -74,6 +76,16 @@ def read_fashion_mnist(path=None # a folder holding the four IDX files, `.gz` or
 
 # %% ../nbs/05_data.ipynb #d6b83174
 FASHION_MNIST_STATS = ([0.2860], [0.3530])  # mean, std of the training set's pixels on [0, 1]
+
+# %% ../nbs/05_data.ipynb #57d1ebcb
+def data_stats(source, # a `mae_dataloaders` source: 'sample', 'fashion_mnist(_dev)', in-memory tensors, 'imagenette' or a folder
+               in_chans:int=1, # 1 or 3
+              ): # (mean, std), one value per channel
+    "The normalisation `mae_dataloaders` applies to `source`: Fashion-MNIST's statistics, or ImageNet's for folders (their RGB mean for grey)."
+    if isinstance(source, (str, Path)) and str(source) not in ('sample', 'fashion_mnist', 'fashion_mnist_dev'):
+        if in_chans == 3: return list(imagenet_stats[0]), list(imagenet_stats[1])
+        return [sum(imagenet_stats[0]) / 3] * in_chans, [sum(imagenet_stats[1]) / 3] * in_chans
+    return FASHION_MNIST_STATS[0] * in_chans, FASHION_MNIST_STATS[1] * in_chans
 
 # %% ../nbs/05_data.ipynb #f60c5949
 class TensorImageDataset:
@@ -169,6 +181,25 @@ def _readable_images(fns, path:Path):
                       + (', ...' if len(bad) > 5 else ''))
     return [f for f in fns if f not in bad]
 
+# %% ../nbs/05_data.ipynb #128e3936
+class RandomResizedCropImage(RandTransform):
+    "MAE's augmentation on a decoded image file: a random resized crop of the original image to `size`×`size` (bicubic), then a random flip."
+    split_idx, order = 0, 1  # training set only; on the PIL image, before it becomes a tensor
+    def __init__(self, size:int, scale:tuple=(0.2, 1.0), ratio:tuple=(3/4, 4/3), flip_p:float=0.5,
+                 generator:torch.Generator|None=None, # reproducible crops in the main process; loader workers use torch's RNG, seeded per worker
+                ):
+        super().__init__(); store_attr()
+        self.boxes = RandomResizedCropFlip(size, scale, ratio)  # its sampler draws the boxes
+
+    def encodes(self, img:PILImage):
+        W, H = img.size
+        self.boxes.generator = self.generator if torch.utils.data.get_worker_info() is None else None
+        w, h, cx, cy = (t.item() for t in self.boxes.crop_boxes(1, H, W))  # half-sizes and centre on [-1, 1]
+        box = ((cx - w + 1) / 2 * W, (cy - h + 1) / 2 * H, (cx + w + 1) / 2 * W, (cy + h + 1) / 2 * H)  # left, top, right, bottom
+        img = img.resize((self.size, self.size), Image.BICUBIC, box=box)
+        if torch.rand(1, generator=self.boxes.generator).item() < self.flip_p: img = img.transpose(Image.FLIP_LEFT_RIGHT)
+        return img
+
 # %% ../nbs/05_data.ipynb #7c19c5e0
 def _folder_dataloaders(path, img_size:int, in_chans:int, augment:bool, seed, verify:bool, generator, crop_scale, extra, **kwargs):
     path = Path(path)
@@ -184,12 +215,12 @@ def _folder_dataloaders(path, img_size:int, in_chans:int, augment:bool, seed, ve
     eval_split = 1 if augment else None  # without augmentation, the training set is prepared as the validation set
     eval_tfms = [Resize(int(img_size / 0.875), resamples=bicubic, split_idx=eval_split),
                  CropPad(img_size, order=2, split_idx=eval_split)]
-    train_tfms = [Resize(int(img_size / 0.875), ResizeMethod.Squish, resamples=bicubic, split_idx=0)] if augment else []
-    mean, std = imagenet_stats if in_chans == 3 else ([sum(imagenet_stats[0]) / 3], [sum(imagenet_stats[1]) / 3])
+    train_tfms = [RandomResizedCropImage(img_size, crop_scale, generator=generator)] if augment else []
+    mean, std = data_stats(path, in_chans)
     dblock = DataBlock(blocks=(ImageBlock(PILImage if in_chans == 3 else PILImageBW), CategoryBlock),
                        splitter=GrandparentSplitter('train', valid_name) if has_split else RandomSplitter(0.05, 0 if seed is None else seed),
                        get_y=parent_label, item_tfms=train_tfms + eval_tfms,
-                       batch_tfms=_batch_tfms(img_size, augment, generator, mean, std, crop_scale, extra))
+                       batch_tfms=_batch_tfms(img_size, False, generator, mean, std, crop_scale, extra))  # cropped already
     dls = dblock.dataloaders(fns, path=path, **kwargs)
     dls.stats, dls.classes = (torch.tensor(mean), torch.tensor(std)), list(dls.vocab)
     return dls
@@ -333,6 +364,38 @@ def _finish(dls, seed, in_chans, img_size, source):
         for i, dl in enumerate(dls.loaders): dl.rng = random.Random(seed + i)  # fastai shuffles with `dl.rng`
     dls.in_chans, dls.img_size, dls.c, dls.source = in_chans, img_size, len(dls.classes), source  # `c`: fastai's class count
     return dls
+
+# %% ../nbs/05_data.ipynb #e272e0f3
+def read_images(paths, # image files, or folders of them (searched recursively)
+                img_size:int|tuple, # the model's side, or (H, W)
+                in_chans:int, # the model's channels: 1 or 3
+               ): # (uint8 images `(N, C, H, W)`, list of notes on what was changed)
+    "Image files as a model of `img_size` and `in_chans` takes them: channels converted, short side resized, centre cropped."
+    if in_chans not in (1, 3): raise ValueError(f"in_chans must be 1 or 3, got {in_chans!r}")
+    H, W = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+    fns = []
+    for p in [paths] if isinstance(paths, (str, Path)) else paths:
+        p = Path(p)
+        if p.is_dir(): fns += sorted(get_image_files(p))
+        elif p.is_file(): fns.append(p)
+        else: raise FileNotFoundError(f"expected image files or folders of them, got {str(p)!r}, which does not exist")
+    if not fns: raise ValueError(f"expected image files (.jpg, .png, ...) in {[str(p) for p in paths]}, found none")
+    imgs, modes, sizes = [], set(), set()
+    for f in fns:
+        try: img = Image.open(f); img.load()
+        except Exception as e: raise ValueError(f"{f} is not a readable image ({type(e).__name__}: {e})") from e
+        modes.add(img.mode); sizes.add(img.size)
+        img = img.convert('L' if in_chans == 1 else 'RGB')
+        s = max(W / img.width, H / img.height)  # the short side (relative to the target) fits
+        if img.size != (W, H):
+            w, h = max(W, round(img.width * s)), max(H, round(img.height * s))
+            img = img.resize((w, h), Image.BICUBIC).crop(((w - W) // 2, (h - H) // 2, (w - W) // 2 + W, (h - H) // 2 + H))
+        imgs.append(torch.from_numpy(np.asarray(img).copy()).reshape(H, W, in_chans).permute(2, 0, 1))
+    notes = []
+    target = 'L' if in_chans == 1 else 'RGB'
+    if modes - {target}: notes.append(f"converted {'/'.join(sorted(modes - {target}))} images to {'grey' if in_chans == 1 else 'RGB'} (the model takes {in_chans} channel{'s' * (in_chans > 1)})")
+    if sizes - {(W, H)}: notes.append(f"resized and centre-cropped to {W}×{H} (from {', '.join(f'{w}×{h}' for w, h in sorted(sizes)[:3])}{', ...' if len(sizes) > 3 else ''})")
+    return torch.stack(imgs), notes
 
 # %% ../nbs/05_data.ipynb #5573c69b
 def denormalize(x:Tensor, # normalised images `(N, C, H, W)`
