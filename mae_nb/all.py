@@ -12,10 +12,10 @@ from .patchify import patchify, unpatchify, load_sample, show_img
 from .masking import random_masking, block_masking_noise, grid_masking_noise
 from .encoder import get_2d_sincos_pos_embed, MAEEncoder
 from .model import MaskedAutoencoderViT, create_mae, mae_presets, norm_pix_target, mae_vit_base_patch16, mae_vit_large_patch16, mae_vit_huge_patch14, mae_vit_mini_patch4, mae_vit_tiny_patch4, mae_vit_small_patch4
-from .data import mae_dataloaders, read_fashion_mnist, fashion_mnist_test, denormalize
-from .checkpoints import load_mae_checkpoint, read_checkpoint, read_encoder, vit_from_checkpoint, create_vit, adapt_encoder, export_encoder, export_timm, latest_checkpoint, pretrained, attention_maps
+from .data import mae_dataloaders, read_fashion_mnist, fashion_mnist_test, denormalize, read_images
+from .checkpoints import load_mae_checkpoint, read_checkpoint, read_encoder, vit_from_checkpoint, create_vit, adapt_encoder, export_encoder, export_timm, latest_checkpoint, pretrained, attention_maps, mae_from_checkpoint, read_mae, save_hf_vitmae, hf_vitmae_to_mae, mae_to_hf_vitmae
 from .train import RunConfig, evaluate, read_results
-from .pretrain import PretrainConfig, pretrain, show_reconstructions, reconstruction_ratio, plot_loss_curve
+from .pretrain import PretrainConfig, pretrain, show_reconstructions, reconstruction_ratio, plot_loss_curve, reconstruct_files
 from .linprobe import LinProbeConfig, linprobe, pooled_features, probe_top1
 from .finetune import FinetuneConfig, finetune, tune_last_blocks
 from .transfer import TransferConfig, transfer
@@ -27,10 +27,11 @@ __all__ = ['patchify', 'unpatchify', 'load_sample', 'show_img',
            'random_masking', 'block_masking_noise', 'grid_masking_noise',
            'get_2d_sincos_pos_embed', 'MAEEncoder',
            'MaskedAutoencoderViT', 'create_mae', 'mae_presets', 'norm_pix_target', 'mae_vit_base_patch16', 'mae_vit_large_patch16', 'mae_vit_huge_patch14', 'mae_vit_mini_patch4', 'mae_vit_tiny_patch4', 'mae_vit_small_patch4',
-           'mae_dataloaders', 'read_fashion_mnist', 'fashion_mnist_test', 'denormalize',
+           'mae_dataloaders', 'read_fashion_mnist', 'fashion_mnist_test', 'denormalize', 'read_images',
            'load_mae_checkpoint', 'read_checkpoint', 'read_encoder', 'vit_from_checkpoint', 'create_vit', 'adapt_encoder', 'export_encoder', 'export_timm', 'latest_checkpoint', 'pretrained', 'attention_maps',
+           'mae_from_checkpoint', 'read_mae', 'save_hf_vitmae', 'hf_vitmae_to_mae', 'mae_to_hf_vitmae',
            'RunConfig', 'evaluate', 'read_results',
-           'PretrainConfig', 'pretrain', 'show_reconstructions', 'reconstruction_ratio', 'plot_loss_curve',
+           'PretrainConfig', 'pretrain', 'show_reconstructions', 'reconstruction_ratio', 'plot_loss_curve', 'reconstruct_files',
            'LinProbeConfig', 'linprobe', 'pooled_features', 'probe_top1',
            'FinetuneConfig', 'finetune', 'tune_last_blocks',
            'TransferConfig', 'transfer',

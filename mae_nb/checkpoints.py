@@ -8,12 +8,14 @@ Docs: https://mae-nb.github.io/mae_nb/checkpoints.html.md"""
 
 # %% auto #0
 __all__ = ['PRETRAINED', 'vit_pools', 'TIMM_PRESETS', 'save_atomic', 'latest_checkpoint', 'is_decoder_key', 'key_report',
-           'pretrained_path', 'read_checkpoint', 'read_encoder', 'create_vit', 'load_encoder_weights',
-           'encoder_weights', 'vit_from_checkpoint', 'timm_data_cfg', 'attention_maps', 'load_mae_checkpoint',
-           'pretrained', 'resize_pos_embed', 'adapt_patch_embed', 'adapt_encoder', 'export_timm', 'export_encoder']
+           'pretrained_path', 'is_hf_vitmae', 'mae_to_hf_vitmae', 'hf_vitmae_to_mae', 'hf_vitmae_config',
+           'read_hf_vitmae', 'read_checkpoint', 'read_encoder', 'create_vit', 'load_encoder_weights', 'encoder_weights',
+           'vit_from_checkpoint', 'timm_data_cfg', 'attention_maps', 'load_mae_checkpoint', 'read_mae',
+           'mae_from_checkpoint', 'pretrained', 'resize_pos_embed', 'adapt_patch_embed', 'adapt_encoder', 'export_timm',
+           'export_encoder', 'save_hf_vitmae']
 
 # %% ../nbs/06_checkpoints.ipynb #7ec824ec
-import math, os
+import argparse, json, math, os
 from functools import partial
 from importlib.resources import files
 from timm.models import register_model
@@ -23,8 +25,11 @@ from torch import Tensor
 from timm.layers import resample_abs_pos_embed
 from timm.models.vision_transformer import VisionTransformer
 from .encoder import MAEEncoder
-from .model import create_mae, mae_presets
-from .data import FASHION_MNIST_STATS
+import safetensors.torch
+from fastai.vision.core import imagenet_stats
+from .masking import as_pair
+from .model import MaskedAutoencoderViT, create_mae, mae_presets, check_model_kwargs
+from .data import FASHION_MNIST_STATS, data_stats
 
 # %% ../nbs/06_checkpoints.ipynb #28e4a81d
 def save_atomic(obj, path:Path):
@@ -62,25 +67,139 @@ def _read_pretrained(name:str) -> dict: # fp16 on disk, fp32 here
     ck = torch.load(pretrained_path(name), map_location='cpu', weights_only=True)
     return {**ck, 'model': {k: v.float() if v.is_floating_point() else v for k, v in ck['model'].items()}}
 
+# %% ../nbs/06_checkpoints.ipynb #1a794979
+_HF_NAMES = [  # (ours, Hugging Face ViTMAEForPreTraining's): name prefixes, tried in order
+    ('cls_token', 'vit.embeddings.cls_token'), ('pos_embed', 'vit.embeddings.position_embeddings'),
+    ('patch_embed.proj.', 'vit.embeddings.patch_embeddings.projection.'), ('norm.', 'vit.layernorm.'),
+    ('blocks.', 'vit.encoder.layer.'), ('decoder_blocks.', 'decoder.decoder_layers.'),
+    ('decoder_embed.', 'decoder.decoder_embed.'), ('mask_token', 'decoder.mask_token'),
+    ('decoder_pos_embed', 'decoder.decoder_pos_embed'), ('decoder_norm.', 'decoder.decoder_norm.'),
+    ('decoder_pred.', 'decoder.decoder_pred.')]
+_HF_BLOCK = [('norm1.', 'layernorm_before.'), ('norm2.', 'layernorm_after.'), ('attn.proj.', 'attention.output.dense.'),
+             ('mlp.fc1.', 'intermediate.dense.'), ('mlp.fc2.', 'output.dense.')]  # inside a block, after its index
+_HF_QKV = ('attention.attention.query.', 'attention.attention.key.', 'attention.attention.value.')
+_HF_V5 = [('vit.layers.', 'vit.encoder.layer.')]  # transformers 5 names its modules anew (files on the hub keep the names above)
+_HF_V5_BLOCK = [('attention.q_proj.', _HF_QKV[0]), ('attention.k_proj.', _HF_QKV[1]), ('attention.v_proj.', _HF_QKV[2]),
+                ('attention.o_proj.', 'attention.output.dense.'), ('mlp.fc1.', 'intermediate.dense.'), ('mlp.fc2.', 'output.dense.')]
+
+def _renamed(k:str, table:list, frm:int): # `k` renamed by the first pair of `table` whose side `frm` (0 ours, 1 HF) starts it
+    for pair in table:
+        if k.startswith(pair[frm]): return pair[1 - frm] + k[len(pair[frm]):]
+    return None
+
+def _split_block(k:str): # ('<blocks prefix><i>.', rest) for a key inside a numbered block, else (None, k)
+    parts = k.split('.')
+    i = next((j for j, s in enumerate(parts) if s.isdigit()), None)
+    return (None, k) if i is None else ('.'.join(parts[:i + 1]) + '.', '.'.join(parts[i + 1:]))
+
+def _v4_name(k:str) -> str: # a key of transformers 5's module names as the files on the hub name it
+    k = _renamed(k, _HF_V5, 0) or k
+    head, rest = _split_block(k)
+    return k if head is None else head + (_renamed(rest, _HF_V5_BLOCK, 0) or rest)
+
+def is_hf_vitmae(sd:dict) -> bool:
+    "Whether the state dict `sd` is in Hugging Face's ViTMAE layout (`ViTMAEForPreTraining` or `ViTMAEModel`)."
+    return any(k.startswith(('vit.embeddings.', 'embeddings.patch_embeddings.')) for k in sd)
+
+def mae_to_hf_vitmae(sd:dict) -> dict:
+    "An MAE state dict in our (the official) layout, renamed to Hugging Face's `ViTMAEForPreTraining` as its files on the hub are (q, k, v apart)."
+    out, unknown = {}, []
+    for k, v in sd.items():
+        new = _renamed(k, _HF_NAMES, 0)
+        if new is None: unknown.append(k); continue
+        head, rest = _split_block(new)
+        if head is None: out[new] = v
+        elif rest.startswith('attn.qkv.'):
+            for name, part in zip(_HF_QKV, v.chunk(3, dim=0)): out[head + name + rest[len('attn.qkv.'):]] = part.contiguous()
+        elif (r := _renamed(rest, _HF_BLOCK, 0)) is not None: out[head + r] = v
+        else: unknown.append(k)
+    if unknown: raise ValueError(f"keys with no place in Hugging Face's ViTMAE: {key_report(unknown)}")
+    return out
+
+def hf_vitmae_to_mae(sd:dict) -> dict:
+    "A Hugging Face ViTMAE state dict (`ViTMAEForPreTraining`, or `ViTMAEModel` without the decoder) in our layout."
+    if not any(k.startswith('vit.') for k in sd): sd = {'vit.' + k: v for k, v in sd.items()}  # `ViTMAEModel`: no `vit.` prefix
+    sd = {_v4_name(k): v for k, v in sd.items()}
+    out, qkv, unknown = {}, {}, []
+    for k, v in sd.items():
+        new = _renamed(k, _HF_NAMES, 1)
+        if new is None: unknown.append(k); continue
+        head, rest = _split_block(new)
+        if head is None: out[new] = v
+        elif rest.startswith(_HF_QKV):
+            i = next(j for j, q in enumerate(_HF_QKV) if rest.startswith(q))
+            qkv.setdefault(head + 'attn.qkv.' + rest[len(_HF_QKV[i]):], [None] * 3)[i] = v
+        elif (r := _renamed(rest, _HF_BLOCK, 1)) is not None: out[head + r] = v
+        else: unknown.append(k)
+    for k, parts in qkv.items():
+        if any(p is None for p in parts): unknown.append(f'{k} (query, key and value: {sum(p is not None for p in parts)} of 3)'); continue
+        out[k] = torch.cat(parts, 0)
+    if unknown: raise ValueError(f"not a Hugging Face ViTMAE state dict: cannot place {key_report(unknown)}")
+    return out
+
+# %% ../nbs/06_checkpoints.ipynb #6b3f46c6
+def hf_vitmae_config(kw:dict) -> dict:
+    "A Hugging Face `ViTMAEConfig` (as a dict, for `config.json`) of the `MaskedAutoencoderViT` built with the keyword arguments `kw`."
+    D, Dd, r = kw['embed_dim'], kw['decoder_embed_dim'], kw.get('mlp_ratio', 4.)
+    img = as_pair(kw.get('img_size', 224))
+    return dict(architectures=['ViTMAEForPreTraining'], model_type='vit_mae', image_size=img[0] if img[0] == img[1] else list(img),
+                patch_size=kw['patch_size'], num_channels=kw.get('in_chans', 3), hidden_size=D, num_hidden_layers=kw['depth'],
+                num_attention_heads=kw['num_heads'], intermediate_size=int(D * r), decoder_hidden_size=Dd,
+                decoder_num_hidden_layers=kw['decoder_depth'], decoder_num_attention_heads=kw['decoder_num_heads'],
+                decoder_intermediate_size=int(Dd * r), hidden_act='gelu', qkv_bias=True, layer_norm_eps=1e-6,  # the official eps
+                hidden_dropout_prob=0., attention_probs_dropout_prob=0., initializer_range=0.02,
+                mask_ratio=kw.get('mask_ratio', 0.75), norm_pix_loss=bool(kw.get('norm_pix_loss', False)))
+
+def _mae_kwargs_from_hf(cfg:dict) -> dict: # `MaskedAutoencoderViT` keyword arguments of a `ViTMAEConfig` dict
+    D = cfg['hidden_size']
+    return dict(img_size=cfg.get('image_size', 224), patch_size=cfg.get('patch_size', 16), in_chans=cfg.get('num_channels', 3),
+                embed_dim=D, depth=cfg['num_hidden_layers'], num_heads=cfg['num_attention_heads'],
+                mlp_ratio=cfg.get('intermediate_size', 4 * D) / D, decoder_embed_dim=cfg.get('decoder_hidden_size', 512),
+                decoder_depth=cfg.get('decoder_num_hidden_layers', 8), decoder_num_heads=cfg.get('decoder_num_attention_heads', 16),
+                norm_pix_loss=cfg.get('norm_pix_loss', False))
+
+_HF_WEIGHTS = ('model.safetensors', 'pytorch_model.bin')
+
+def read_hf_vitmae(folder:str|Path) -> dict:
+    "A Hugging Face ViTMAE folder (`config.json` and `model.safetensors` or `pytorch_model.bin`) as a checkpoint dict in our layout."
+    folder = Path(folder)
+    cfg = json.loads((folder/'config.json').read_text())
+    if cfg.get('model_type') != 'vit_mae':
+        raise ValueError(f"{folder}/config.json is a {cfg.get('model_type')!r} model; expected a Hugging Face ViTMAE ('vit_mae')")
+    weights = next((folder/n for n in _HF_WEIGHTS if (folder/n).exists()), None)
+    if weights is None: raise FileNotFoundError(f"{folder} has a ViTMAE config.json but none of {_HF_WEIGHTS}")
+    sd = safetensors.torch.load_file(weights) if weights.suffix == '.safetensors' else read_checkpoint(weights)
+    stats = folder/'preprocessor_config.json'
+    stats = json.loads(stats.read_text()) if stats.exists() else {}
+    return {'model': hf_vitmae_to_mae(sd), 'arch': _mae_kwargs_from_hf(cfg),
+            'stats': (stats['image_mean'], stats['image_std']) if 'image_mean' in stats else None, 'from': f'Hugging Face ViTMAE {folder}'}
+
 # %% ../nbs/06_checkpoints.ipynb #768ce5b5
+def _ours(ck:dict, where:str) -> dict: # a checkpoint dict with a Hugging Face ViTMAE state dict renamed to our layout
+    sd = ck['model'] if isinstance(ck.get('model'), dict) else ck
+    if not (sd and all(isinstance(v, Tensor) for v in sd.values()) and is_hf_vitmae(sd)): return ck
+    return {'model': hf_vitmae_to_mae(sd), 'from': f'Hugging Face ViTMAE {where}'}
+
 def read_checkpoint(checkpoint):
-    "A checkpoint path (a file, or a `mae-nb` run folder: its latest checkpoint), the name of shipped weights, or a dict, as a dict."
-    if isinstance(checkpoint, dict): return checkpoint
+    "A checkpoint (a file, a `mae-nb` run folder: its latest checkpoint, a Hugging Face ViTMAE folder, the name of shipped weights, or a dict) as a dict in our layout."
+    if isinstance(checkpoint, dict): return _ours(checkpoint, 'state dict')
     path = Path(checkpoint)
     if not path.exists() and str(checkpoint) in PRETRAINED: return _read_pretrained(str(checkpoint))
     if path.is_dir():
+        if (path/'config.json').exists() and any((path/n).exists() for n in _HF_WEIGHTS): return read_hf_vitmae(path)
         found = latest_checkpoint(path)
-        if found is None: raise FileNotFoundError(f"expected a checkpoint file, or a run folder holding checkpoint-*.pth, got {path}")
+        if found is None: raise FileNotFoundError(f"expected a checkpoint file, a run folder holding checkpoint-*.pth, "
+                                                  f"or a Hugging Face ViTMAE folder, got {path}")
         path = found
     if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}")
-    import argparse  # the official training checkpoints pickle their `args` Namespace
     try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location='cpu', weights_only=True)
+        if path.suffix == '.safetensors': return _ours(safetensors.torch.load_file(str(path)), str(path))
+        with torch.serialization.safe_globals([argparse.Namespace]):  # the official training checkpoints pickle their `args`
+            return _ours(torch.load(path, map_location='cpu', weights_only=True), str(path))
     except Exception as e:  # torch raises several kinds (UnpicklingError, RuntimeError, EOFError, ...) for a bad file
-        raise ValueError(f"{path} is not a readable checkpoint: expected a file written by torch.save (a mae-nb "
-                         f"checkpoint-*.pth, an official MAE .pth, timm weights); it may be truncated or another kind of "
-                         f"file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from e
+        raise ValueError(f"{path} is not a readable checkpoint: expected a file written by torch.save or safetensors (a mae-nb "
+                         f"checkpoint-*.pth, an official MAE .pth, timm or Hugging Face weights); it may be truncated or another "
+                         f"kind of file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from e
 
 _head_keys = ('head.', 'fc_norm.')
 
@@ -108,6 +227,8 @@ def read_encoder(checkpoint:str|Path|dict, # a file, a `mae-nb` run folder, or a
         arch['num_heads'] = saved['num_heads']
         img = cfg.get('img_size') or saved.get('img_size', 224)
         arch['img_size'] = tuple(img) if isinstance(img, (tuple, list)) else (img, img)
+    if isinstance(ck.get('arch'), dict):  # a file that states its architecture (a Hugging Face config.json)
+        arch.update(num_heads=ck['arch']['num_heads'], img_size=as_pair(ck['arch']['img_size']))
     L = sd['pos_embed'].shape[1] - 1
     if 'img_size' not in arch:
         side = math.isqrt(L)
@@ -260,13 +381,53 @@ def load_mae_checkpoint(model:MAEEncoder, # an `MAEEncoder` or `MaskedAutoencode
     return model
 
 # %% ../nbs/06_checkpoints.ipynb #b149d15d
+def read_mae(checkpoint, # a full MAE: a `mae-nb` pretraining checkpoint or run folder, an official `*_full.pth` or `mae_visualize_*.pth`, a Hugging Face ViTMAE, shipped weights
+             **model_kwargs, # settings of `MaskedAutoencoderViT` the file does not state (e.g. `decoder_num_heads`, `norm_pix_loss`)
+            ): # (state dict, `MaskedAutoencoderViT` keyword arguments, (mean, std) of the data it was trained on)
+    "The whole MAE of a checkpoint (encoder and decoder), its architecture and the normalisation of its data."
+    check_model_kwargs(model_kwargs)
+    ck = read_checkpoint(checkpoint)
+    sd = ck['model'] if isinstance(ck.get('model'), dict) else ck
+    if not any(k.startswith('decoder_blocks.') for k in sd):
+        raise ValueError(f"{checkpoint if isinstance(checkpoint, (str, Path)) else 'the checkpoint'} holds no decoder (no decoder_* "
+                         "weights; an encoder-only file such as mae_pretrain_vit_*.pth or timm's .mae weights): a reconstruction needs "
+                         "the whole MAE, e.g. a mae-nb pretraining checkpoint, the official mae_visualize_vit_*.pth or *_full.pth, "
+                         "or a Hugging Face ViTMAEForPreTraining")
+    cfg, args = ck.get('config'), ck.get('args')
+    if isinstance(cfg, dict) and cfg.get('preset') in mae_presets:  # a mae-nb pretraining checkpoint: its own settings
+        kw = {**mae_presets[cfg['preset']], **cfg.get('model_kwargs', {}), 'norm_pix_loss': cfg.get('norm_pix_loss', False)}
+        if cfg.get('img_size'): kw['img_size'] = cfg['img_size']
+        stats = data_stats(cfg.get('source'), kw.get('in_chans', 3))
+    elif isinstance(ck.get('arch'), dict): kw, stats = dict(ck['arch']), ck.get('stats') or imagenet_stats  # Hugging Face
+    else:  # the official files: the architecture from the shapes, the heads from the preset of that width; ImageNet's statistics
+        _, arch = read_encoder(ck, model_kwargs.get('num_heads'))
+        kw = dict(arch, decoder_embed_dim=sd['decoder_embed.weight'].shape[0],
+                  decoder_depth=1 + max(int(k.split('.')[1]) for k in sd if k.startswith('decoder_blocks.')))
+        same = [v.get('decoder_num_heads', 16) for v in mae_presets.values()
+                if (v['embed_dim'], v['patch_size'], v.get('decoder_embed_dim', 512)) == (arch['embed_dim'], arch['patch_size'], kw['decoder_embed_dim'])]
+        if same: kw['decoder_num_heads'] = same[0]
+        if isinstance(args, argparse.Namespace): kw['norm_pix_loss'] = bool(getattr(args, 'norm_pix_loss', False))  # training checkpoints say
+        stats = imagenet_stats
+    kw.update(model_kwargs)
+    if 'decoder_num_heads' not in kw: raise ValueError(f"cannot tell the decoder's attention heads of {checkpoint}: pass decoder_num_heads")
+    mean, std, c = list(stats[0]), list(stats[1]), kw.get('in_chans', 3)
+    if len(mean) != c: mean, std = [sum(mean) / len(mean)] * c, [sum(std) / len(std)] * c  # RGB statistics for a grey model
+    return sd, kw, (mean, std)
+
+def mae_from_checkpoint(checkpoint, # see `read_mae`
+                        **model_kwargs, # settings the file does not state
+                       ) -> MaskedAutoencoderViT: # in eval mode, on the CPU, with `.stats` the (mean, std) of its data
+    "A `MaskedAutoencoderViT` holding the whole MAE of any full checkpoint."
+    sd, kw, stats = read_mae(checkpoint, **model_kwargs)
+    model = load_mae_checkpoint(MaskedAutoencoderViT(**kw), sd).eval()
+    model.stats = stats
+    return model
+
 def pretrained(name:str='fashion_mnist', # a key of `PRETRAINED`
-              ) -> MAEEncoder: # a `MaskedAutoencoderViT` in eval mode
-    "The shipped pretrained MAE `name`, encoder and decoder, on the CPU; no network."
-    ck = _read_pretrained(name)
-    cfg = ck['config']
-    model = create_mae(cfg['preset'], norm_pix_loss=cfg['norm_pix_loss'], **cfg.get('model_kwargs', {}))
-    return load_mae_checkpoint(model, ck).eval()
+              ) -> MaskedAutoencoderViT: # in eval mode, on the CPU
+    "The shipped pretrained MAE `name`, encoder and decoder; no network."
+    if name not in PRETRAINED: raise ValueError(f"unknown pretrained weights {name!r}; expected one of {list(PRETRAINED)}")
+    return mae_from_checkpoint(_read_pretrained(name))  # the shipped file, even where a file of that name is at hand
 
 # %% ../nbs/06_checkpoints.ipynb #77e40fa6
 def resize_pos_embed(pos_embed:Tensor, # `(1, 1 + H*W, D)`: cls slot, then the grid row by row
@@ -308,14 +469,25 @@ def adapt_encoder(sd:dict, # encoder weights, as `read_encoder` returns them
 
 # %% ../nbs/06_checkpoints.ipynb #7f0b484d
 def export_timm(checkpoint:str|Path|dict, # any MAE checkpoint `read_encoder` reads
-                path:str|Path, # the file to write
+                path:str|Path, # a folder (timm's layout, with the data's `pretrained_cfg`), or a file ending in .pth (the weights alone)
                 img_size:int|tuple|None=None, in_chans:int|None=None, # adapt first (see `adapt_encoder`)
                 num_heads:int|None=None,
                ) -> dict: # the architecture, as timm `VisionTransformer` keyword arguments
-    "Write the encoder of `checkpoint` as a timm `VisionTransformer` state dict; returns its architecture."
-    sd, arch = adapt_encoder(*read_encoder(checkpoint, num_heads), img_size, in_chans)
+    "Write the encoder of `checkpoint` for timm: a folder `timm.create_model('local-dir:<path>')` loads, or a bare state dict."
+    ck = read_checkpoint(checkpoint)
+    sd, arch = adapt_encoder(*read_encoder(ck, num_heads), img_size, in_chans)
     vit = load_encoder_weights(create_vit(**arch), sd)  # checks every key and shape before writing
-    save_atomic(vit.state_dict(), path)
+    path = Path(path)
+    if path.suffix in ('.pth', '.pt', '.bin'): save_atomic(vit.state_dict(), path); return arch
+    cfg = ck.get('config') if isinstance(ck.get('config'), dict) else {}
+    stats = data_stats(cfg['source'], arch['in_chans']) if 'source' in cfg else ck.get('stats') or imagenet_stats
+    import timm
+    from timm.models import save_for_hf
+    model = timm.create_model('vit_base_patch16_224', pretrained=False, num_classes=0, **{**arch, 'img_size': list(arch['img_size'])})
+    model.load_state_dict(vit.state_dict())
+    data = timm_data_cfg(arch, stats)
+    save_for_hf(model, path, safe_serialization=True, model_config=dict(pretrained_cfg=dict(tag='mae_nb', license=data['license'])),
+                data_config={k: data[k] for k in ('input_size', 'mean', 'std', 'interpolation', 'crop_pct')})
     return arch
 
 # %% ../nbs/06_checkpoints.ipynb #ca1b258d
@@ -324,3 +496,19 @@ def export_encoder(checkpoint:Path|dict, path:Path) -> Path:
     ck = read_checkpoint(checkpoint)
     save_atomic({'model': {k: v for k, v in ck['model'].items() if not is_decoder_key(k)}}, path)
     return Path(path)
+
+# %% ../nbs/06_checkpoints.ipynb #916c22ca
+def save_hf_vitmae(checkpoint, # any full MAE checkpoint `read_mae` reads
+                   folder:str|Path, # written: `config.json`, `model.safetensors` and `preprocessor_config.json`
+                  ) -> Path:
+    "Write a full MAE as a Hugging Face ViTMAE folder that `ViTMAEForPreTraining.from_pretrained(folder)` loads."
+    sd, kw, stats = read_mae(checkpoint)
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    hf = mae_to_hf_vitmae(sd)
+    safetensors.torch.save_file({k: v.contiguous() for k, v in hf.items()}, str(folder/'model.safetensors'))
+    (folder/'config.json').write_text(json.dumps(hf_vitmae_config(kw), indent=1))
+    img = as_pair(kw.get('img_size', 224))
+    (folder/'preprocessor_config.json').write_text(json.dumps(dict(
+        image_processor_type='ViTImageProcessor', do_resize=True, size=dict(height=img[0], width=img[1]), do_rescale=True,
+        rescale_factor=1 / 255, do_normalize=True, image_mean=list(stats[0]), image_std=list(stats[1])), indent=1))
+    return folder

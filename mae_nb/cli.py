@@ -17,12 +17,12 @@ from pathlib import Path
 import torch.distributed as dist
 from fastcore.docments import docments
 from fastai.torch_core import rank_distrib
-from .pretrain import PretrainConfig, pretrain, reconstruction_ratio
+from .pretrain import PretrainConfig, pretrain, reconstruction_ratio, reconstruct_files
 from .train import latest_checkpoint
 from .linprobe import LinProbeConfig, linprobe
 from .finetune import FinetuneConfig, finetune
 from .transfer import TransferConfig, transfer
-from .checkpoints import export_timm
+from .checkpoints import export_timm, save_hf_vitmae
 from .ablations import AblationConfig, experiment
 
 # %% ../nbs/98_cli.ipynb #dd965a59
@@ -66,13 +66,26 @@ def make_parser() -> argparse.ArgumentParser:
         job.add_argument('--config', default=None, metavar='YAML',
                          help="start from the settings in this file (a run's config.yaml); flags given override them")
         if name == 'pretrain': job.add_argument('--no-figures', dest='figures', action='store_false', help='skip the PNG figures')
-    ex = sub.add_parser('export', help='write an encoder as a timm VisionTransformer state dict', description=export_timm.__doc__)
-    ex.add_argument('checkpoint', help='a mae-nb checkpoint or run folder, or an official/timm MAE file')
-    ex.add_argument('path', help='the file to write')
+    ex = sub.add_parser('export', help="write an encoder for timm (or, with --hf, the whole MAE for Hugging Face)", description=export_timm.__doc__)
+    ex.add_argument('checkpoint', help="a mae-nb checkpoint or run folder, 'fashion_mnist' (shipped), or an official, timm or Hugging Face MAE")
+    ex.add_argument('path', help="a folder (timm's layout, with the data's pretrained_cfg), or a .pth file (the bare state dict)")
+    ex.add_argument('--hf', action='store_true', help="write the whole MAE as a Hugging Face ViTMAE folder (ViTMAEForPreTraining.from_pretrained)")
     for f, h in [('img_size', 'move the encoder to this image size first (position embeddings resampled)'),
                  ('in_chans', 'move the encoder to this channel count first (patch embedding adapted)'),
                  ('num_heads', 'attention heads, for checkpoints whose heads cannot be read')]:
         ex.add_argument(_flag(f), dest=f, type=int, default=None, help=h)
+    rc = sub.add_parser('reconstruct', help="the paper's reconstruction figure of image files, by any full MAE checkpoint",
+                        description=reconstruct_files.__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    rc.add_argument('checkpoint', help="a mae-nb checkpoint or run folder, 'fashion_mnist' (shipped), an official *_full.pth or "
+                                       "mae_visualize_*.pth, or a Hugging Face ViTMAE folder")
+    rc.add_argument('images', nargs='+', help='image files, or folders of them')
+    rc.add_argument('-o', '--out', default='reconstructions.png', help='the figure to write')
+    rc.add_argument('--mask-ratio', type=float, default=0.75, help='fraction of patches removed')
+    rc.add_argument('--seed', type=int, default=0, help='fixes the masks')
+    rc.add_argument('--max-images', type=int, default=16, help='rows of the figure')
+    rc.add_argument('--norm-pix-loss', action=argparse.BooleanOptionalAction, default=None,
+                    help="whether the model predicts normalised patches; mae-nb and official training checkpoints say, other files do not (default: no)")
+    rc.add_argument('--model-kwargs', type=json.loads, default={}, metavar='JSON', help='architecture settings the file does not state, e.g. {"decoder_num_heads": 16}')
     return p
 
 # %% ../nbs/98_cli.ipynb #86019e42
@@ -85,6 +98,22 @@ def _read_config(path:str, cls, cmd:str) -> dict:
     if unknown: sys.exit(f"mae-nb {cmd}: {path} has settings {cls.__name__} does not take: {unknown}")
     return given
 
+# %% ../nbs/98_cli.ipynb #2d8d834b
+def _write(cmd:str, args:dict): # the subcommands that write a file: `export` and `reconstruct`
+    if cmd == 'export' and args.pop('hf'):
+        folder = save_hf_vitmae(args['checkpoint'], args['path'])
+        print(f"wrote {folder}: a Hugging Face ViTMAE (config.json, model.safetensors, preprocessor_config.json)")
+        return folder
+    if cmd == 'export':
+        arch = export_timm(**args)
+        print(f"wrote {args['path']}: timm VisionTransformer {'weights' if Path(args['path']).suffix else 'folder'}, {arch}")
+        return arch
+    kw = args.pop('model_kwargs')
+    if (npl := args.pop('norm_pix_loss')) is not None: kw['norm_pix_loss'] = npl
+    fig = reconstruct_files(**args, **kw)
+    print(f"wrote {args['out']}: {len(fig.axes) // 4} images, {args['mask_ratio']:.0%} of each removed; " + fig.texts[-1].get_text().replace('\n', '; '))
+    return fig
+
 # %% ../nbs/98_cli.ipynb #495d9ce6
 def run(argv:list|None=None):
     "Parse `argv` and run the subcommand; returns what it returns (the `Learner` of a training job)."
@@ -95,10 +124,9 @@ def run(argv:list|None=None):
         parser.jobs[cmd].set_defaults(**_read_config(args['config'], _jobs[cmd][0], cmd))
         args = vars(parser.parse_args(argv)); args.pop('command')
     args.pop('config', None)
-    if cmd == 'export':
-        arch = export_timm(**args)
-        print(f"wrote {args['path']}: timm VisionTransformer weights, {arch}")
-        return arch
+    if cmd in ('export', 'reconstruct'):
+        try: return _write(cmd, args)
+        except (ValueError, FileNotFoundError) as e: sys.exit(f"mae-nb {cmd}: {e}")
     cls, fn, _ = _jobs[cmd]
     resume, figures = args.pop('resume', None), args.pop('figures', None)
     try: cfg = cls(**args)

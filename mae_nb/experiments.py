@@ -18,18 +18,19 @@ import torch
 from fastai.torch_core import num_distrib, rank_distrib
 from .data import mae_dataloaders
 from .checkpoints import latest_checkpoint
-from .train import hardware
+from .train import hardware, OBSERVERS
 from .pretrain import PretrainConfig, pretrain
 from .linprobe import LinProbeConfig, linprobe
 from .finetune import FinetuneConfig, finetune
 from .transfer import TransferConfig, transfer
 
 # %% ../nbs/12_experiments.ipynb #936520c1
-_WHERE = ('out', 'data_path', 'num_workers')  # where a run reads and writes, not what it computes
+_WHERE = ('out', 'data_path', 'num_workers', *OBSERVERS)  # where a run reads, writes and logs, not what it computes
+_LATER = {'clip_grad': None}  # settings added after stages were recorded: hashed only when set, so finished stages keep their names
 
 def stage_key(cfg, upstream:str='') -> str:
     "A short hash of a stage's config (and of the stage it starts from): the same work has the same key."
-    d = {k: v for k, v in asdict(cfg).items() if k not in _WHERE}
+    d = {k: v for k, v in asdict(cfg).items() if k not in _WHERE and not (k in _LATER and v == _LATER[k])}
     if 'checkpoint' in d and d['checkpoint'] is not None: d['checkpoint'] = upstream  # the pretraining, by its key
     return hashlib.sha1((type(cfg).__name__ + json.dumps(d, sort_keys=True, default=str)).encode()).hexdigest()[:12]
 

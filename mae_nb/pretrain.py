@@ -7,9 +7,9 @@ Docs: https://mae-nb.github.io/mae_nb/pretrain.html.md"""
 
 # %% auto #0
 __all__ = ['no_weight_decay', 'PretrainConfig', 'mae_param_groups', 'mae_loss', 'NonFiniteLossError', 'MAETrainer',
-           'visible_patch_stats', 'reconstruct', 'show_reconstructions', 'plot_loss_curve', 'reconstruction_errors',
-           'ReconstructionRatio', 'reconstruction_ratio', 'use_fused_attention', 'EagerEvaluation', 'compiles',
-           'mae_learner', 'pretrain']
+           'visible_patch_stats', 'reconstruct', 'show_reconstructions', 'plot_loss_curve', 'reconstruction_note',
+           'reconstruct_files', 'reconstruction_errors', 'ReconstructionRatio', 'reconstruction_ratio',
+           'use_fused_attention', 'EagerEvaluation', 'compiles', 'mae_learner', 'pretrain']
 
 # %% ../nbs/08_pretrain.ipynb #d3d23cfa
 import csv, warnings
@@ -30,7 +30,9 @@ from timm.layers import Attention
 from .patchify import patchify, unpatchify, show_img
 from .masking import gather_tokens
 from .model import create_mae, MaskedAutoencoderViT
-from .data import mae_dataloaders, to_device_async
+from .data import mae_dataloaders, to_device_async, read_images
+from .masking import check_mask_ratio
+from .checkpoints import mae_from_checkpoint
 from .train import (moved_to, RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, DeviceMixedPrecision,
                           LazyProgressCallback, keep_loss_on_device, unwrap_model, sum_over_processes, start_run,
                           run_callbacks, fit_run, read_step_log)
@@ -175,6 +177,34 @@ def plot_loss_curve(step_log:Path, epoch_log:Path|None=None):
     ax.set_xlabel('optimizer step'); ax.set_ylabel('loss'); ax.legend(loc='upper right', fontsize=8)
     ax2 = ax.twinx(); ax2.plot(log['step'], log['lr'], c='gray', lw=0.8, ls=':'); ax2.set_ylabel('lr', color='gray')
     fig.tight_layout()
+    return fig
+
+# %% ../nbs/08_pretrain.ipynb #d047f5dd
+def reconstruction_note(model:MaskedAutoencoderViT, stats) -> str:
+    "What a reconstruction figure's un-normalisation uses, in words."
+    if model.norm_pix_loss: return ("norm_pix_loss: each removed patch is predicted in units of its own mean and std, which the model "
+                                    "never sees; shown with the mean and std of the visible patches of the same image")
+    fmt = lambda v: '(' + ', '.join(f'{x:.3f}' for x in v) + ')'
+    return f"pixel targets: un-normalised with the training data's mean {fmt(stats[0])} and std {fmt(stats[1])}"
+
+def reconstruct_files(checkpoint, # any full MAE checkpoint (see `mae_from_checkpoint`)
+                      images, # image files, or folders of them
+                      out:str|Path|None=None, # also write the figure here (e.g. `fig.png`)
+                      mask_ratio:float=0.75, # fraction of patches removed
+                      seed:int=0, # fixes the masks
+                      max_images:int=16, # rows of the figure
+                      **model_kwargs, # settings the checkpoint does not state (e.g. `norm_pix_loss=True` for an official file)
+                     ) -> plt.Figure:
+    "The paper's figure (original, masked, reconstruction, + visible) of image files by any full MAE checkpoint."
+    model = mae_from_checkpoint(checkpoint, **model_kwargs)
+    check_mask_ratio(mask_ratio, model.num_patches)
+    imgs, notes = read_images(images, model.img_size, model.in_chans)
+    if len(imgs) > max_images: notes.append(f"the first {max_images} of {len(imgs)} images"); imgs = imgs[:max_images]
+    mean, std = (torch.tensor(s).view(1, -1, 1, 1) for s in model.stats)
+    fig = show_reconstructions(model, (imgs.float() / 255 - mean) / std, model.stats, mask_ratio, seed)
+    text = '\n'.join([reconstruction_note(model, model.stats)] + notes)
+    fig.text(0.01, 0, text, fontsize=6, va='top', wrap=True)
+    if out is not None: fig.savefig(out, dpi=100, bbox_inches='tight')
     return fig
 
 # %% ../nbs/08_pretrain.ipynb #f5168b46
