@@ -18,7 +18,7 @@ __all__ = ['PRETRAINED', 'vit_pools', 'TIMM_PRESETS', 'save_atomic', 'latest_che
 import argparse, json, math, os
 from functools import partial
 from importlib.resources import files
-from timm.models import register_model
+from timm.models import register_model, create_model, save_for_hf
 from pathlib import Path
 import torch, torch.nn as nn
 from torch import Tensor
@@ -481,9 +481,7 @@ def export_timm(checkpoint:str|Path|dict, # any MAE checkpoint `read_encoder` re
     if path.suffix in ('.pth', '.pt', '.bin'): save_atomic(vit.state_dict(), path); return arch
     cfg = ck.get('config') if isinstance(ck.get('config'), dict) else {}
     stats = data_stats(cfg['source'], arch['in_chans']) if 'source' in cfg else ck.get('stats') or imagenet_stats
-    import timm
-    from timm.models import save_for_hf
-    model = timm.create_model('vit_base_patch16_224', pretrained=False, num_classes=0, **{**arch, 'img_size': list(arch['img_size'])})
+    model = create_model('vit_base_patch16_224', pretrained=False, num_classes=0, **{**arch, 'img_size': list(arch['img_size'])})
     model.load_state_dict(vit.state_dict())
     data = timm_data_cfg(arch, stats)
     save_for_hf(model, path, safe_serialization=True, model_config=dict(pretrained_cfg=dict(tag='mae_nb', license=data['license'])),

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 import torch
 from fastai.torch_core import num_distrib, rank_distrib
-from .data import mae_dataloaders
+from .data import mae_dataloaders, FASHION_SOURCES
 from .checkpoints import latest_checkpoint
 from .train import hardware, OBSERVERS
 from .pretrain import PretrainConfig, pretrain
@@ -103,7 +103,6 @@ def stage_lock(out:str|Path, wait:float=300.):
 # %% ../nbs/12_experiments.ipynb #d2c266b4
 def _device() -> str: return 'cuda' if torch.cuda.is_available() else 'cpu'
 
-_FASHION = ('sample', 'fashion_mnist', 'fashion_mnist_dev')  # data whose classes are Fashion-MNIST's
 
 def _record(path:Path, key:str) -> dict|None: # a finished stage's record
     if not path.exists(): return None
@@ -138,7 +137,7 @@ def _run_stage(cfg, key:str, out:Path, log, test:bool) -> dict:
                    torch=torch.__version__)
     else: rec = dict(learn.result)
     rec.update(stage=name, key=key, wall_s=round(time.time() - t0, 1), resumed=bool(resume), device=_device())
-    if test and name != 'pretrain' and cfg.source in _FASHION:
+    if test and name != 'pretrain' and cfg.source in FASHION_SOURCES:  # the test set has Fashion-MNIST's classes
         model = learn.vit if name == 'probe' else learn.model
         size = model.patch_embed.img_size[0] if hasattr(model, 'patch_embed') else 28  # the pixel probe: Fashion-MNIST's own size
         rec.update(test_top1=accuracy_on_test_set(model, size, data_path=cfg.data_path), n_test=10_000)
