@@ -99,10 +99,10 @@ def job_partial():
             if len(todo) == 1: time.sleep(30)  # only a stage another process runs is left: wait for it
 
 def job_transfer():
+    "The digits transfer (32 px RGB, 1,438 training images) from the shipped MAE and from scratch, both with the defaults, 15 epochs."
     digits = str(digits_folder(ROOT/'results'/'data'/'digits'))
-    tr = dict(source=digits, bs=64, base_lr=1e-3, epochs=15, mixup=0., cutmix=0., rand_augment=False, reprob=0., **ARCH)
-    stage(TransferConfig(checkpoint=REF, img_size=32, in_chans=3, **tr), 'transfer_digits')
-    stage(FinetuneConfig(model_kwargs=dict(img_size=32, in_chans=3), **tr), 'scratch_digits')
+    stage(TransferConfig(source=digits, checkpoint=REF, img_size=32, in_chans=3, epochs=15, **ARCH), 'transfer_digits')
+    stage(FinetuneConfig(source=digits, model_kwargs=dict(img_size=32, in_chans=3), epochs=15, **SCRATCH, **ARCH), 'scratch_digits')
 
 def job_small_data():
     "A short transfer to a small folder, as a new user runs it: the defaults before and after they fit the data size."
