@@ -40,6 +40,7 @@ class Budget:
     ft_base_lr:float = 1e-3
     scratch_base_lr:float|None = None # fine-tuning lr of the ViT from scratch (None: `ft_base_lr`); tuned apart, as the paper does
     precision:str = 'fp32'
+    clip_grad:float|None = None # gradient-norm clipping of pretraining and fine-tuning (one recipe for the whole grid)
     source:str = 'fashion_mnist_dev' # the data of every stage (the test set is read only by `accuracy_on_test_set`)
     note:str = ''
 
@@ -81,7 +82,9 @@ def grid_cells(grids='all') -> list: # [(grid, label, settings)]
     return [(g, label, s) for g in names for label, s in GRIDS[g]]
 
 # %% ../nbs/13_ablations.ipynb #78183815
-def cell_stages(budget:Budget, settings:dict, runs:str|Path='runs/ablations', data_path=None) -> dict:
+def cell_stages(budget:Budget, settings:dict, runs:str|Path='runs/ablations', data_path=None,
+                observers:dict|None=None, # loggers of every stage, e.g. {'tensorboard': True}: they watch, the keys stay
+               ) -> dict:
     "The stages of one cell: {'pretrain' (unless from scratch), 'probe', 'finetune': (key, config)}, outputs under `runs`."
     unknown = set(settings) - set(_KEYS)
     if unknown: raise ValueError(f"unknown cell settings {sorted(unknown)}; expected some of {list(_KEYS)}")
@@ -94,17 +97,18 @@ def cell_stages(budget:Budget, settings:dict, runs:str|Path='runs/ablations', da
         pre = PretrainConfig(**data, preset=budget.preset, model_kwargs=mk, bs=budget.bs, base_lr=budget.pretrain_base_lr,
                              epochs=max(1, round(budget.pretrain_epochs * s.get('epochs_frac', 1))), warmup_epochs=None,
                              mask_ratio=s.get('mask_ratio', 0.75), norm_pix_loss=s.get('norm_pix_loss', True),
-                             mask_sampling=s.get('mask_sampling', 'random'), precision=budget.precision, seed=s.get('seed', 0))
+                             mask_sampling=s.get('mask_sampling', 'random'), precision=budget.precision, seed=s.get('seed', 0),
+                             clip_grad=budget.clip_grad, **(observers or {}))
         up = stage_key(pre); pre.out = str(runs/f'pretrain-{up}'); ck = pre.out
         stages['pretrain'] = (up, pre)
     arch = dict(preset=budget.preset, model_kwargs=mk)
     probe = LinProbeConfig(checkpoint=ck, **data, **arch, cached=True, epochs=budget.probe_epochs, bs=256,
-                           base_lr=budget.probe_base_lr, precision=budget.precision, seed=s.get('seed', 0))
+                           base_lr=budget.probe_base_lr, precision=budget.precision, seed=s.get('seed', 0), **(observers or {}))
     blocks = s.get('blocks')
     ft_lr = budget.scratch_base_lr if s.get('scratch') and budget.scratch_base_lr else budget.ft_base_lr
     ft = FinetuneConfig(checkpoint=ck, **data, **arch, blocks=blocks, epochs=budget.ft_epochs, bs=budget.bs,
                         base_lr=ft_lr, mixup=0., cutmix=0., rand_augment=False, reprob=0., precision=budget.precision,
-                        seed=s.get('seed', 0))
+                        seed=s.get('seed', 0), clip_grad=budget.clip_grad, **(observers or {}))
     for name, cfg in (('probe', probe), ('finetune', ft)):
         key = stage_key(cfg, up); cfg.out = str(runs/f'{name}-{key}')
         stages[name] = (key, cfg)
@@ -118,13 +122,13 @@ def cell_path(root, budget_name:str, grid:str, label:str) -> Path:
     return Path(root)/budget_name/grid/f'{_slug(label)}.json'
 
 def run_cell(grid:str, label:str, settings:dict, budget_name:str='cpu', root='results/ablations', runs='runs/ablations',
-             data_path=None, log=print) -> dict:
+             data_path=None, log=print, observers:dict|None=None) -> dict:
     "Run one cell end to end (pretrain, probe, fine-tune; each stage resumed or reused) and write its results file."
     budget = _check_budget(budget_name)
     path = cell_path(root, budget_name, grid, label)
     if path.exists(): return json.loads(path.read_text())
     log(f"{budget_name} / {grid} / {label}")
-    recs = {name: run_stage(cfg, key, log) for name, (key, cfg) in cell_stages(budget, settings, runs, data_path).items()}
+    recs = {name: run_stage(cfg, key, log) for name, (key, cfg) in cell_stages(budget, settings, runs, data_path, observers).items()}
     metrics = {'probe_valid_top1': recs['probe']['top1'], 'probe_test_top1': recs['probe']['test_top1'],
                'ft_valid_top1': recs['finetune']['top1'], 'ft_test_top1': recs['finetune']['test_top1']}
     if 'pretrain' in recs: metrics.update(pretrain_train_loss=recs['pretrain']['train_loss'], pretrain_valid_loss=recs['pretrain']['valid_loss'])
@@ -149,7 +153,7 @@ def run_grid(grids='all', # 'all', a grid name, or a list or comma-separated str
              dry_run:bool=False, # only list the cells and whether each is done, started or to do
              wait:bool=True, # when other processes hold the stages of the cells left, wait for them (else return)
              poll:float=30., # seconds between looks at busy cells
-             log=print) -> list:
+             log=print, observers:dict|None=None) -> list:
     "Run the cells of `grids` (or list them); returns their results (or, dry, `(grid, label, status)`), in grid order."
     _check_budget(budget)
     cells = grid_cells(grids)
@@ -162,7 +166,7 @@ def run_grid(grids='all', # 'all', a grid name, or a list or comma-separated str
     while pending:
         busy = []
         for g, label, s in pending:
-            try: done[g, label] = run_cell(g, label, s, budget, root, runs, data_path, log)
+            try: done[g, label] = run_cell(g, label, s, budget, root, runs, data_path, log, observers)
             except StageBusy as e: busy.append((g, label, s)); log(f"  later: {e}")
         if busy and not wait: break
         if busy: time.sleep(poll)
@@ -180,6 +184,8 @@ class AblationConfig:
     data_path:str|None = None # folder of the Fashion-MNIST IDX files
     threads:int|None = None # torch CPU threads (default: torch's)
     dry_run:bool = False # list the cells and their status, run nothing
+    tensorboard:bool = False # log every stage to TensorBoard in its folder
+    wandb:bool = False # log every stage to Weights & Biases (offline unless WANDB_MODE=online)
 
     def __post_init__(self):
         grid_cells(self.grids)
@@ -189,7 +195,8 @@ def experiment(cfg:AblationConfig|None=None, **kwargs) -> list:
     "Run (or list) an ablation grid as `cfg` says: the function behind `mae-nb experiment`."
     if cfg is None: cfg = AblationConfig(**kwargs)
     if cfg.threads: torch.set_num_threads(cfg.threads)
-    return run_grid(cfg.grids, cfg.budget, cfg.root, cfg.runs, cfg.data_path, cfg.dry_run, log=lambda m: print(m, flush=True))
+    return run_grid(cfg.grids, cfg.budget, cfg.root, cfg.runs, cfg.data_path, cfg.dry_run, log=lambda m: print(m, flush=True),
+                    observers=dict(tensorboard=cfg.tensorboard, wandb=cfg.wandb))
 
 # %% ../nbs/13_ablations.ipynb #fad2560d
 def tune_stage(budget:str, # a key of `BUDGETS`
