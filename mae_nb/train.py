@@ -474,14 +474,14 @@ def run_callbacks(cfg, ck:dict|None=None, start:int=0, steps:bool=False, keep_al
             ([StepLogger(out/'steps.csv')] if steps else []) + run_options(cfg))
 
 # %% ../nbs/07_train.ipynb #e68f247a
-def read_results(folder:str|Path='results/eval', # a folder of run folders, each with a `result.json`
+def read_results(folder:str|Path='results/reference/eval', # a folder of run folders, each with a `result.json`
                  names=None, # the runs to read (all by default)
                 ) -> dict: # run name -> its result (top1, valid_loss, config, hardware, wall_s, ...)
     "The `result.json` of each run under `folder`, as written by `linprobe`, `finetune` and `transfer`."
     folder = Path(folder)
     paths = [folder/n/'result.json' for n in names] if names else sorted(folder.glob('*/result.json'))
     missing = [str(p) for p in paths if not p.exists()]
-    if missing: raise FileNotFoundError(f"no result for {', '.join(missing)}; run tools/eval_runs.py to make them")
+    if missing: raise FileNotFoundError(f"no result for {', '.join(missing)}; the command that makes them is in the notebook that reads them")
     return {p.parent.name: json.loads(p.read_text()) for p in paths}
 
 # %% ../nbs/07_train.ipynb #d86aeaff
