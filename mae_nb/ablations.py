@@ -41,6 +41,10 @@ class Budget:
     scratch_base_lr:float|None = None # fine-tuning lr of the ViT from scratch (None: `ft_base_lr`); tuned apart, as the paper does
     precision:str = 'fp32'
     clip_grad:float|None = None # gradient-norm clipping of pretraining and fine-tuning (one recipe for the whole grid)
+    norm_pix_loss:bool = True # the base cell's target: normalised pixels (True) or raw pixels
+    few_label_frac:float|None = None # also fine-tune on this class-balanced fraction of the labels (None: not)
+    few_ft_epochs:int = 0 # epochs of that fine-tuning
+    seeds:tuple = (0,) # every cell is run with each seed
     source:str = 'fashion_mnist_dev' # the data of every stage (the test set is read only by `accuracy_on_test_set`)
     note:str = ''
 
@@ -51,6 +55,11 @@ BUDGETS = {
     'gpu': Budget(dict(embed_dim=192, depth=12, num_heads=3, decoder_embed_dim=192, decoder_depth=2, decoder_num_heads=3),
                   pretrain_epochs=100, probe_epochs=90, ft_epochs=30, bs=256, precision='bf16',
                   note='full grid for one GPU: 100 pretraining, 90 probe and 30 fine-tuning epochs, bf16'),
+    'cpu10': Budget(dict(embed_dim=64, depth=6, num_heads=4, decoder_embed_dim=64, decoder_depth=2, decoder_num_heads=4),
+                    preset='mae_vit_mini_patch4', pretrain_epochs=10, probe_epochs=30, ft_epochs=3, bs=128,
+                    pretrain_base_lr=8e-3, norm_pix_loss=False, probe_base_lr=2.0, ft_base_lr=1e-2, scratch_base_lr=1e-2,
+                    few_label_frac=0.1, few_ft_epochs=20, seeds=(0, 1, 2),  # the reference recipe (notebooks 08-10), 3 seeds
+                    note='the reference recipe on 2 CPU cores: 10 pretraining, 30 probe, 3 fine-tuning epochs and 20 on 10% of the labels; 3 seeds'),
 }
 
 def _check_budget(name:str) -> Budget:
@@ -62,10 +71,10 @@ _PRETRAIN_KEYS = ('mask_ratio', 'norm_pix_loss', 'mask_sampling', 'decoder_depth
 _KEYS = _PRETRAIN_KEYS + ('blocks', 'scratch', 'seed')
 
 GRIDS = {  # grid: [(cell label, settings changed from the base cell)]
-    'mask_ratio': [(f'{r:g}', dict(mask_ratio=r)) for r in (0.25, 0.5, 0.75, 0.9)],
+    'mask_ratio': [(f'{r:g}', dict(mask_ratio=r)) for r in (0.1, 0.25, 0.5, 0.6, 0.75, 0.85, 0.9)],
     'scratch': [('mae', {}), ('scratch', dict(scratch=True))],
     'partial_ft': [(str(k), dict(blocks=k)) for k in (0, 1, 2, 4)] + [('all', {})],
-    'target': [('pixel', dict(norm_pix_loss=False)), ('norm_pixel', {})],
+    'target': [('pixel', dict(norm_pix_loss=False)), ('norm_pixel', dict(norm_pix_loss=True))],
     'mask_sampling': [('random 75%', {}), ('block 50%', dict(mask_sampling='block', mask_ratio=0.5)),
                       ('block 75%', dict(mask_sampling='block')), ('grid 75%', dict(mask_sampling='grid'))],
     'decoder_depth': [(str(d), dict(decoder_depth=d)) for d in (1, 2, 4, 8)],
@@ -74,12 +83,15 @@ GRIDS = {  # grid: [(cell label, settings changed from the base cell)]
     'seed': [('0', {}), ('1', dict(seed=1))],  # not an ablation: how far the base cell moves with the seed alone
 }
 
-def grid_cells(grids='all') -> list: # [(grid, label, settings)]
-    "The cells of `grids` ('all', a grid name, or a list or comma-separated string of names), in run order."
+def grid_cells(grids='all', # 'all', a grid name, or a list or comma-separated string of names
+               seeds=(0,), # each cell once per seed; seed 0 keeps the plain label, others get ' seed N'
+              ) -> list: # [(grid, label, settings)]
+    "The cells of `grids`, in run order."
     names = list(GRIDS) if grids in (None, 'all') else grids.split(',') if isinstance(grids, str) else list(grids)
     unknown = [g for g in names if g not in GRIDS]
     if unknown: raise ValueError(f"unknown grids {unknown}; expected 'all' or some of {list(GRIDS)}")
-    return [(g, label, s) for g in names for label, s in GRIDS[g]]
+    return [(g, label, s) if seed == 0 else (g, f'{label} seed {seed}', {**s, 'seed': seed})
+            for g in names for label, s in GRIDS[g] for seed in seeds]
 
 # %% ../nbs/13_ablations.ipynb #78183815
 def cell_stages(budget:Budget, settings:dict, runs:str|Path='runs/ablations', data_path=None,
@@ -96,7 +108,7 @@ def cell_stages(budget:Budget, settings:dict, runs:str|Path='runs/ablations', da
     if not s.get('scratch'):
         pre = PretrainConfig(**data, preset=budget.preset, model_kwargs=mk, bs=budget.bs, base_lr=budget.pretrain_base_lr,
                              epochs=max(1, round(budget.pretrain_epochs * s.get('epochs_frac', 1))), warmup_epochs=None,
-                             mask_ratio=s.get('mask_ratio', 0.75), norm_pix_loss=s.get('norm_pix_loss', True),
+                             mask_ratio=s.get('mask_ratio', 0.75), norm_pix_loss=s.get('norm_pix_loss', budget.norm_pix_loss),
                              mask_sampling=s.get('mask_sampling', 'random'), precision=budget.precision, seed=s.get('seed', 0),
                              clip_grad=budget.clip_grad, **(observers or {}))
         up = stage_key(pre); pre.out = str(runs/f'pretrain-{up}'); ck = pre.out
@@ -109,8 +121,9 @@ def cell_stages(budget:Budget, settings:dict, runs:str|Path='runs/ablations', da
     ft = FinetuneConfig(checkpoint=ck, **data, **arch, blocks=blocks, epochs=budget.ft_epochs, bs=budget.bs,
                         base_lr=ft_lr, mixup=0., cutmix=0., rand_augment=False, reprob=0., precision=budget.precision,
                         seed=s.get('seed', 0), clip_grad=budget.clip_grad, **(observers or {}))
-    for name, cfg in (('probe', probe), ('finetune', ft)):
-        key = stage_key(cfg, up); cfg.out = str(runs/f'{name}-{key}')
+    few = [('finetune_few', replace(ft, label_frac=budget.few_label_frac, epochs=budget.few_ft_epochs))] if budget.few_label_frac else []
+    for name, cfg in [('probe', probe), ('finetune', ft)] + few:
+        key = stage_key(cfg, up); cfg.out = str(runs/f'{name.replace("_", "-")}-{key}')
         stages[name] = (key, cfg)
     return stages
 
@@ -131,6 +144,7 @@ def run_cell(grid:str, label:str, settings:dict, budget_name:str='cpu', root='re
     recs = {name: run_stage(cfg, key, log) for name, (key, cfg) in cell_stages(budget, settings, runs, data_path, observers).items()}
     metrics = {'probe_valid_top1': recs['probe']['top1'], 'probe_test_top1': recs['probe']['test_top1'],
                'ft_valid_top1': recs['finetune']['top1'], 'ft_test_top1': recs['finetune']['test_top1']}
+    if 'finetune_few' in recs: metrics.update(ft_few_valid_top1=recs['finetune_few']['top1'], ft_few_test_top1=recs['finetune_few']['test_top1'])
     if 'pretrain' in recs: metrics.update(pretrain_train_loss=recs['pretrain']['train_loss'], pretrain_valid_loss=recs['pretrain']['valid_loss'])
     res = dict(grid=grid, cell=label, settings=settings, budget=budget_name, budget_config=asdict(budget),
                seed=settings.get('seed', 0), epochs={k: r['epochs'] for k, r in recs.items()}, metrics=metrics,
@@ -156,7 +170,7 @@ def run_grid(grids='all', # 'all', a grid name, or a list or comma-separated str
              log=print, observers:dict|None=None) -> list:
     "Run the cells of `grids` (or list them); returns their results (or, dry, `(grid, label, status)`), in grid order."
     _check_budget(budget)
-    cells = grid_cells(grids)
+    cells = grid_cells(grids, BUDGETS[budget].seeds)
     if dry_run:
         def status(g, label, s):
             if cell_path(root, budget, g, label).exists(): return 'done'
@@ -324,7 +338,7 @@ def check_targets(results:dict) -> list: # [{'target', 'measured', 'met' (True, 
            dict(target='linear probe on MAE features >= 88%', measured=None if lp is None else f'{lp:.2%}',
                 met=None if lp is None else lp >= 0.88)]
     curve = {float(c): r['metrics'] for c, r in results.get('mask_ratio', {}).items()}
-    if len(curve) == len(GRIDS['mask_ratio']):
+    if len(curve) >= 3:  # a peak needs neighbours; the cells measured are listed
         peak = max(curve, key=lambda r: curve[r]['probe_valid_top1'])
         out.append(dict(target='mask-ratio curve of linear probing peaks between 0.6 and 0.85',
                         measured=f"peak at {peak:g} (valid {curve[peak]['probe_valid_top1']:.2%}, test {curve[peak]['probe_test_top1']:.2%}); "
