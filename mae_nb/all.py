@@ -20,7 +20,7 @@ from .linprobe import LinProbeConfig, linprobe, pooled_features, probe_top1
 from .finetune import FinetuneConfig, finetune, tune_last_blocks
 from .transfer import TransferConfig, transfer
 from .experiments import run_stage, stage_key, accuracy_on_test_set
-from .ablations import AblationConfig, experiment, run_grid, read_ablations, plot_ablation
+from .ablations import AblationConfig, experiment, run_grid, read_ablations, plot_ablations, show_targets
 
 # %% ../nbs/99_all.ipynb #bda1be6b
 __all__ = ['patchify', 'unpatchify', 'load_sample', 'show_img',
@@ -36,4 +36,4 @@ __all__ = ['patchify', 'unpatchify', 'load_sample', 'show_img',
            'FinetuneConfig', 'finetune', 'tune_last_blocks',
            'TransferConfig', 'transfer',
            'run_stage', 'stage_key', 'accuracy_on_test_set',
-           'AblationConfig', 'experiment', 'run_grid', 'read_ablations', 'plot_ablation']
+           'AblationConfig', 'experiment', 'run_grid', 'read_ablations', 'plot_ablations', 'show_targets']
