@@ -48,6 +48,7 @@ class Budget:
     few_ft_epochs:int = 0 # epochs of that fine-tuning
     seeds:tuple = (0,) # every cell is run with each seed...
     seed_grids:tuple|None = None # ...of these grids (None: of all); the others' cells with the first seed only
+    grids:tuple|None = None # what `grids='all'` runs at this budget, in this order (None: every grid)
     source:str = 'fashion_mnist_dev' # the data of every stage (the test set is read only by `accuracy_on_test_set`)
     note:str = ''
 
@@ -62,6 +63,7 @@ BUDGETS = {
                     preset='mae_vit_mini_patch4', pretrain_epochs=10, probe_epochs=30, ft_epochs=3, bs=128,
                     pretrain_base_lr=8e-3, norm_pix_loss=False, probe_base_lr=2.0, ft_base_lr=1e-2, scratch_base_lr=1e-2,
                     few_label_frac=0.1, few_ft_epochs=20, seeds=(0, 1, 2), seed_grids=('mask_ratio', 'scratch'),  # the reference recipe (notebooks 08-10)
+                    grids=('mask_ratio', 'scratch', 'decoder_depth', 'decoder_width', 'target', 'mask_sampling'),  # Fig. 7 and 9: the reference MAE's
                     note='the reference recipe on 2 CPU cores: 10 pretraining, 30 probe, 3 fine-tuning epochs and 20 on 10% of the labels; 3 seeds of the mask-ratio and scratch grids, 1 of the others'),
 }
 
@@ -175,7 +177,8 @@ def run_grid(grids='all', # 'all', a grid name, or a list or comma-separated str
              log=print, observers:dict|None=None) -> list:
     "Run the cells of `grids` (or list them); returns their results (or, dry, `(grid, label, status)`), in grid order."
     _check_budget(budget)
-    cells = grid_cells(grids, BUDGETS[budget].seeds, BUDGETS[budget].seed_grids)
+    b = BUDGETS[budget]
+    cells = grid_cells(b.grids if grids in (None, 'all') and b.grids else grids, b.seeds, b.seed_grids)
     if dry_run:
         def status(g, label, s):
             if cell_path(root, budget, g, label).exists(): return 'done'
