@@ -340,6 +340,10 @@ def _key(cells:dict, m:str, split:str='test') -> str|None: # the metric read for
     for k in (f'{m}_{split}_top1', f'{m}_valid_top1'):
         if any(r['metrics'].get(k) is not None for r in cells.values()): return k
 
+def _gap(results:dict, grid:str, a:str, b:str, key:str): # (mean a - mean b, a's stats, b's stats, spread) or None when missing
+    st, (spread, _) = cell_stats(results.get(grid, {}), key), seed_spread(results, key)
+    if a in st and b in st and spread is not None: return st[a][0] - st[b][0], st[a], st[b], spread
+
 def verdict(ours:float, paper, noise:float) -> str:
     "Our difference `ours` against the paper's (`paper`: points, 0 or '+'): an effect only beyond `noise` (2 seed spreads)."
     if abs(ours) <= noise: return 'within noise'
@@ -351,10 +355,9 @@ def readings(results:dict, split:str='test') -> list: # a dict per claim: grid, 
     for g, a, b, m, paper in PAPER_CLAIMS:
         cells = results.get(g, {}); key = _key(cells, m, split)
         row = dict(grid=g, comparison=f'{a} - {b}', metric=key or m, paper=paper, ours=None, noise=None, seeds=0, verdict='not run')
-        st, (spread, _) = (cell_stats(cells, key), seed_spread(results, key)) if key else ({}, (None, 0))
-        if a in st and b in st and spread is not None:
-            d = st[a][0] - st[b][0]
-            row.update(ours=d, noise=2 * spread, seeds=min(st[a][3], st[b][3]), verdict=verdict(d, paper, 2 * spread))
+        if key and (gap := _gap(results, g, a, b, key)):
+            d, sa, sb, spread = gap
+            row.update(ours=d, noise=2 * spread, seeds=min(sa[3], sb[3]), verdict=verdict(d, paper, 2 * spread))
         out.append(row)
     return out
 
@@ -448,10 +451,6 @@ def _m(results, grid, cell, key):
     except KeyError: return None
 
 # %% ../nbs/13_ablations.ipynb #194b608b
-def _gap(results:dict, grid:str, a:str, b:str, key:str): # (mean a - mean b, a's stats, b's stats, spread) or None when missing
-    st, (spread, _) = cell_stats(results.get(grid, {}), key), seed_spread(results, key)
-    if a in st and b in st and spread is not None: return st[a][0] - st[b][0], st[a], st[b], spread
-
 def check_targets(results:dict) -> list: # [{'target', 'measured', 'met' (True, False or None: missing)}]
     "The ablations' targets, measured from `results` (from `read_ablations`): seed means against the seed spread."
     out = []
