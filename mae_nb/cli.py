@@ -90,10 +90,11 @@ def make_parser() -> argparse.ArgumentParser:
 
 # %% ../nbs/98_cli.ipynb #86019e42
 def _read_config(path:str, cls, cmd:str) -> dict:
-    "The settings in a YAML file (e.g. a run's `config.yaml`), checked against `cls`'s fields."
+    "The settings in a YAML file (e.g. a run's `config.yaml`, less what the run `chosen` for itself), checked against `cls`'s fields."
     try: given = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as e: sys.exit(f"mae-nb {cmd}: cannot read the settings file {path}: {e}")
     if not isinstance(given, dict): sys.exit(f"mae-nb {cmd}: {path} should hold settings (name: value), got {type(given).__name__}")
+    given.pop('chosen', None)  # the precision the run chose on its machine: another machine chooses its own
     unknown = sorted(set(given) - {f.name for f in fields(cls)})
     if unknown: sys.exit(f"mae-nb {cmd}: {path} has settings {cls.__name__} does not take: {unknown}")
     return given

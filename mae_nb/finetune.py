@@ -29,7 +29,8 @@ from timm.models.vision_transformer import VisionTransformer
 from timm.optim import param_groups_layer_decay
 from torchvision.transforms import v2
 from .data import mae_dataloaders, to_device_async
-from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, DeviceMixedPrecision,
+from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, Precision, choose_precision,
+                          run_precision, mixed_precision,
                           keep_loss_on_device, start_run, run_callbacks, fit_run, write_result)
 from .checkpoints import encoder_weights, create_vit, load_encoder_weights, vit_pools
 
@@ -173,17 +174,20 @@ class FinetuneConfig(RunConfig):
     def warmup(self) -> float: return self.epochs / 20 if self.warmup_epochs is None else self.warmup_epochs  # 5 of 100
 
 # %% ../nbs/10_finetune.ipynb #5d4f1a73
-def finetune_learner(dls, model:VisionTransformer, cfg:FinetuneConfig, cbs=None) -> Learner:
+def finetune_learner(dls, model:VisionTransformer, cfg:FinetuneConfig, cbs=None,
+                     precision:Precision|None=None, # chosen already (`run_precision`); by default from `cfg.precision`
+                    ) -> Learner:
     "A fastai `Learner` fine-tuning the trainable parameters of `model` with layer-wise lr decay and the paper's regularisation."
     eff = effective_batch(cfg.bs)
     lr = scaled_lr(cfg.base_lr, eff)
     splitter = lambda m: layer_decay_groups(m, cfg.weight_decay, cfg.layer_decay)
     lrs = layer_lrs(splitter(model), lr)
     cbs = [MixupCutmix(dls.c, cfg.mixup, cfg.cutmix, cfg.label_smoothing), mae_schedule(lrs, cfg.warmup / cfg.epochs)] + list(cbs or [])
-    if cfg.precision != 'fp32': cbs.append(DeviceMixedPrecision(cfg.precision))
+    precision = precision or choose_precision(cfg.precision, dls.device, model)
+    cbs += mixed_precision(precision)
     learn = Learner(dls, model, loss_func=soft_target_loss, metrics=accuracy, lr=lr, cbs=cbs, splitter=splitter,
                     opt_func=lambda params, lr: mae_adamw(params, lr, betas=cfg.betas))
-    learn.effective_batch, learn.layer_lrs = eff, lrs
+    learn.effective_batch, learn.layer_lrs, learn.precision = eff, lrs, precision
     return keep_loss_on_device(learn)
 
 # %% ../nbs/10_finetune.ipynb #2b24e92f
@@ -238,7 +242,8 @@ def finetune(cfg:FinetuneConfig|None=None, # the run's settings (keyword argumen
                          f"give it a new head with `model.reset_classifier({dls.c})`")
     else: vit = model
     tune_last_blocks(vit, cfg.blocks)
-    learn = finetune_learner(dls, vit, cfg, cbs=run_callbacks(cfg, ck, start) + list(cbs or []))
+    precision = run_precision(cfg, vit, device)
+    learn = finetune_learner(dls, vit, cfg, cbs=run_callbacks(cfg, ck, start, precision=precision) + list(cbs or []), precision=precision)
     fit_run(learn, cfg.epochs, start)
     learn.result = write_result(cfg.out, cfg, learn, time.time() - t0,
                                 trainable_params=sum(p.numel() for p in vit.parameters() if p.requires_grad))

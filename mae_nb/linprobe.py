@@ -29,7 +29,7 @@ from timm.models.vision_transformer import VisionTransformer
 from timm.optim import Lars
 from .data import mae_dataloaders, TensorImageDL
 from .checkpoints import vit_from_checkpoint, vit_pools
-from .train import (moved_to, RunConfig, effective_batch, scaled_lr, mae_schedule, DeviceMixedPrecision,
+from .train import (moved_to, RunConfig, effective_batch, scaled_lr, mae_schedule, run_precision, mixed_precision,
                           unwrap_model, precision_autocast, keep_loss_on_device, start_run, run_callbacks, fit_run, write_result)
 
 # %% ../nbs/09_linear_probe.ipynb #d58130b6
@@ -158,7 +158,8 @@ def linprobe(cfg:LinProbeConfig|None=None, # the run's settings (keyword argumen
     dls = mae_dataloaders(cfg.source, img_size=img_size[0], in_chans=in_chans, bs=cfg.bs, path=cfg.data_path,
                           augment=cfg.augment and not cfg.cached, crop_scale=(0.08, 1.0), num_workers=cfg.num_workers,
                           seed=cfg.seed, device=device)
-    log_cbs = run_callbacks(cfg, ck, start) + list(cbs or [])
+    precision = run_precision(cfg, vit, device)  # the frozen encoder's forward; the head trains in fp32 on cached features
+    log_cbs = run_callbacks(cfg, ck, start, precision=precision) + list(cbs or [])
     if cfg.pixels:  # the images themselves are the features
         train, valid = ((x.flatten(1), y) for x, y in (_pixels(dls.train), _pixels(dls.valid)))
         head = probe_head(train[0].shape[1], dls.c)
@@ -167,14 +168,13 @@ def linprobe(cfg:LinProbeConfig|None=None, # the run's settings (keyword argumen
         model = linear_probe_model(vit, dls.c, cfg.pool); head = model.head
     if cfg.cached:
         if not cfg.pixels:
-            autocast = precision_autocast(cfg.precision, dls.device)
+            autocast = precision_autocast(precision.name, dls.device)
             train, valid = extract_features(model, dls.train, autocast), extract_features(model, dls.valid, autocast)
         learn = linprobe_learner(feature_dataloaders(train, valid, cfg.bs, seed=cfg.seed, device=dls.device), head, cfg, cbs=log_cbs)
     else:
-        if cfg.precision != 'fp32': log_cbs.append(DeviceMixedPrecision(cfg.precision))
-        learn = linprobe_learner(dls, model, cfg, cbs=log_cbs)
+        learn = linprobe_learner(dls, model, cfg, cbs=log_cbs + mixed_precision(precision))
     fit_run(learn, cfg.epochs, start)
-    learn.vit = model
+    learn.vit, learn.precision = model, precision
     learn.result = write_result(cfg.out, cfg, learn, time.time() - t0, features='pixels' if cfg.pixels else cfg.pool)
     return learn
 

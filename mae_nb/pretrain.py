@@ -33,7 +33,8 @@ from .model import create_mae, MaskedAutoencoderViT
 from .data import mae_dataloaders, to_device_async, read_images
 from .masking import check_mask_ratio
 from .checkpoints import mae_from_checkpoint
-from .train import (moved_to, RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, DeviceMixedPrecision,
+from .train import (moved_to, RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, Precision,
+                          choose_precision, run_precision, mixed_precision, encoder_width,
                           LazyProgressCallback, keep_loss_on_device, unwrap_model, sum_over_processes, start_run,
                           run_callbacks, fit_run, read_step_log)
 
@@ -284,24 +285,29 @@ class EagerEvaluation(Callback):
     def after_validate(self): torch.compiler.set_stance('default')
     after_cancel_validate = after_fit = after_validate
 
-def compiles(cfg:PretrainConfig, steps:int) -> bool:
-    "Whether a run compiles: as `cfg.compile` says, or, left to us, when its `steps` repay the compiler's warm-up."
+def compiles(cfg:PretrainConfig, steps:int, model:nn.Module|None=None, device=None) -> bool:
+    "Whether a run compiles: as `cfg.compile` says, or, left to us, when its `steps` repay the warm-up and its step gains."
     if cfg.compile is not None: return cfg.compile
-    return steps >= 1000  # warm-up 20-40 s on a 2-core CPU; a step gains 15-25% (bench/README.md)
+    if steps < 1000: return False  # warm-up 20-60 s on a 2-core CPU, less from a warm cache (bench/README.md)
+    fp32_cpu = torch.device(device or 'cpu').type == 'cpu' and choose_precision(cfg.precision, device, model, True).name == 'fp32'
+    return not (fp32_cpu and (encoder_width(model) or 0) > 128)  # measured no faster compiled from 192 wide in fp32
 
 # %% ../nbs/08_pretrain.ipynb #b3be5a10
-def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None) -> Learner:
+def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None,
+                precision:Precision|None=None, # chosen already (`run_precision`); by default from `cfg.precision`
+               ) -> Learner:
     "A fastai `Learner` that pretrains `model` on `dls` with the recipe of `cfg`."
     eff = effective_batch(cfg.bs, cfg.accum)
     lr = scaled_lr(cfg.base_lr, eff)
     cbs = [MAETrainer(cfg.mask_ratio), mae_schedule(lr, cfg.warmup / cfg.epochs)] + list(cbs or [])
     if cfg.accum > 1: cbs.append(GradientAccumulation(cfg.bs * cfg.accum))
-    if cfg.precision != 'fp32': cbs.append(DeviceMixedPrecision(cfg.precision))
     # measured on a CPU: for the short sequences of small images torch's fused kernel is slower than the three ops,
     # which the compiler can also fuse with their neighbours (bench/README.md)
     cpu = torch.device(dls.device or 'cpu').type == 'cpu'
     use_fused_attention(model, not (cpu and model.num_patches <= 64))
-    learn_compiles = compiles(cfg, cfg.epochs * len(dls.train))
+    learn_compiles = compiles(cfg, cfg.epochs * len(dls.train), model, dls.device)
+    precision = precision or choose_precision(cfg.precision, dls.device, model, learn_compiles)
+    cbs += mixed_precision(precision)
     if learn_compiles:
         model.compile(mode=cfg.compile_mode, dynamic=False)  # in place: the state dict keeps its names
         cbs.append(EagerEvaluation())
@@ -310,7 +316,7 @@ def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None) -
                     splitter=partial(mae_param_groups, weight_decay=cfg.weight_decay))
     if any(type(cb) is ProgressCallback for cb in learn.cbs):  # fastai's default bar reads the loss every batch
         learn.remove_cb(ProgressCallback); learn.add_cb(LazyProgressCallback())
-    learn.effective_batch, learn.compiled = eff, learn_compiles
+    learn.effective_batch, learn.compiled, learn.precision = eff, learn_compiles, precision
     return keep_loss_on_device(learn)
 
 # %% ../nbs/08_pretrain.ipynb #814b9658
@@ -326,7 +332,9 @@ def pretrain(cfg:PretrainConfig|None=None, # the run's settings (keyword argumen
                           seed=cfg.seed, device=device)
     model = create_mae(cfg.preset, img_size=dls.img_size, in_chans=dls.in_chans, norm_pix_loss=cfg.norm_pix_loss,
                        mask_sampling=cfg.mask_sampling, **cfg.model_kwargs)
-    learn = mae_learner(dls, model, cfg, cbs=run_callbacks(cfg, ck, start, steps=True, keep_all=cfg.keep_all) + list(cbs or []))
+    precision = run_precision(cfg, model, device, compiles(cfg, cfg.epochs * len(dls.train), model, device))
+    cbs = run_callbacks(cfg, ck, start, steps=True, keep_all=cfg.keep_all, precision=precision) + list(cbs or [])
+    learn = mae_learner(dls, model, cfg, cbs=cbs, precision=precision)
     if start >= cfg.epochs: warnings.warn(f"the checkpoint is at epoch {start}, the run asks for {cfg.epochs}: nothing to train")
     fit_run(learn, cfg.epochs, start)
     out = Path(cfg.out)

@@ -25,7 +25,7 @@ from mae_nb.transfer import TransferConfig, digits_folder
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT/'results'/'reference'/'eval'
 REF = 'fashion_mnist'  # the shipped reference encoder
-ARCH = dict(preset='mae_vit_mini_patch4')
+ARCH = dict(preset='mae_vit_mini_patch4', precision='fp32')  # the recorded stages ran in fp32 (and their keys say so)
 DATA = dict(source='fashion_mnist_dev')
 
 def ref_key() -> str: # the reference weights, by their content: stages of other weights get other keys

@@ -25,7 +25,7 @@ RESULTS, RUNS = ROOT/'results'/'short_schedule', ROOT/'runs'/'short_schedule'
 PROBE = dict(epochs=15, bs=256, base_lr=8.)  # one probe for every entry, the pixel baseline included
 
 BASE = dict(source='fashion_mnist_dev', preset='mae_vit_mini_patch4', epochs=4, bs=128, base_lr=2e-3, warmup_epochs=0.5,
-            weight_decay=0.05, norm_pix_loss=False, save_every=1)
+            weight_decay=0.05, norm_pix_loss=False, save_every=1, precision='fp32')  # fp32, as the recorded runs
 SEARCH = {  # one change to BASE each
     'base': {},
     'norm_pix': dict(norm_pix_loss=True),
