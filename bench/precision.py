@@ -10,7 +10,7 @@
    Each of fp32 eager, fp32 compiled, bf16 eager and bf16 compiled runs in its own process with an empty compiler
    cache; images/s is the median of timed rounds after warm-up.
 3. The report: each row's share of the sgemm (and bf16 GEMM) rate, and what `precision='auto'` picks for it
-   (`mae_nb.train.choose_precision`), against the fastest of the four.
+   (`mae_nb.train.choose_precision`), eager and compiled, against the fastest step of the same kind and of all four.
 Training FLOPs per image are counted with torch's FlopCounterMode (matrix products; forward + backward).
 """
 import argparse, contextlib, json, os, platform, subprocess, sys, tempfile, time
@@ -94,10 +94,17 @@ def child(model, variant) -> dict:
     if out.returncode: raise RuntimeError(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
 
+def as_measured(flags:list):
+    "torch's CPU capability query as it answered on the machine whose `flags` were recorded (the choice is judged there)."
+    from unittest import mock
+    caps = {'amx_bf16': 'amx_bf16' in flags, 'avx512_bf16': 'avx512_bf16' in flags}
+    return mock.patch('torch.cpu.get_capabilities', return_value=caps)
+
 def report(res):
-    "Print the table, with what `precision='auto'` picks for each model and compile setting."
+    "Print the table, with what `precision='auto'` picks for each model and compile setting on the CPU measured."
     from mae_nb.train import choose_precision
     from mae_nb.model import create_mae
+    from mae_nb.pretrain import PretrainConfig, compiles
     sg, bg = res['sgemm_gflops'], res.get('bf16_gemm_gflops')
     print(f"{res['machine']} ({', '.join(res['flags'])}); torch {res['torch']}, {res['threads']} threads; {res['date']}")
     print(f"fp32 GEMM (sgemm) {sg:.0f} GFLOP/s; bf16 GEMM {bg:.0f} GFLOP/s")
@@ -114,10 +121,18 @@ def report(res):
               f"compiled {v['bf16 compiled']['img_s'] / v['fp32 compiled']['img_s']:.2f}x")
         preset, kw, _, size, chans, *_ = MODELS[name]
         model = create_mae(preset, img_size=size, in_chans=chans, **kw)
-        for compiled in (False, True):
-            p = choose_precision('auto', 'cpu', model, compiled=compiled)
-            got = v[f"{p.name} {'compiled' if compiled else 'eager'}"]['img_s']
-            print(f"  auto, {'compiled' if compiled else 'eager':8s}: {p.name} ({p.why}): {got / best:.0%} of the fastest variant")
+        with as_measured(res['flags']):
+            for compiled in (False, True):  # a short run steps eagerly, a long one compiles (`compiles`, notebook 08)
+                step = 'compiled' if compiled else 'eager'
+                p = choose_precision('auto', 'cpu', model, compiled=compiled)
+                fastest = max(v[f'{q} {step}']['img_s'] for q in ('fp32', 'bf16'))
+                print(f"  auto, {step:8s}: {p.name} ({p.why}): {v[f'{p.name} {step}']['img_s'] / fastest:.0%} of the fastest "
+                      f"{step} step, {v[f'{p.name} {step}']['img_s'] / best:.0%} of the fastest of all four")
+            long_compiles = compiles(PretrainConfig(), 10_000, model, 'cpu')  # a long run at the defaults
+            p = choose_precision('auto', 'cpu', model, compiled=long_compiles)
+            got = v[f"{p.name} {'compiled' if long_compiles else 'eager'}"]['img_s']
+            print(f"  a long run at the defaults: {p.name}, {'compiled' if long_compiles else 'eager'}: "
+                  f"{got / best:.0%} of the fastest of all four")
 
 def main(a):
     res = dict(machine=f"{cpu_name()}, {os.cpu_count()} cores", flags=cpu_flags(), torch=torch.__version__,

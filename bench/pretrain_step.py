@@ -2,9 +2,12 @@
 
     python bench/pretrain_step.py                                   # mae_nb alone, with its technique ablation
     python bench/pretrain_step.py --official MAE [--official-timm T032]   # A/B against a local official checkout
+    python bench/pretrain_step.py --official MAE --official-timm T032 --auto --compile   # and mae_nb's default precision
 
 One step of mae_nb = what its training loop runs per batch: forward predicting the removed patches only, backward,
-fused AdamW, zero_grad (noise drawn outside the model, no host read of the loss).
+fused AdamW, zero_grad (noise drawn outside the model, no host read of the loss); fp32, or with --auto also at the
+default `precision='auto'` (bf16 autocast where the CPU does bf16 natively: the official code's CUDA autocast does
+nothing on a CPU, so it always runs fp32 there).
 One step of the official code = the body of `engine_pretrain.train_one_epoch`, called as it is there: its per-iteration
 `lr_sched.adjust_learning_rate`, forward under `torch.cuda.amp.autocast()` (a no-op on a CPU), `loss.item()` and the
 finite check, its `NativeScalerWithGradNormCount` (backward, gradient norm; the CUDA loss scaler disables itself on a
@@ -87,11 +90,13 @@ class Official:
 # ---------------------------------------------------------------- mae_nb
 class Ours:
     "mae_nb's training step, with switches for the ablation: removed-only prediction, fused AdamW, compile."
-    def __init__(self, preset, pred_visible=False, fused=True, compile=False, **kw):
+    def __init__(self, preset, pred_visible=False, fused=True, compile=False, precision='fp32', **kw):
         from mae_nb.model import create_mae
         from mae_nb.pretrain import mae_param_groups
-        from mae_nb.train import warmup_cosine
+        from mae_nb.train import warmup_cosine, choose_precision, precision_autocast
         self.model = create_mae(preset, **kw)
+        self.precision = choose_precision(precision, 'cpu', self.model, compile)
+        self.autocast = lambda: precision_autocast(self.precision.name, 'cpu') or torch.autocast('cpu', enabled=False)
         self.opt = torch.optim.AdamW(mae_param_groups(self.model, 0.05), lr=1.5e-4, betas=(0.9, 0.95), fused=fused)
         self.sched, self.it, self.pred_visible = warmup_cosine(1.5e-4, 0.05), 0, pred_visible
         if compile: self.model.compile()
@@ -100,7 +105,7 @@ class Ours:
         self.it += 1
         for g in self.opt.param_groups: g['lr'] = self.sched(self.it / 1e5)
         noise = self.model.mask_noise(len(imgs), 0.75, device=imgs.device)
-        loss, _, _ = self.model(imgs, 0.75, noise, pred_visible=self.pred_visible)
+        with self.autocast(): loss, _, _ = self.model(imgs, 0.75, noise, pred_visible=self.pred_visible)
         loss.backward()
         self.opt.step(); self.opt.zero_grad(set_to_none=True)
 
@@ -109,6 +114,8 @@ VARIANTS = {  # name: (implementation, options)
     'mae_nb + torch.compile': ('ours', {'compile': True}),
     'mae_nb, predicting every patch': ('ours', {'pred_visible': True}),
     "mae_nb, torch's default AdamW": ('ours', {'fused': False}),
+    "mae_nb, precision='auto'": ('ours', {'precision': 'auto'}),
+    "mae_nb, precision='auto' + torch.compile": ('ours', {'precision': 'auto', 'compile': True}),
     'official, timm 0.3.2 (as pinned)': ('official032', {}),
     "official, today's timm": ('official', {}),
 }
@@ -122,6 +129,7 @@ def build(name, args, norm_pix_loss=False):
 
 def variants(args):
     names = ['mae_nb'] + (['mae_nb + torch.compile'] if args.compile else []) + ['mae_nb, predicting every patch', "mae_nb, torch's default AdamW"]
+    if args.auto: names += ["mae_nb, precision='auto'"] + (["mae_nb, precision='auto' + torch.compile"] if args.compile else [])
     if args.official: names += (['official, timm 0.3.2 (as pinned)'] if args.official_timm else []) + ["official, today's timm"]
     return names
 
@@ -132,7 +140,7 @@ def check_same_loss(args, names):
     losses = {}
     for norm_pix in (False, True):
         torch.manual_seed(0)
-        runs = {n: build(n, args, norm_pix) for n in names if 'compile' not in n}
+        runs = {n: build(n, args, norm_pix) for n in names if 'compile' not in n and 'auto' not in n}  # fp32 ones: equal losses
         sd = runs[names[0]].model.state_dict()
         imgs, noise = torch.randn(2, 3, args.img_size, args.img_size), torch.rand(2, runs[names[0]].model.num_patches)
         for n, r in runs.items():
@@ -224,6 +232,7 @@ def main():
     ap.add_argument('--official', help='path to a checkout of facebookresearch/mae (for the A/B comparison)')
     ap.add_argument('--official-timm', help='folder holding timm 0.3.2, the version the official code pins')
     ap.add_argument('--no-memory', action='store_true', help='skip the peak-memory processes')
+    ap.add_argument('--auto', action='store_true', help="also time mae_nb with precision='auto' (bf16 where the CPU does it natively)")
     ap.add_argument('--encoder-ratio', action='store_true', help='also time the encoder with all tokens vs visible ones')
     ap.add_argument('--json', help='write the results here')
     ap.add_argument('--worker', choices=list(VARIANTS), help=argparse.SUPPRESS)
