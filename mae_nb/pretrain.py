@@ -76,7 +76,7 @@ class PretrainConfig(RunConfig):
         self.betas = tuple(self.betas)
 
     @property
-    def warmup(self) -> float: return min(40., 0.05 * self.epochs)  # the paper: 40 of 800 if self.warmup_epochs is None else self.warmup_epochs
+    def warmup(self) -> float: return min(40., 0.05 * self.epochs) if self.warmup_epochs is None else self.warmup_epochs  # the paper: 40 of 800
 
 # %% ../nbs/08_pretrain.ipynb #0575a8f0
 no_weight_decay = ('cls_token', 'mask_token', 'pos_embed', 'decoder_pos_embed')
