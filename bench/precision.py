@@ -134,6 +134,28 @@ def report(res):
             print(f"  a long run at the defaults: {p.name}, {'compiled' if long_compiles else 'eager'}: "
                   f"{got / best:.0%} of the fastest of all four")
 
+def markdown(res):
+    "The table as bench/README.md shows it: images/s by width and variant, bf16's gain, and the auto choice of a long run."
+    from mae_nb.model import create_mae
+    from mae_nb.pretrain import PretrainConfig, compiles
+    from mae_nb.train import choose_precision
+    sg, bg = res['sgemm_gflops'], res['bf16_gemm_gflops']
+    print(f"| encoder | MFLOP/img | {' | '.join(VARIANTS)} | bf16 / fp32, compiled | best share of sgemm / bf16 GEMM "
+          f"| a long run at the defaults picks | its share of the fastest |")
+    print('|' + '---|' * (len(VARIANTS) + 6))
+    for name, r in res['models'].items():
+        v, mf = r['variants'], r['train_mflop_per_image']
+        best = max(x['img_s'] for x in v.values())
+        preset, kw, _, size, chans, *_ = MODELS[name]
+        model = create_mae(preset, img_size=size, in_chans=chans, **kw)
+        with as_measured(res['flags']):
+            c = compiles(PretrainConfig(), 10_000, model, 'cpu')
+            pick = f"{choose_precision('auto', 'cpu', model, compiled=c).name} {'compiled' if c else 'eager'}"
+        cells = ' | '.join(f"{'**' if x['img_s'] == best else ''}{x['img_s']:.1f}{'**' if x['img_s'] == best else ''}"
+                           for x in v.values())
+        print(f"| {name} | {mf:.0f} | {cells} | {v['bf16 compiled']['img_s'] / v['fp32 compiled']['img_s']:.2f}x "
+              f"| {best * mf / 1e3 / sg:.0%} / {best * mf / 1e3 / bg:.0%} | {pick} | {v[pick]['img_s'] / best:.0%} |")
+
 def main(a):
     res = dict(machine=f"{cpu_name()}, {os.cpu_count()} cores", flags=cpu_flags(), torch=torch.__version__,
                date=time.strftime('%Y-%m-%d'), threads=torch.get_num_threads(),
@@ -150,9 +172,11 @@ if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--json', help='write every figure here')
     p.add_argument('--report', metavar='JSON', help='print the table of an earlier run, with the auto choice')
+    p.add_argument('--markdown', metavar='JSON', help="the table of an earlier run as bench/README.md shows it")
     p.add_argument('--models', nargs='+', choices=list(MODELS), help='only these models')
     p.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child: a.model, a.variant = a.child; step_child(a)
     elif a.report: report(json.loads(Path(a.report).read_text()))
+    elif a.markdown: markdown(json.loads(Path(a.markdown).read_text()))
     else: main(a)
