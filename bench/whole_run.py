@@ -46,19 +46,19 @@ def step_rate() -> dict:
     if out.returncode: raise RuntimeError(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
 
-def whole_run(epochs:int, cache:str) -> dict:
+def whole_run(epochs:int, cache:str, extra:list=()) -> dict:
     "`mae-nb pretrain` with the defaults on full Fashion-MNIST, timed from process start."
     out = Path(tempfile.mkdtemp())/'run'
     env = {**os.environ, 'TORCHINDUCTOR_CACHE_DIR': cache}
     t0 = time.time()
-    p = subprocess.run(['mae-nb', 'pretrain', '--source', 'fashion_mnist', '--epochs', str(epochs), '--out', str(out)],
+    p = subprocess.run(['mae-nb', 'pretrain', '--source', 'fashion_mnist', '--epochs', str(epochs), '--out', str(out), *extra],
                        env=env, capture_output=True, text=True)
     exit_s = time.time() - t0
     if p.returncode: raise RuntimeError(p.stderr[-3000:])
     last = max(out.glob('checkpoint-*.pth'), key=lambda f: f.stat().st_mtime)
     steps = sum(1 for _ in open(out/'steps.csv')) - 1
     chose = next((l for l in p.stdout.splitlines() if l.startswith('precision auto')), '')
-    return dict(epochs=epochs, to_checkpoint_s=last.stat().st_mtime - t0, to_exit_s=exit_s, train_images=steps * BS,
+    return dict(epochs=epochs, args=' '.join(extra), to_checkpoint_s=last.stat().st_mtime - t0, to_exit_s=exit_s, train_images=steps * BS,
                 precision_line=chose)
 
 def main(a):
@@ -73,16 +73,17 @@ def main(a):
     for n in a.epochs:  # a fresh cache folder each length: first empty, then warm with the first run's compiled code
         cache = tempfile.mkdtemp(); plan += [(n, cache, 'cold cache'), (n, cache, 'warm cache')]
     for epochs, cache, label in plan:
-        r = whole_run(epochs, cache)
+        r = whole_run(epochs, cache, a.args.split())
         r.update(cache=label, efficiency=r['train_images'] / rate / r['to_checkpoint_s'])
         res['runs'].append(r)
-        print(f"  {epochs:3d} epochs, {label}: {r['to_checkpoint_s']:6.1f} s to the last checkpoint ({r['to_exit_s']:.1f} s to exit); "
+        print(f"  {epochs:3d} epochs{' ' + a.args if a.args else ''}, {label}: {r['to_checkpoint_s']:6.1f} s to the last checkpoint ({r['to_exit_s']:.1f} s to exit); "
               f"steps alone would take {r['train_images'] / rate:.1f} s: efficiency {r['efficiency']:.0%}", flush=True)
         if a.json: Path(a.json).write_text(json.dumps(res, indent=1))
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--epochs', type=int, nargs='+', default=[3, 10], help='run lengths to time, each cold and warm')
+    ap.add_argument('--args', default='', help="more settings for every run, e.g. '--compile' (a short run compiles only when told)")
     ap.add_argument('--json', help='write the results here')
     ap.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
     a = ap.parse_args()
