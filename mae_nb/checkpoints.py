@@ -15,7 +15,7 @@ __all__ = ['PRETRAINED', 'vit_pools', 'TIMM_PRESETS', 'save_atomic', 'latest_che
            'export_encoder', 'save_hf_vitmae']
 
 # %% ../nbs/06_checkpoints.ipynb #7ec824ec
-import argparse, json, math, os
+import argparse, json, math, os, shutil
 from functools import partial
 from importlib.resources import files
 from timm.models import register_model, create_model, save_for_hf
@@ -35,7 +35,12 @@ from .data import FASHION_MNIST_STATS, data_stats
 def save_atomic(obj, path:Path):
     "`torch.save` to a temporary file next to `path`, then rename: `path` is either the old or the new file, whole."
     path = Path(path); tmp = path.with_name(path.name + '.tmp')
-    torch.save(obj, tmp)
+    try: torch.save(obj, tmp)
+    except Exception as e:  # a full disk, say (torch reports it as OSError or RuntimeError): leave no partial file behind
+        tmp.unlink(missing_ok=True)
+        free = shutil.disk_usage(path.parent).free / 2**20
+        raise OSError(f"could not write {path} ({type(e).__name__}: {str(e).splitlines()[0][:200]}; {free:.1f} MiB free "
+                      f"there); the checkpoints already there are untouched") from e
     os.replace(tmp, path)
 
 def latest_checkpoint(out:Path) -> Path|None:
@@ -199,7 +204,7 @@ def read_checkpoint(checkpoint):
     except Exception as e:  # torch raises several kinds (UnpicklingError, RuntimeError, EOFError, ...) for a bad file
         raise ValueError(f"{path} is not a readable checkpoint: expected a file written by torch.save or safetensors (a mae-nb "
                          f"checkpoint-*.pth, an official MAE .pth, timm or Hugging Face weights); it may be truncated or another "
-                         f"kind of file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from e
+                         f"kind of file ({type(e).__name__}: {str(e).split('. ')[0].splitlines()[0][:120] if str(e) else ''})") from e
 
 _head_keys = ('head.', 'fc_norm.')
 

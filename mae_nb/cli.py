@@ -18,7 +18,7 @@ import torch.distributed as dist
 from fastcore.docments import docments
 from fastai.torch_core import rank_distrib
 from .pretrain import PretrainConfig, pretrain, reconstruction_ratio, reconstruct_files
-from .train import latest_checkpoint
+from .train import latest_checkpoint, RunFolderBusy
 from .linprobe import LinProbeConfig, linprobe
 from .finetune import FinetuneConfig, finetune
 from .transfer import TransferConfig, transfer
@@ -97,6 +97,13 @@ def _read_config(path:str, cls, cmd:str) -> dict:
     given.pop('chosen', None)  # the precision the run chose on its machine: another machine chooses its own
     unknown = sorted(set(given) - {f.name for f in fields(cls)})
     if unknown: sys.exit(f"mae-nb {cmd}: {path} has settings {cls.__name__} does not take: {unknown}")
+    for f in fields(cls):  # a number, flag or list of the wrong type is named with its file, not only its flag
+        want = [t for t in getattr(f.type, '__args__', (f.type,)) if t is not type(None)]
+        v = given.get(f.name)
+        if v is None or not set(want) <= {int, float, bool, tuple, dict}: continue
+        ok = tuple(want) + ((int,) if float in want else ()) + ((list,) if tuple in want else ())  # 3 for 3.0; YAML lists
+        if not isinstance(v, ok) or (isinstance(v, bool) and bool not in want):
+            sys.exit(f"mae-nb {cmd}: {path}: {f.name} must be {' or '.join(t.__name__ for t in want)}, got {v!r}")
     return given
 
 # %% ../nbs/98_cli.ipynb #2d8d834b
@@ -116,6 +123,10 @@ def _write(cmd:str, args:dict): # the subcommands that write a file: `export` an
     return fig
 
 # %% ../nbs/98_cli.ipynb #495d9ce6
+def _one_line(e:Exception) -> str: # the message, without the line fastai puts before an error raised in a callback
+    msg = str(e)
+    return msg.split('\n', 1)[1].strip() if msg.startswith('Exception occured in `') and '\n' in msg else msg
+
 def run(argv:list|None=None):
     "Parse `argv` and run the subcommand; returns what it returns (the `Learner` of a training job)."
     parser = make_parser()
@@ -127,7 +138,7 @@ def run(argv:list|None=None):
     args.pop('config', None)
     if cmd in ('export', 'reconstruct'):
         try: return _write(cmd, args)
-        except (ValueError, FileNotFoundError) as e: sys.exit(f"mae-nb {cmd}: {e}")
+        except (ValueError, OSError) as e: sys.exit(f"mae-nb {cmd}: {e}")
     cls, fn, _ = _jobs[cmd]
     resume, figures = args.pop('resume', None), args.pop('figures', None)
     try: cfg = cls(**args)
@@ -141,7 +152,7 @@ def run(argv:list|None=None):
         else: print(f"done: {len(res)} cells of {cfg.grids} ({cfg.budget}); results in {Path(cfg.root)/cfg.budget}")
         return res
     try: learn = fn(cfg, resume=resume, **({} if figures is None else {'figures': figures}))
-    except (ValueError, FileNotFoundError) as e: sys.exit(f"mae-nb {cmd}: {e}")
+    except (ValueError, OSError, RunFolderBusy) as e: sys.exit(f"mae-nb {cmd}: {_one_line(e)}")  # OSError: a file, a folder, a full disk
     if rank_distrib(): return learn  # one report per job, from rank 0
     out = Path(cfg.out)
     if cmd == 'pretrain':

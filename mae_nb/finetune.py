@@ -28,7 +28,7 @@ from timm.data.mixup import mixup_target
 from timm.models.vision_transformer import VisionTransformer
 from timm.optim import param_groups_layer_decay
 from torchvision.transforms import v2
-from .data import mae_dataloaders, to_device_async
+from .data import mae_dataloaders, check_full_batch, to_device_async
 from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, Precision, choose_precision,
                           run_precision, mixed_precision,
                           keep_loss_on_device, start_run, run_callbacks, fit_run, write_result)
@@ -233,6 +233,7 @@ def finetune(cfg:FinetuneConfig|None=None, # the run's settings (keyword argumen
     if cfg.bs is None:  # the batch that fits the data, recorded in the run's settings (and so in its checkpoints)
         cfg.bs = fit_batch(len(dls.train_ds) // max(num_distrib(), 1))
         if cfg.bs != MAX_BATCH: dls = loaders(cfg.bs)
+    check_full_batch(dls)
     announce(cfg, dls)
     if model is None:
         vit = create_vit(**arch, num_classes=dls.c, global_pool=cfg.global_pool, drop_path_rate=cfg.drop_path, head_init_std=2e-5)

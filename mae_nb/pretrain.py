@@ -29,8 +29,8 @@ from timm.optim import param_groups_weight_decay
 from timm.layers import Attention
 from .patchify import patchify, unpatchify, show_img
 from .masking import gather_tokens
-from .model import create_mae, MaskedAutoencoderViT
-from .data import mae_dataloaders, to_device_async, read_images
+from .model import create_mae, mae_presets, MaskedAutoencoderViT
+from .data import mae_dataloaders, check_full_batch, to_device_async, read_images
 from .masking import check_mask_ratio
 from .checkpoints import mae_from_checkpoint
 from .train import (moved_to, RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, Precision,
@@ -64,7 +64,8 @@ class PretrainConfig(RunConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if not 0 <= self.mask_ratio < 1: raise ValueError(f"mask_ratio must be in [0, 1), got {self.mask_ratio}")
+        if not (isinstance(self.mask_ratio, (int, float)) and 0 < self.mask_ratio < 1):  # 0 would leave no patch to reconstruct
+            raise ValueError(f"mask_ratio must be in (0, 1): the loss is on the removed patches, so some must be removed; got {self.mask_ratio!r}")
         modes = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
         if self.compile_mode not in modes: raise ValueError(f"compile_mode must be one of {list(modes)}, got {self.compile_mode!r}")
         if self.compile_mode in _cuda_graph_modes and self.compile is not False:
@@ -328,8 +329,11 @@ def pretrain(cfg:PretrainConfig|None=None, # the run's settings (keyword argumen
     "Pretrain an MAE as `cfg` says; returns the fastai `Learner`."
     if cfg is None: cfg = PretrainConfig(**kwargs)
     cfg, ck, start, device = start_run(cfg, resume)
+    patch = {**mae_presets[cfg.preset], **cfg.model_kwargs}['patch_size']
     dls = mae_dataloaders(cfg.source, img_size=cfg.img_size, bs=cfg.bs, path=cfg.data_path, num_workers=cfg.num_workers,
-                          seed=cfg.seed, device=device)
+                          seed=cfg.seed, device=device, labels=False, multiple_of=patch)  # pretraining reads no labels
+    if dls.size_note and not rank_distrib(): print(dls.size_note)
+    check_full_batch(dls)
     model = create_mae(cfg.preset, img_size=dls.img_size, in_chans=dls.in_chans, norm_pix_loss=cfg.norm_pix_loss,
                        mask_sampling=cfg.mask_sampling, **cfg.model_kwargs)
     precision = run_precision(cfg, model, device, compiles(cfg, cfg.epochs * len(dls.train), model, device))

@@ -8,15 +8,16 @@ Docs: https://mae-nb.github.io/mae_nb/train.html.md"""
 # %% auto #0
 __all__ = ['OBSERVERS', 'CPU_BF16_FROM_WIDTH', 'check_run_settings', 'RunConfig', 'effective_batch', 'scaled_lr', 'mae_adamw',
            'warmup_cosine', 'mae_schedule', 'DeviceMixedPrecision', 'precision_autocast', 'Precision', 'cpu_bf16',
-           'encoder_width', 'choose_precision', 'run_precision', 'mixed_precision', 'unwrap_model',
+           'unwrap_model', 'encoder_width', 'choose_precision', 'run_precision', 'mixed_precision',
            'sum_over_processes', 'MAECheckpoint', 'load_training_checkpoint', 'StepLogger', 'EpochLogger',
            'read_step_log', 'DeviceSmoothLoss', 'DeviceAvgLoss', 'keep_loss_on_device', 'LazyProgressCallback',
            'GlooDistributedDL', 'DataParallel', 'data_parallel', 'local_device', 'resume_run', 'hardware', 'fit_run',
            'evaluate', 'write_result', 'ClipGradients', 'wandb_callback', 'tensorboard_callback', 'run_options',
-           'chosen', 'write_config', 'start_run', 'run_callbacks', 'read_results', 'moved_to']
+           'chosen', 'write_config', 'RunFolderBusy', 'claim_out', 'release_out', 'start_run', 'run_callbacks',
+           'read_results', 'moved_to']
 
 # %% ../nbs/07_train.ipynb #5b270486
-import csv, json, math, os, platform, random, warnings
+import csv, fcntl, json, math, os, platform, random, warnings
 import yaml
 from contextlib import contextmanager
 from dataclasses import dataclass, field, asdict
@@ -45,6 +46,8 @@ def check_run_settings(cfg, positive_ints=('epochs', 'bs', 'save_every')):
     if cfg.precision not in _precisions: raise ValueError(f"precision must be one of {_precisions}, got {cfg.precision!r}")
     for k in positive_ints:
         if not (isinstance(getattr(cfg, k), int) and getattr(cfg, k) >= 1): raise ValueError(f"{k} must be a positive integer, got {getattr(cfg, k)!r}")
+    if cfg.base_lr is not None and not (isinstance(cfg.base_lr, (int, float)) and cfg.base_lr > 0):
+        raise ValueError(f"base_lr must be a positive number, got {cfg.base_lr!r}")
     if cfg.warmup_epochs is not None and not 0 <= cfg.warmup_epochs <= cfg.epochs:
         raise ValueError(f"warmup_epochs must be in [0, epochs={cfg.epochs}], got {cfg.warmup_epochs}")
     if cfg.clip_grad is not None and not (isinstance(cfg.clip_grad, (int, float)) and cfg.clip_grad > 0):
@@ -143,6 +146,8 @@ def cpu_bf16() -> str|None:
     caps = torch.cpu.get_capabilities()
     return 'AMX-bf16' if caps.get('amx_bf16') else 'avx512_bf16' if caps.get('avx512_bf16') else None
 
+def unwrap_model(model): "The model inside a `DistributedDataParallel` (or the model itself)."; return getattr(model, 'module', model)
+
 def encoder_width(model:nn.Module|None) -> int|None:
     "The token width of an MAE or timm ViT (its `cls_token`'s); None for a model without one (a probe on pixels)."
     tok = getattr(unwrap_model(model), 'cls_token', None) if model is not None else None
@@ -187,8 +192,6 @@ def mixed_precision(p:Precision|str) -> list:
     return [] if name == 'fp32' else [DeviceMixedPrecision(name)]
 
 # %% ../nbs/07_train.ipynb #61d4bd43
-def unwrap_model(model): "The model inside a `DistributedDataParallel` (or the model itself)."; return getattr(model, 'module', model)
-
 def _shuffler(dl): return getattr(dl, 'dl', dl).rng  # a `DistributedDL` shuffles with the loader it wraps
 def _generators(dl): # the seeded generators of the augmentation (e.g. `RandomResizedCropFlip`'s)
     return [t.generator for t in getattr(dl, 'dl', dl).after_batch.fs if getattr(t, 'generator', None) is not None]
@@ -242,6 +245,8 @@ class MAECheckpoint(Callback):
         states = ck['rng']
         _set_rng_state(states[rank_distrib() % len(states)], self.dls.train)
 
+    def after_fit(self): release_out(self.out)  # the run is over: its folder is free for the next (a resume, say)
+
     def after_epoch(self):
         epoch = self.epoch + 1
         if self.epoch < self.start_epoch: return  # an epoch skipped on resume: its checkpoint exists already
@@ -293,8 +298,8 @@ class StepLogger(Callback):
 class EpochLogger(CSVLogger):
     "fastai's `CSVLogger`, continuing a resumed run's file: no second header, no rows for the epochs skipped."
     order = ProgressCallback.order + 1  # after the progress bar has taken over the logger, so that our line reaches it too
-    def __init__(self, fname:Path, start_epoch:int=0):
-        super().__init__(fname, append=start_epoch > 0); self.start_epoch = start_epoch
+    def __init__(self, fname:Path, start_epoch:int=0):  # absolute: fastai would put a relative one under `learn.path`, the data's folder
+        super().__init__(Path(fname).absolute(), append=start_epoch > 0); self.start_epoch = start_epoch
     def before_fit(self):
         if rank_distrib(): self.run = False; return  # only rank 0 logs
         new = not (self.path/self.fname).exists() or not self.append
@@ -517,10 +522,38 @@ def write_config(cfg, out:Path, precision:Precision|None=None) -> Path:
     return path
 
 # %% ../nbs/07_train.ipynb #f1f9b81e
+class RunFolderBusy(RuntimeError): "Another live run is writing to this run's folder."
+
+_held = {}  # the run folders this process holds, each with its lock file open (and locked) until the run ends
+
+def claim_out(out:Path, resume=None):
+    "Hold `out` for this run (rank 0): not a file, not written by another live run, and no earlier run's checkpoints unless resumed."
+    out = Path(out).absolute()
+    if out.exists() and not out.is_dir(): raise NotADirectoryError(f"out must be a folder for the run's checkpoints and logs, got {out}, which is a file")
+    if rank_distrib(): return
+    if out not in _held:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = open(out/'.lock', 'a+')
+        try: fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the kernel releases it when the process ends, however it ends
+        except BlockingIOError:
+            lock.seek(0); pid = lock.read().strip() or '?'; lock.close()
+            raise RunFolderBusy(f"another run (process {pid}) is writing to {out}: wait for it to end, or give this run another out") from None
+        lock.seek(0); lock.truncate(); lock.write(str(os.getpid())); lock.flush()
+        _held[out] = lock
+    if not resume and (found := latest_checkpoint(out)) is not None:
+        release_out(out)
+        raise FileExistsError(f"{out} holds an earlier run's {found.name}: resume it (resume=True, --resume) or give this run another out")
+
+def release_out(out:Path):
+    "Let go of a run folder this process holds (`claim_out`): at the end of its run."
+    lock = _held.pop(Path(out).absolute(), None)
+    if lock is not None: Path(lock.name).unlink(missing_ok=True); lock.close()  # a run's folder holds only what it wrote
+
 def start_run(cfg, # a run's settings (a `RunConfig`)
               resume:str|Path|bool|None=None, # True: the latest checkpoint in `cfg.out`; or a checkpoint path
              ): # (settings, checkpoint or None, first epoch, this process's device)
-    "Open a run: its settings and checkpoint on resume, its folder, this process's device (made current) and seed."
+    "Open a run: its settings and checkpoint on resume, its folder (`claim_out`), this process's device (made current) and seed."
+    claim_out(cfg.out, resume)
     cfg, ck, start = resume_run(cfg, resume)
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     device = local_device()

@@ -15,6 +15,7 @@ import torch
 from fastai.learner import Learner
 from .data import mae_dataloaders
 from .train import moved_to, local_device
+from fastai.torch_core import rank_distrib
 from .checkpoints import read_encoder, create_vit, load_encoder_weights, adapt_encoder
 from .finetune import FinetuneConfig, finetune
 
@@ -45,15 +46,18 @@ def digits_folder(path:str|Path, # folder to write (`train/<digit>/*.png`, `vali
 @dataclass
 class TransferConfig(FinetuneConfig):
     "`FinetuneConfig`, plus the input the encoder is moved to."
-    img_size:int|None = None # the new image size; default: the data's (28 for Fashion-MNIST, 224 for folders)
-    in_chans:int|None = None # the new channel count; default: the data's (1 for Fashion-MNIST, 3 for folders)
+    img_size:int|None = None # the new image size; default: the data's (28 for Fashion-MNIST, a folder's typical side up to 224)
+    in_chans:int|None = None # the new channel count; default: the data's (1 for Fashion-MNIST, a folder's own: 1 if all grey)
     out:str = 'runs/transfer'
 
 def transfer(cfg:TransferConfig|None=None, resume:str|Path|bool|None=None, cbs=None, **kwargs) -> Learner:
     "Fine-tune `cfg.checkpoint` on data of another image size or channel count; returns the `Learner`."
     if cfg is None: cfg = TransferConfig(**kwargs)
     if cfg.checkpoint is None: raise ValueError("transfer needs a pretrained checkpoint; for training from scratch use finetune")
-    probe = mae_dataloaders(cfg.source, img_size=cfg.img_size, in_chans=cfg.in_chans, bs=2, path=cfg.data_path, device=local_device())
-    sd, arch = adapt_encoder(*read_encoder(cfg.checkpoint, cfg.num_heads), probe.img_size, probe.in_chans)
+    sd, arch = read_encoder(cfg.checkpoint, cfg.num_heads)
+    probe = mae_dataloaders(cfg.source, img_size=cfg.img_size, in_chans=cfg.in_chans, bs=2, path=cfg.data_path, device=local_device(),
+                            multiple_of=arch['patch_size'])
+    if probe.size_note and not rank_distrib(): print(probe.size_note)
+    sd, arch = adapt_encoder(sd, arch, probe.img_size, probe.in_chans)
     vit = create_vit(**arch, num_classes=probe.c, global_pool=cfg.global_pool, drop_path_rate=cfg.drop_path, head_init_std=2e-5)
     return finetune(cfg, resume=resume, cbs=cbs, model=load_encoder_weights(vit, sd))
