@@ -14,12 +14,14 @@ token on cached features, and a short fine-tuning. Nothing is chosen here and th
   epochs, fine-tuning 1.
 
 Every stage runs through the experiment runner (notebook 12) in runs/precision/<stage>; what notebook 08 reads is
-copied to results/precision/<stage>: result.json, epochs.csv and the step loss every 10 steps (loss.csv).
+copied to results/precision/<stage>: result.json, epochs.csv and the step loss every 10 steps (loss.csv). A stage
+whose copy is there is done; on another machine a pretraining runs again only for a later stage that needs it.
 """
 import argparse, csv, json, shutil, sys, time
 from pathlib import Path
 import torch
 from mae_nb.experiments import StageBusy, run_stage, stage_key
+from mae_nb.checkpoints import latest_checkpoint
 from mae_nb.pretrain import PretrainConfig
 from mae_nb.linprobe import LinProbeConfig
 from mae_nb.finetune import FinetuneConfig
@@ -63,12 +65,18 @@ def keep(name:str, cfg):
             w.writerows((r['step'], r['loss']) for r in rows if int(r['step']) % 10 == 0)
 
 def run(model:str, precision:str, seed:int):
+    "The run's stages not yet in results/precision; its pretraining again only if a later one needs its checkpoint here."
     st = stages(model, precision, seed)
+    todo = [n for n in st if not (RESULTS/n/'result.json').exists()]
     pre_key = None
     for name, cfg in st.items():
         key = stage_key(cfg, pre_key or '')
+        if name.endswith('_pretrain'):
+            pre_key = key
+            needed = any(not n.endswith('_pretrain') for n in todo) and latest_checkpoint(cfg.out) is None
+            if name not in todo and not needed: continue
+        elif name not in todo: continue
         run_stage(cfg, key, log=lambda m: print(m, flush=True), test=False)
-        if name.endswith('_pretrain'): pre_key = key
         keep(name, cfg)
 
 def main(a):
