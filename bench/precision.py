@@ -161,6 +161,12 @@ def main(a):
                date=time.strftime('%Y-%m-%d'), threads=torch.get_num_threads(),
                sgemm_gflops=gemm(torch.float32), bf16_gemm_gflops=gemm(torch.bfloat16), models={})
     print(f"{res['machine']}; sgemm {res['sgemm_gflops']:.0f}, bf16 GEMM {res['bf16_gemm_gflops']:.0f} GFLOP/s", flush=True)
+    if a.json and a.models and Path(a.json).exists():  # more rows for an earlier run: the same machine, its yardsticks kept
+        old = json.loads(Path(a.json).read_text())
+        if (old['machine'], old['flags']) != (res['machine'], res['flags']):
+            sys.exit(f"{a.json} was measured on {old['machine']} ({old['flags']}), not on this machine: give another --json")
+        res = {**old, 'models': {**old['models']}, 'rows_added': [*old.get('rows_added', []), dict(date=res['date'], models=a.models,
+               sgemm_gflops=res['sgemm_gflops'], bf16_gemm_gflops=res['bf16_gemm_gflops'])]}
     for name in (a.models or MODELS):
         r = res['models'][name] = dict(train_mflop_per_image=train_flops(name) / 1e6, variants={})
         for var in VARIANTS:

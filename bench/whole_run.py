@@ -1,6 +1,7 @@
 """A whole pretraining run against its training step: what compile warm-up, validation, logging and checkpoints cost.
 
     python bench/whole_run.py --json bench/whole_run.json     # 3 and 10 epochs, cold and warm compiler cache: ~20 min on 2 cores
+    python bench/whole_run.py --epochs 100 --cold-only --json bench/whole_run_100.json   # ~55 min on 2 cores
 
 1. step: the compiled training step alone of `mae_vit_mini_patch4` at the run's defaults (batch 256, `precision='auto'`),
    on one batch already in memory, in a fresh process: images/s, the median of 5 rounds of 20 steps after warm-up.
@@ -71,7 +72,7 @@ def main(a):
     print(f"{res['machine']} ({', '.join(res['flags'])}); compiled step at batch {BS}, {res['step']['precision']}: {rate:.0f} img/s", flush=True)
     plan = []
     for n in a.epochs:  # a fresh cache folder each length: first empty, then warm with the first run's compiled code
-        cache = tempfile.mkdtemp(); plan += [(n, cache, 'cold cache'), (n, cache, 'warm cache')]
+        cache = tempfile.mkdtemp(); plan += [(n, cache, 'cold cache')] + ([] if a.cold_only else [(n, cache, 'warm cache')])
     for epochs, cache, label in plan:
         r = whole_run(epochs, cache, a.args.split())
         r.update(cache=label, efficiency=r['train_images'] / rate / r['to_checkpoint_s'])
@@ -85,6 +86,7 @@ if __name__ == '__main__':
     ap.add_argument('--epochs', type=int, nargs='+', default=[3, 10], help='run lengths to time, each cold and warm')
     ap.add_argument('--args', default='', help="more settings for every run, e.g. '--compile' (a short run compiles only when told)")
     ap.add_argument('--json', help='write the results here')
+    ap.add_argument('--cold-only', action='store_true', help='only the empty-cache run of each length (a long run: the warm one saves the same warm-up)')
     ap.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
     a = ap.parse_args()
     step_child() if a.child else main(a)

@@ -1,5 +1,9 @@
-"""What every training run shares: its settings, the learning rate and its schedule, AdamW, mixed precision,
-checkpoints that resume exactly, logs, data-parallel training on GPUs or CPUs, and the result it writes.
+"""What every training run shares: its settings, the learning rate and its schedule, AdamW, mixed precision, checkpoints that resume exactly, logs, data-parallel training on GPUs or CPUs, and the result it writes.
+
+Pretraining (notebook 08), linear probing (09) and fine-tuning (10) are three recipes for one machine: a fastai
+`Learner` fitted for some epochs, whose run can stop and resume exactly, log every epoch, train on several GPUs or
+CPU processes, and write what it measured. This notebook is that machine, written once; each stage notebook keeps
+only its recipe (model, head, optimizer groups, schedule values).
 
 Docs: https://mae-nb.github.io/mae_nb/train.html.md"""
 
@@ -155,7 +159,7 @@ def encoder_width(model:nn.Module|None) -> int|None:
 
 # the narrowest encoder whose training step bf16 autocast was measured to speed up on a CPU, by the CPU's native bf16
 # and whether the step is compiled (bench/README.md); what is not listed was not measured faster, and stays fp32
-CPU_BF16_FROM_WIDTH = {('AMX-bf16', False): 64, ('AMX-bf16', True): 64, ('avx512_bf16', True): 64}
+CPU_BF16_FROM_WIDTH = {('AMX-bf16', False): 64, ('AMX-bf16', True): 64, ('avx512_bf16', False): 64, ('avx512_bf16', True): 64}
 
 # %% ../nbs/07_train.ipynb #eebf3f84
 def choose_precision(precision:str, # a run's setting: 'auto', or 'fp32', 'bf16', 'fp16' (which always win)

@@ -7,7 +7,7 @@ pretraining epoch, which files this rank wrote, the lr and effective batch, and 
 model, whether it holds the weights of the final checkpoint, the recorded top-1 and the top-1 of the returned model
 computed here on the whole validation set. Last, a non-finite loss in one process only must stop both.
 """
-import hashlib, json, os, sys
+import contextlib, hashlib, json, os, sys
 from pathlib import Path
 import torch
 import mae_nb.pretrain as P, mae_nb.train as T
@@ -41,9 +41,10 @@ def holds_final(model, folder): # the returned model's weights are those of the 
     return sorted(sd) == sorted(ck) and all(torch.equal(v, ck[k]) for k, v in sd.items())
 
 @torch.no_grad()
-def top1_here(model, img_size): # the top-1 of `model` on all 500 validation images, in this process, by hand
+def top1_here(model, img_size, precision): # the top-1 of `model` on all 500 validation images, in this process, by hand
     xb, yb = mae_dataloaders('sample', img_size=img_size, bs=500, augment=False, device='cpu').valid.one_batch()
-    return (model.eval()(xb).argmax(1) == yb).float().mean().item()
+    with T.precision_autocast(precision, 'cpu') or contextlib.nullcontext():  # as the run measured it (bf16 where auto chose it)
+        return (model.eval()(xb).argmax(1) == yb).float().mean().item()
 
 cfg = dict(source='sample', bs=32, base_lr=1.5e-3, out=str(out/'run'), seed=0, model_kwargs=dict(depth=2, decoder_depth=1))
 P.pretrain(P.PretrainConfig(**cfg, epochs=1), figures=False)
@@ -65,7 +66,7 @@ for name, (fn, cls, kw) in jobs.items():
     job = fn(cls(**common, epochs=2), resume=True)
     model = getattr(job, 'vit', job.model)  # a probe's Learner trains the head; `vit` is the whole classifier
     report['jobs'][name] = dict(sha=digest(model), final=holds_final(job.model, out/name), top1=job.result['top1'],
-                                n_valid=job.result['n_valid'], top1_here=top1_here(model, kw.get('img_size', 28)),
+                                n_valid=job.result['n_valid'], top1_here=top1_here(model, kw.get('img_size', 28), job.precision.name),
                                 effective_batch=job.effective_batch)
 
 class PoisonLastBatch(Callback): # the loss of rank 1's last training batch is NaN (its gradient is not: no NaN weights)
