@@ -1,6 +1,9 @@
-"""One room for every checkpoint layout we read (mae_nb runs, the official full, encoder-only and fine-tuned
-files, timm's `.mae` weights): the encoder as a timm `VisionTransformer`, moved to another image size or channel
-count, and exported for timm.
+"""One room for every checkpoint layout we read (mae_nb runs, the official full, encoder-only and fine-tuned files, timm's `.mae` weights): the encoder as a timm `VisionTransformer`, moved to another image size or channel count, and exported for timm.
+
+Evaluation starts from a checkpoint. Linear probing (notebook 09), fine-tuning (10) and transfer (11) read an
+encoder out of whatever file they are given and rebuild it as timm's `VisionTransformer`, the model every timm and
+fastai pipeline takes; transfer first moves it to the new data's image size and channel count; and a pretrained
+encoder leaves as the official encoder-only file or as timm weights. All of it is here, once.
 
 Docs: https://mae-nb.github.io/mae_nb/checkpoints.html.md"""
 
@@ -49,7 +52,8 @@ def latest_checkpoint(out:Path) -> Path|None:
     return cks[-1] if cks else None
 
 # %% ../nbs/06_checkpoints.ipynb #91e9d418
-def is_decoder_key(k:str) -> bool: return k.startswith('decoder') or k == 'mask_token'
+def is_decoder_key(k:str) -> bool: # weights only pretraining uses: the decoder's, and the mask tokens (the encoder's too, Table 1c)
+    return k.startswith('decoder') or k in ('mask_token', 'encoder_mask_token')
 
 def key_report(keys, limit=12):
     keys = sorted(keys)

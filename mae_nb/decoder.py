@@ -1,5 +1,16 @@
-"""A small Transformer that gets the encoded visible patches plus a shared mask token for each removed one, and
-predicts the pixels of every patch.
+"""A small Transformer that gets the encoded visible patches plus a shared mask token for each removed one, and predicts the pixels of every patch.
+
+The decoder (§3, "MAE decoder") sees the **full set** of tokens: the encoded visible patches, and one **mask
+token** for each removed patch. The mask token is a single learned vector, shared by all removed patches; what
+tells them apart is the position embedding added to every token of the full set. A few Transformer blocks follow,
+then a linear head that outputs p·p·C pixel values per patch.
+
+The decoder is only used during pretraining, to reconstruct, so it can be small and narrow: the paper's default
+(8 blocks, 512 wide) has less than 10% of the encoder's computation per token for ViT-L. Because the encoder handles
+only 25% of the tokens and the decoder is light, the full-length sequence is processed only by the cheap part.
+
+In code, the full set is built by appending the mask tokens to the encoded (shuffled) visible tokens and then
+**unshuffling** with `ids_restore` (a gather), which puts every token back at its patch's position.
 
 Docs: https://mae-nb.github.io/mae_nb/decoder.html.md"""
 
@@ -44,8 +55,10 @@ class MAEEncoderDecoder(MAEEncoder):
                  norm_layer=partial(nn.LayerNorm, eps=1e-6), # as the official presets
                  norm_pix_loss:bool=False, # predict per-patch normalised pixels (notebook 04)
                  mask_sampling:str='random', # 'random', 'block' or 'grid'
+                 mask_tokens_in_encoder:bool=False, # Table 1c's ablation (notebook 02): the decoder then gets no mask tokens of its own
                 ):
-        super().__init__(img_size, patch_size, in_chans, embed_dim, depth, num_heads, mlp_ratio, norm_layer, mask_sampling)
+        super().__init__(img_size, patch_size, in_chans, embed_dim, depth, num_heads, mlp_ratio, norm_layer, mask_sampling,
+                         mask_tokens_in_encoder)
         self.decoder_embed = nn.Linear(embed_dim, decoder_embed_dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dim))
         self.decoder_pos_embed = nn.Parameter(torch.zeros(1, self.num_patches + 1, decoder_embed_dim), requires_grad=False)
@@ -84,13 +97,14 @@ def block_for_queries(blk:Block, # a timm `Block` (pre-norm attention + MLP)
 # %% ../nbs/03_decoder.ipynb #450bced4
 @patch
 def forward_decoder(self:MAEEncoderDecoder,
-                    latent:Tensor, # `(N, 1+len_keep, D)` from `forward_encoder`
+                    latent:Tensor, # `(N, 1+len_keep, D)` from `forward_encoder` (`(N, 1+L, D)` with mask tokens in the encoder)
                     ids_restore:Tensor, # `(N, L)` from `forward_encoder`
                     ids_pred:Tensor|None=None, # `(N, M)` patch indices to predict; `None`: every patch
                    ) -> Tensor: # pred `(N, L, p*p*C)` for every patch, or `(N, M, p*p*C)` for `ids_pred`
     "Predict the pixels of every patch (or of the patches `ids_pred`) from the encoded visible ones."
     x = self.decoder_embed(latent)
-    x = torch.cat([x[:, :1], unshuffle_with_mask_tokens(x[:, 1:], self.mask_token, ids_restore)], dim=1)
+    if not self.mask_tokens_in_encoder:  # else every patch is there already, in patch order (Table 1c)
+        x = torch.cat([x[:, :1], unshuffle_with_mask_tokens(x[:, 1:], self.mask_token, ids_restore)], dim=1)
     x = x + self.decoder_pos_embed
     blocks = self.decoder_blocks if ids_pred is None else self.decoder_blocks[:-1]
     for blk in blocks: x = blk(x)

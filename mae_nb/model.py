@@ -1,5 +1,14 @@
-"""Mean squared error on the removed patches only, optionally against per-patch normalised pixels; the whole model,
-`MaskedAutoencoderViT`; the official presets.
+"""Mean squared error on the removed patches only, optionally against per-patch normalised pixels; the whole model, `MaskedAutoencoderViT`; the official presets.
+
+MAE reconstructs pixels (§3, "Reconstruction target"). The loss is the **mean squared error between the
+prediction and the original pixels, per patch, averaged over the removed patches only**, like BERT's loss on
+masked tokens: predicting the visible patches would be copying, and including them lowers accuracy (the paper notes
+a ~0.5% drop).
+
+A variant the paper finds better: the target of each patch is its pixels **normalised by that patch's own mean and
+standard deviation** (`norm_pix_loss`; Table 1d: 85.4 vs 84.9 fine-tuning, 73.9 vs 73.5 linear probing, ViT-L).
+This enhances local contrast: the model is asked for the patch's structure, not its brightness. As in the official
+code, the variance is the unbiased one and 1e-6 is added before the square root.
 
 Docs: https://mae-nb.github.io/mae_nb/model.html.md"""
 
@@ -54,7 +63,8 @@ def forward(self:MaskedAutoencoderViT,
            ): # (loss, pred `(N, L, p*p*C)` (or `(N, L_removed, p*p*C)`), mask `(N, L)` 1 = removed)
     "Mask `imgs`, reconstruct every patch (or the removed ones only), and return the loss on the removed ones."
     latent, mask, ids_restore = self.forward_encoder(imgs, mask_ratio, noise)
-    ids_pred = None if pred_visible else mask.argsort(dim=1, stable=True)[:, latent.shape[1] - 1:]  # removed, in patch order
+    n_keep = int(mask.shape[1] * (1 - mask_ratio))  # the visible patches, as `random_masking` counts them
+    ids_pred = None if pred_visible else mask.argsort(dim=1, stable=True)[:, n_keep:]  # removed, in patch order
     pred = self.forward_decoder(latent, ids_restore, ids_pred)
     return self.forward_loss(imgs, pred, mask, ids_pred), pred, mask
 
