@@ -1,6 +1,15 @@
-"""Run a pretraining, probe, fine-tuning or transfer as a **stage**: named by a hash of its settings, resumed where
-it stopped, run once however many experiments ask for it and by however many processes share the work, and
-recorded in its run's `result.json` with its test accuracy, read once.
+"""Run a pretraining, probe, fine-tuning or transfer as a **stage**: named by a hash of its settings, resumed where it stopped, run once however many experiments ask for it and by however many processes share the work, and recorded in its run's `result.json` with its test accuracy, read once.
+
+Every number the later notebooks report comes from a run: a pretraining (notebook 08), a linear probe (09), a
+fine-tuning (10) or a transfer (11). An experiment is many such runs, and they share work: the ablations of notebook
+13 run one pretraining for the five partial fine-tuning cells, and the evaluation of a reference encoder runs a
+dozen probes and fine-tunings from one checkpoint. This notebook is the one runner they all go through:
+
+- a stage's folder is named by a hash of its settings, so the same work is found again and never run twice;
+- a stage resumes from its newest checkpoint, and a stage that is done is read, not run;
+- a lock file lets several processes (or a `torchrun` job) share a list of stages;
+- when a classifier is done, its accuracy on Fashion-MNIST's 10,000 test images is measured once and written beside
+  its validation accuracy, in the run's own `result.json` (notebook 07): one record format for every run.
 
 Docs: https://mae-nb.github.io/mae_nb/experiments.html.md"""
 
@@ -18,7 +27,7 @@ import torch
 from fastai.torch_core import num_distrib, rank_distrib
 from .data import mae_dataloaders, FASHION_SOURCES
 from .checkpoints import latest_checkpoint
-from .train import hardware, OBSERVERS
+from .train import hardware, chosen, OBSERVERS
 from .pretrain import PretrainConfig, pretrain
 from .linprobe import LinProbeConfig, linprobe
 from .finetune import FinetuneConfig, finetune
@@ -26,7 +35,7 @@ from .transfer import TransferConfig, transfer
 
 # %% ../nbs/12_experiments.ipynb #936520c1
 _WHERE = ('out', 'data_path', 'num_workers', *OBSERVERS)  # where a run reads, writes and logs, not what it computes
-_LATER = {'clip_grad': None}  # settings added after stages were recorded: hashed only when set, so finished stages keep their names
+_LATER = {'clip_grad': None, 'augment': 'random_crop'}  # settings added after stages were recorded: hashed only when set, so finished stages keep their names
 
 def stage_key(cfg, upstream:str='') -> str:
     "A short hash of a stage's config (and of the stage it starts from): the same work has the same key."
@@ -134,7 +143,7 @@ def _run_stage(cfg, key:str, out:Path, log, test:bool) -> dict:
     if name == 'pretrain':
         train_loss, valid_loss = map(float, learn.recorder.values[-1][:2])
         rec = dict(train_loss=train_loss, valid_loss=valid_loss, epochs=cfg.epochs, config=asdict(cfg), hardware=hardware(),
-                   torch=torch.__version__)
+                   torch=torch.__version__, **chosen(getattr(learn, 'precision', None)))
     else: rec = dict(learn.result)
     rec.update(stage=name, key=key, wall_s=round(time.time() - t0, 1), resumed=bool(resume), device=_device())
     if test and name != 'pretrain' and cfg.source in FASHION_SOURCES:  # the test set has Fashion-MNIST's classes

@@ -1,5 +1,26 @@
-"""Train a masked autoencoder with a fastai `Learner`: the paper's recipe, mixed precision, checkpoints that
-resume exactly, and data-parallel training on GPUs or CPUs.
+"""Train a masked autoencoder with a fastai `Learner`: the paper's recipe, mixed precision, checkpoints that resume exactly, and data-parallel training on GPUs or CPUs.
+
+Everything of MAE is now in the model: `forward(imgs)` masks, encodes, decodes and returns its own loss. What
+pretraining adds is the recipe (§A.1 of the paper, Table 8):
+
+- **masking 75%** of the patches: the ratio that gave the best linear probing and fine-tuning (Fig. 5). High
+  masking makes the task hard enough that the model must learn about objects, not interpolate from neighbours; it
+  also makes the encoder 3–4× cheaper (notebook 02).
+- **almost no augmentation**: a random resized crop (scale 0.2–1) and a flip. Random masking already creates a new
+  task at every step, so MAE needs no colour jitter or other heavy augmentation (Table 1e: colour jitter even hurts).
+- **AdamW with β₂ = 0.95**, weight decay 0.05 (none on norms, biases, the cls and mask tokens and the position
+  embeddings), a linear **warmup** (40 epochs of 800) then a half-cycle **cosine** decay to 0.
+- **lr = base_lr × effective batch / 256**, base_lr = 1.5e-4, effective batch 4096: the linear scaling rule
+  (Goyal et al. 2017). With a larger batch each step averages more gradients, so it can take a proportionally
+  larger step; writing the lr this way keeps a run comparable when the batch changes with the hardware: the
+  effective batch is the per-device batch × gradient-accumulation steps × number of processes.
+- **normalised pixel targets** (`norm_pix_loss`, notebook 04).
+
+fastai does the rest: the training loop, the schedule (`ParamScheduler`), gradient accumulation
+(`GradientAccumulation`), mixed precision (`MixedPrecision`), progress bars, logging (`Recorder`, `CSVLogger`),
+and data-parallel training (`DistributedTrainer`). We add small callbacks only where MAE or robustness needs them.
+What every run shares (its settings, the lr schedule, AdamW, mixed precision, exact resume, logs, data-parallel
+training) is notebook 07's; this notebook is the pretraining recipe on top of it.
 
 Docs: https://mae-nb.github.io/mae_nb/pretrain.html.md"""
 
@@ -30,7 +51,7 @@ from timm.layers import Attention
 from .patchify import patchify, unpatchify, show_img
 from .masking import gather_tokens
 from .model import create_mae, mae_presets, MaskedAutoencoderViT
-from .data import mae_dataloaders, check_full_batch, to_device_async, read_images
+from .data import mae_dataloaders, check_full_batch, to_device_async, read_images, pretrain_augmentation
 from .masking import check_mask_ratio
 from .checkpoints import mae_from_checkpoint
 from .train import (moved_to, RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, Precision,
@@ -57,6 +78,7 @@ class PretrainConfig(RunConfig):
     mask_ratio:float = 0.75
     norm_pix_loss:bool = True
     mask_sampling:str = 'random' # 'random', 'block' or 'grid'
+    augment:str = 'random_crop' # 'none', 'fixed_crop', 'random_crop' (the recipe) or 'random_crop+jitter' (Table 1e, `pretrain_augmentation`)
     compile:bool|None = None # `torch.compile` the model in place (checkpoints keep their keys); None: when the run has at least 1,000 steps
     compile_mode:str = 'default' # torch.compile's mode: 'default', 'reduce-overhead' (CUDA graphs), 'max-autotune', ...
     keep_all:bool = False # keep every checkpoint written; by default only the newest stays
@@ -66,6 +88,7 @@ class PretrainConfig(RunConfig):
         super().__post_init__()
         if not (isinstance(self.mask_ratio, (int, float)) and 0 < self.mask_ratio < 1):  # 0 would leave no patch to reconstruct
             raise ValueError(f"mask_ratio must be in (0, 1): the loss is on the removed patches, so some must be removed; got {self.mask_ratio!r}")
+        pretrain_augmentation(self.augment)  # a name it does not know stops the run here
         modes = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
         if self.compile_mode not in modes: raise ValueError(f"compile_mode must be one of {list(modes)}, got {self.compile_mode!r}")
         if self.compile_mode in _cuda_graph_modes and self.compile is not False:
@@ -80,7 +103,7 @@ class PretrainConfig(RunConfig):
     def warmup(self) -> float: return min(40., 0.05 * self.epochs) if self.warmup_epochs is None else self.warmup_epochs  # the paper: 40 of 800
 
 # %% ../nbs/08_pretrain.ipynb #0575a8f0
-no_weight_decay = ('cls_token', 'mask_token', 'pos_embed', 'decoder_pos_embed')
+no_weight_decay = ('cls_token', 'mask_token', 'pos_embed', 'decoder_pos_embed', 'encoder_mask_token')
 
 def mae_param_groups(model:torch.nn.Module, weight_decay:float=0.05) -> list:
     "Two parameter groups: decayed weights, and norms/biases/tokens/position embeddings without decay."
@@ -331,7 +354,8 @@ def pretrain(cfg:PretrainConfig|None=None, # the run's settings (keyword argumen
     cfg, ck, start, device = start_run(cfg, resume)
     patch = {**mae_presets[cfg.preset], **cfg.model_kwargs}['patch_size']
     dls = mae_dataloaders(cfg.source, img_size=cfg.img_size, bs=cfg.bs, path=cfg.data_path, num_workers=cfg.num_workers,
-                          seed=cfg.seed, device=device, labels=False, multiple_of=patch)  # pretraining reads no labels
+                          seed=cfg.seed, device=device, labels=False, multiple_of=patch,  # pretraining reads no labels
+                          **pretrain_augmentation(cfg.augment))
     if dls.size_note and not rank_distrib(): print(dls.size_note)
     check_full_batch(dls)
     model = create_mae(cfg.preset, img_size=dls.img_size, in_chans=dls.in_chans, norm_pix_loss=cfg.norm_pix_loss,

@@ -131,7 +131,8 @@ def test_settings_out_of_range(tmp_path, capsys):
                        (['--epochs', '0'], 'epochs must be a positive integer, got 0'),
                        (['--base-lr', '-1'], 'base_lr must be a positive number, got -1.0'),
                        (['--mask-ratio', '0'], 'mask_ratio must be in (0, 1): the loss is on the removed patches, so some must be removed; got 0.0'),
-                       (['--mask-ratio', '1.5'], 'got 1.5')]:
+                       (['--mask-ratio', '1.5'], 'got 1.5'),
+                       (['--augment', 'jitter'], "augment must be one of ['none', 'fixed_crop', 'random_crop', 'random_crop+jitter'], got 'jitter'")]:
         assert says in cli_error(['pretrain', *argv, '--out', out], capsys), argv
     assert not Path(out).exists()
     (tmp_path/'afile').write_text('')
