@@ -1,0 +1,31 @@
+"""tools/inflight.py: unfinished grid stages carried to a fresh machine, and only those."""
+import importlib.util, tarfile
+from pathlib import Path
+
+def _load():
+    spec = importlib.util.spec_from_file_location('inflight', Path(__file__).resolve().parents[1]/'tools'/'inflight.py')
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    return mod
+
+def _stage(runs:Path, name:str, epochs:int, finished=False):
+    d = runs/name; d.mkdir(parents=True)
+    for e in range(1, epochs + 1): (d/f'checkpoint-{e}.pth').write_bytes(bytes([e]) * 10)
+    (d/'config.yaml').write_text(f'name: {name}\n'); (d/'epochs.csv').write_text('epoch\n' + '\n'.join(map(str, range(epochs))))
+    if finished: (d/'result.json').write_text('{}')
+    return d
+
+def test_save_then_restore_on_a_fresh_machine(tmp_path):
+    inflight = _load()
+    runs, archive = tmp_path/'runs', tmp_path/'repo'/'inflight.tar'
+    _stage(runs, 'pretrain-aaa', 3); _stage(runs, 'finetune-bbb', 2, finished=True); _stage(runs, 'pretrain-ccc', 10)
+    assert inflight.save(runs, archive) == ['pretrain-aaa (epoch 3)', 'pretrain-ccc (epoch 10)']
+    with tarfile.open(archive) as tar: names = sorted(m.name for m in tar.getmembers())
+    assert names == ['pretrain-aaa/checkpoint-3.pth', 'pretrain-aaa/config.yaml', 'pretrain-aaa/epochs.csv',
+                     'pretrain-ccc/checkpoint-10.pth', 'pretrain-ccc/config.yaml', 'pretrain-ccc/epochs.csv']  # newest only
+    fresh = tmp_path/'fresh'
+    _stage(fresh, 'pretrain-ccc', 11)  # already further along here: kept as it is
+    assert inflight.restore(fresh, archive) == ['pretrain-aaa (epoch 3)']
+    assert (fresh/'pretrain-aaa'/'checkpoint-3.pth').read_bytes() == bytes([3]) * 10
+    assert sorted(p.name for p in (fresh/'pretrain-ccc').glob('checkpoint-*')) == [f'checkpoint-{e}.pth' for e in (1, 10, 11, 2, 3, 4, 5, 6, 7, 8, 9)]
+    assert inflight.restore(fresh, archive) == []  # nothing left to bring
+    assert inflight.save(tmp_path/'empty', archive) == [] and tarfile.open(archive).getmembers() == []  # replaced whole

@@ -1,0 +1,69 @@
+"""Carry the unfinished stages of the experiment grids from one machine to the next: one archive in the repo, overwritten.
+
+    python tools/inflight.py save       # before the machine goes: the newest checkpoint and logs of every unfinished stage
+    python tools/inflight.py restore    # on a fresh machine, before `mae-nb experiment`: they go back under runs/ablations
+    python tools/inflight.py list       # what the archive holds
+
+A grid's stages write their checkpoints under `runs/ablations/<stage>/`, which git ignores; a finished stage needs
+nothing more (its record is in the results files), but a stage stopped half way would start again from nothing on
+another machine. `save` keeps, for each stage folder without a `result.json`, its newest checkpoint, `config.yaml` and
+logs, in `results/ablations/inflight.tar` (replaced whole, so the repo holds one such file). `restore` unpacks into
+`runs/ablations/` the stages that are not there already, finished or further along; `mae-nb experiment` then resumes
+them where they stopped.
+"""
+import argparse, os, tarfile
+from pathlib import Path
+
+RUNS, ARCHIVE = Path('runs/ablations'), Path('results/ablations/inflight.tar')
+LOGS = ('config.yaml', 'epochs.csv', 'steps.csv')
+
+def _epoch(ck:Path) -> int: return int(ck.stem.split('-')[-1]) if ck.stem.split('-')[-1].isdigit() else -1
+
+def unfinished(runs:Path=RUNS) -> list: # [(stage folder, its newest checkpoint)]
+    "The stage folders under `runs` that have a checkpoint but no `result.json`."
+    out = []
+    for d in sorted(p for p in runs.glob('*') if p.is_dir()):
+        cks = sorted(d.glob('checkpoint-*.pth'), key=_epoch)
+        if cks and not (d/'result.json').exists(): out.append((d, cks[-1]))
+    return out
+
+def save(runs:Path=RUNS, archive:Path=ARCHIVE) -> list:
+    "Write the newest checkpoint and logs of every unfinished stage to `archive` (replaced whole); their names."
+    stages = unfinished(runs)
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    tmp = archive.with_suffix('.tar.tmp')
+    with tarfile.open(tmp, 'w') as tar:
+        for d, ck in stages:
+            for f in [ck, *(d/n for n in LOGS if (d/n).exists())]: tar.add(f, arcname=f'{d.name}/{f.name}')
+    os.replace(tmp, archive)
+    return [f'{d.name} (epoch {_epoch(ck)})' for d, ck in stages]
+
+def restore(runs:Path=RUNS, archive:Path=ARCHIVE) -> list:
+    "Unpack the stages of `archive` that `runs` does not hold already (finished, or at a later checkpoint); their names."
+    if not archive.exists(): return []
+    done = []
+    with tarfile.open(archive) as tar:
+        members = tar.getmembers()
+        for stage in sorted({m.name.split('/')[0] for m in members}):
+            d = runs/stage
+            theirs = max((_epoch(Path(m.name)) for m in members if m.name.startswith(f'{stage}/checkpoint-')), default=-1)
+            ours = max((_epoch(c) for c in d.glob('checkpoint-*.pth')), default=-1)
+            if (d/'result.json').exists() or ours >= theirs: continue
+            d.mkdir(parents=True, exist_ok=True)
+            for m in members:
+                if m.name.startswith(f'{stage}/') and m.isfile() and '..' not in m.name:
+                    (runs/m.name).write_bytes(tar.extractfile(m).read())
+            done.append(f'{stage} (epoch {theirs})')
+    return done
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('what', choices=('save', 'restore', 'list'))
+    ap.add_argument('--runs', type=Path, default=RUNS, help='the grids\' stage folders')
+    ap.add_argument('--archive', type=Path, default=ARCHIVE, help='the archive in the repo')
+    a = ap.parse_args()
+    if a.what == 'list':
+        with tarfile.open(a.archive) as tar: print('\n'.join(f'{m.name} {m.size / 1e6:.1f} MB' for m in tar.getmembers()))
+    else:
+        names = (save if a.what == 'save' else restore)(a.runs, a.archive)
+        print(f"{a.what}d {len(names)} unfinished stages{': ' if names else ''}{', '.join(names)}")
