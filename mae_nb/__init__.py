@@ -2,15 +2,21 @@
 
 Modules:
 
-- `mae_nb.ablations`: Run the paper's ablations (mask ratio, decoder depth and width, target, mask sampling, partial fine-tuning, schedule length) and its headline comparison (MAE vs the same ViT from scratch) on Fashion-MNIST, end to end, and read them beside the paper's numbers.
+- `mae_nb.ablations`: Run the paper's ablations (mask ratio, mask tokens in the encoder, augmentation, decoder depth and width, target, mask sampling, partial fine-tuning, schedule length) and its headline comparison (MAE vs the same ViT from scratch) on Fashion-MNIST, end to end, and read them beside the paper's numbers.
+- `mae_nb.all`: `from mae_nb.all import *` gives the public API: what a user of the paper's pipeline calls.
 - `mae_nb.checkpoints`: One room for every checkpoint layout we read (mae_nb runs, the official full, encoder-only and fine-tuned files, timm's `.mae` weights): the encoder as a timm `VisionTransformer`, moved to another image size or channel count, and exported for timm.
+- `mae_nb.cli`: `mae-nb pretrain | linprobe | finetune | transfer | export | experiment ...`: every setting of a run as a flag, with the paper's defaults.
 - `mae_nb.data`: The images every later notebook trains on, fed with the paper's only augmentation: a random resized crop and a horizontal flip, per image, on the device.
 - `mae_nb.decoder`: A small Transformer that gets the encoded visible patches plus a shared mask token for each removed one, and predicts the pixels of every patch.
+- `mae_nb.encoder`: A ViT that sees only the visible patches, plus a cls token, with fixed 2-D sin-cos position embeddings.
 - `mae_nb.experiments`: Run a pretraining, probe, fine-tuning or transfer as a **stage**: named by a hash of its settings, resumed where it stopped, run once however many experiments ask for it and by however many processes share the work, and recorded in its run's `result.json` with its test accuracy, read once.
 - `mae_nb.finetune`: Train the pretrained encoder end to end as a classifier, with the paper's recipe (layer-wise lr decay, drop path, mixup/cutmix, RandAugment, label smoothing), or tune only its last k blocks (the paper's Fig. 9).
 - `mae_nb.linprobe`: Freeze the pretrained encoder, train one linear layer on its features: how much of the class is already linearly readable? With the paper's head (BatchNorm without affine + Linear) and optimizer (LARS).
+- `mae_nb.masking`: Remove most patches, uniformly at random per image, by shuffling tokens; and the block and grid alternatives.
 - `mae_nb.model`: Mean squared error on the removed patches only, optionally against per-patch normalised pixels; the whole model, `MaskedAutoencoderViT`; the official presets.
+- `mae_nb.patchify`: Cut an image into non-overlapping patches, and put it back together exactly.
 - `mae_nb.pretrain`: Train a masked autoencoder with a fastai `Learner`: the paper's recipe, mixed precision, checkpoints that resume exactly, and data-parallel training on GPUs or CPUs.
+- `mae_nb.scaling`: The paper's title claim in miniature: MAE against the same ViT trained from scratch at four encoder sizes, with all the labels and with a tenth of them (Fig. 8, Table 3).
 - `mae_nb.train`: What every training run shares: its settings, the learning rate and its schedule, AdamW, mixed precision, checkpoints that resume exactly, logs, data-parallel training on GPUs or CPUs, and the result it writes.
 - `mae_nb.transfer`: Take a pretrained encoder to a new dataset, image size and channel count, and fine-tune it there: the paper's transfer claim, from clothes to handwritten digits."""
 

@@ -1,5 +1,15 @@
-"""Train the pretrained encoder end to end as a classifier, with the paper's recipe (layer-wise lr decay, drop
-path, mixup/cutmix, RandAugment, label smoothing), or tune only its last k blocks (the paper's Fig. 9).
+"""Train the pretrained encoder end to end as a classifier, with the paper's recipe (layer-wise lr decay, drop path, mixup/cutmix, RandAugment, label smoothing), or tune only its last k blocks (the paper's Fig. 9).
+
+Fine-tuning is where MAE shines: ViT-L pretrained with MAE reaches 85.9% on ImageNet against 82.6% for the same
+model trained from scratch with a strong recipe (Table 3), and ViT-H 87.8% at 448 px. The recipe (§A.1,
+Table 9) is the one of BEiT: AdamW, **layer-wise lr decay** (each block gets the lr of the block above times a
+decay 0.65-0.75, so the early, more general layers move least), drop path, RandAugment, mixup + cutmix, label
+smoothing, random erasing, and a head on the **average of the patch tokens** with its own LayerNorm (`fc_norm`).
+
+The paper also asks a question between linear probing and full fine-tuning: how many blocks must be tuned? Its
+Fig. 9 answers that **one tuned block** takes MAE's ViT-L from 73.5% (linear) to 81.0%, and four blocks to 84.2%, of
+84.9% for all 24. MAE features are strong but not linearly separable; a little non-linear tuning on top unlocks them.
+`finetune(..., blocks=k)` runs any point of that curve.
 
 Docs: https://mae-nb.github.io/mae_nb/finetune.html.md"""
 

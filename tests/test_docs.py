@@ -12,12 +12,13 @@ needs_quarto = pytest.mark.skipif(shutil.which('quarto') is None, reason='no qua
 
 
 def _copy_repo(dst:Path) -> Path:
-    "The tracked files a docs build reads (not results/ or bench/), with the working tree's notebooks, in `dst`."
-    files = subprocess.run(['git', 'ls-files', '-z', '--', 'pyproject.toml', 'README.md', 'LICENSE', 'nbs', 'mae_nb'],
-                           cwd=ROOT, capture_output=True, text=True, check=True).stdout.split('\0')
+    "The tracked files a docs build reads (of results/ its figures only, not bench/), with the working tree's notebooks, in `dst`."
+    files = subprocess.run(['git', 'ls-files', '-z', '--', 'pyproject.toml', 'README.md', 'LICENSE', 'nbs', 'mae_nb',
+                            ':(glob)results/**/*.png'], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split('\0')
     for f in filter(None, files):
-        if (ROOT/f).exists():
-            (dst/f).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(ROOT/f, dst/f)
+        (dst/f).parent.mkdir(parents=True, exist_ok=True)
+        if (ROOT/f).is_symlink(): os.symlink(os.readlink(ROOT/f), dst/f)  # nbs/results: the figures the home page shows
+        elif (ROOT/f).exists(): shutil.copy2(ROOT/f, dst/f)
     subprocess.run(['git', 'init', '-q'], cwd=dst, check=True)  # nbdev finds the project root by its config, git keeps it quiet
     return dst
 
