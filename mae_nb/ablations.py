@@ -328,9 +328,16 @@ def tune_stage(budget:str, # a key of `BUDGETS`
     _write(path, res)
     return res
 
-def tuned_lr(budget_name:str, settings:dict, root='results/ablations', runs='runs/ablations', data_path=None, log=print) -> float:
-    "A scaling cell's fine-tuning base lr: of the budget's `ft_lrs`, the best on held-out top-1 for its size and arm (tuned once)."
-    return tune_stage(budget_name, 'finetune', 'ft_lr', _check_budget(budget_name).ft_lrs, root, runs, data_path, log, settings=_arm(settings))['chosen']
+def tuned_lr(budget_name:str, settings:dict, root='results/ablations', runs='runs/ablations', data_path=None, log=print,
+             steps:int=2, # how far past the budget's `ft_lrs` to look (a factor of 3 each) while the best is at an end
+            ) -> float:
+    "A scaling cell's fine-tuning base lr: the best on held-out top-1 for its size and arm, of the budget's `ft_lrs` and beyond an end."
+    lrs = sorted(_check_budget(budget_name).ft_lrs)
+    for _ in range(steps + 1):
+        best = tune_stage(budget_name, 'finetune', 'ft_lr', lrs, root, runs, data_path, log, settings=_arm(settings))['chosen']
+        if best not in (lrs[0], lrs[-1]) or len(lrs) == len(_check_budget(budget_name).ft_lrs) + steps: break
+        lrs = [lrs[0] / 3] + lrs if best == lrs[0] else lrs + [lrs[-1] * 3]  # the best is at an end: one step further out
+    return best
 
 # %% ../nbs/13_ablations.ipynb #b6891b9e
 def read_ablations(root='results/ablations', budget:str='cpu10') -> dict: # {grid: {cell label: result}}
