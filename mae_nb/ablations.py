@@ -348,7 +348,10 @@ def read_ablations(root='results/ablations', budget:str='cpu10') -> dict: # {gri
     for p in sorted(folder.glob('*/*.json')):
         r = json.loads(p.read_text())
         found.setdefault(r['grid'], {})[r['cell']] = r
-    order = {g: [label for label, _ in GRIDS.get(g, [])] for g in found}
+    def labels(g): # a grid's cells in run order (a budget's own grid: from the budget)
+        if g in GRIDS and GRIDS[g] is None: return [l for l, *_ in scaling_cells(BUDGETS[budget])] if budget in BUDGETS else []
+        return [label for label, _ in GRIDS.get(g, [])]
+    order = {g: labels(g) for g in found}
     return {g: dict(sorted(cells.items(), key=lambda kv: order[g].index(kv[0]) if kv[0] in order[g] else 99))
             for g, cells in found.items()}
 
