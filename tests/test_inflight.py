@@ -20,11 +20,13 @@ def test_save_then_restore_on_a_fresh_machine(tmp_path):
     _stage(runs, 'pretrain-aaa', 3); _stage(runs, 'finetune-bbb', 2, finished=True); _stage(runs, 'pretrain-ccc', 10)
     assert inflight.save(runs, archive) == ['pretrain-aaa (epoch 3)', 'pretrain-ccc (epoch 10)']
     with tarfile.open(archive) as tar: names = sorted(m.name for m in tar.getmembers())
-    assert names == ['pretrain-aaa/checkpoint-3.pth', 'pretrain-aaa/config.yaml', 'pretrain-aaa/epochs.csv',
+    assert names == ['finetune-bbb/config.yaml', 'finetune-bbb/epochs.csv', 'finetune-bbb/result.json',  # a record, no weights
+                     'pretrain-aaa/checkpoint-3.pth', 'pretrain-aaa/config.yaml', 'pretrain-aaa/epochs.csv',
                      'pretrain-ccc/checkpoint-10.pth', 'pretrain-ccc/config.yaml', 'pretrain-ccc/epochs.csv']  # newest only
     fresh = tmp_path/'fresh'
     _stage(fresh, 'pretrain-ccc', 11)  # already further along here: kept as it is
-    assert inflight.restore(fresh, archive) == ['pretrain-aaa (epoch 3)']
+    assert inflight.restore(fresh, archive) == ['finetune-bbb (epoch -1)', 'pretrain-aaa (epoch 3)']
+    assert (fresh/'finetune-bbb'/'result.json').exists()
     assert (fresh/'pretrain-aaa'/'checkpoint-3.pth').read_bytes() == bytes([3]) * 10
     assert sorted(p.name for p in (fresh/'pretrain-ccc').glob('checkpoint-*')) == [f'checkpoint-{e}.pth' for e in (1, 10, 11, 2, 3, 4, 5, 6, 7, 8, 9)]
     assert inflight.restore(fresh, archive) == []  # nothing left to bring

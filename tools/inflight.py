@@ -7,7 +7,8 @@
 A grid's stages write their checkpoints under `runs/ablations/<stage>/`, which git ignores; a finished stage needs
 nothing more (its record is in the results files), but a stage stopped half way would start again from nothing on
 another machine. `save` keeps, for each stage folder without a `result.json`, its newest checkpoint, `config.yaml` and
-logs, in `results/ablations/inflight.tar` (replaced whole, so the repo holds one such file). `restore` unpacks into
+logs, and of every finished stage its record and logs (and a pretraining's final weights, which later stages start
+from), in `results/ablations/inflight.tar` (replaced whole, so the repo holds one such file). `restore` unpacks into
 `runs/ablations/` the stages that are not there already, finished or further along; `mae-nb experiment` then resumes
 them where they stopped.
 """
@@ -35,6 +36,11 @@ def save(runs:Path=RUNS, archive:Path=ARCHIVE) -> list:
     with tarfile.open(tmp, 'w') as tar:
         for d, ck in stages:
             for f in [ck, *(d/n for n in LOGS if (d/n).exists())]: tar.add(f, arcname=f'{d.name}/{f.name}')
+        for d in sorted(runs.glob('*/result.json')):  # finished stages: their records (a tuning run, a stage a cell still needs)
+            d = d.parent
+            cks = sorted(d.glob('checkpoint-*.pth'), key=_epoch)
+            keep = [d/'result.json', *(d/n for n in LOGS if (d/n).exists())] + (cks[-1:] if d.name.startswith('pretrain-') else [])
+            for f in keep: tar.add(f, arcname=f'{d.name}/{f.name}')  # a pretraining's weights: the stages after it start there
     os.replace(tmp, archive)
     return [f'{d.name} (epoch {_epoch(ck)})' for d, ck in stages]
 
@@ -48,7 +54,7 @@ def restore(runs:Path=RUNS, archive:Path=ARCHIVE) -> list:
             d = runs/stage
             theirs = max((_epoch(Path(m.name)) for m in members if m.name.startswith(f'{stage}/checkpoint-')), default=-1)
             ours = max((_epoch(c) for c in d.glob('checkpoint-*.pth')), default=-1)
-            if (d/'result.json').exists() or ours >= theirs: continue
+            if (d/'result.json').exists() or (ours >= theirs and not any(m.name == f'{stage}/result.json' for m in members)): continue
             d.mkdir(parents=True, exist_ok=True)
             for m in members:
                 if m.name.startswith(f'{stage}/') and m.isfile() and '..' not in m.name:
