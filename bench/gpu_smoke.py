@@ -8,6 +8,8 @@ On the shipped sample (2,000 + 500 Fashion-MNIST images), with the default CPU p
   syncs      CUDA's count of host waits (`torch.cuda.set_sync_debug_mode`) in epochs of 8 and of 16 batches: equal
   probe      a cached linear probe of that encoder: encoder, head and features on the device
   finetune   1 epoch of fine-tuning, bf16
+  folder     1 epoch on an ImageNet-shaped folder of PNGs, with the default loader processes: pinned batches on a
+             GPU, and the same count of host waits for epochs of 8 and of 16 batches
   ddp        2 processes with torchrun: NCCL when the machine has 2 GPUs; with one GPU (NCCL will not share one),
              the gloo data-parallel test on the CPU (tests/test_distributed.py)
 Each step prints ok or FAILED with its numbers and wall time; the exit status is 1 if any failed.
@@ -66,6 +68,28 @@ def main():
         assert len(set(counts.values())) == 1, f"host waits by training batches: {counts}"
         return f"host waits per 1-epoch run, by training batches: {counts}"
 
+    def folder():
+        from PIL import Image
+        from mae_nb.patchify import load_sample
+        x, y = load_sample('train')
+        for i in range(len(x)):  # 2,000 images: train/<class>/, and 10% of them under val/<class>/ too
+            for split in ('train',) + (('val',) if i % 10 == 0 else ()):
+                d = out/'folder'/split/f'c{int(y[i])}'; d.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(x[i, 0].numpy()).save(d/f'{i}.png')
+        counts = {}
+        for bs in (250, 125):
+            with warnings.catch_warnings(record=True) as w:
+                warnings.simplefilter('always')
+                if gpu: torch.cuda.set_sync_debug_mode('warn')
+                try: learn = pretrain(PretrainConfig(source=str(out/'folder'), img_size=28, epochs=1, bs=bs, out=str(out/f'folder{bs}'), **size), figures=False)
+                finally:
+                    if gpu: torch.cuda.set_sync_debug_mode(0)
+            counts[len(learn.dls.train)] = sum('synchroniz' in str(x.message) for x in w)
+        dl = learn.dls.train
+        assert dl.pin_memory == gpu and dl.fake_l.persistent_workers == (dl.num_workers > 0), (dl.pin_memory, dl.num_workers)
+        if gpu: assert len(set(counts.values())) == 1, f"host waits by training batches: {counts}"
+        return f"{dl.num_workers} loader processes, pinned {dl.pin_memory}; host waits by training batches: {counts}"
+
     def probe():
         learn = linprobe(checkpoint=str(out/'pretrain'), source='sample', epochs=1, bs=256, base_lr=10., cached=True,
                          precision=precision, out=str(out/'probe'))
@@ -80,7 +104,7 @@ def main():
     def ddp():
         env = {**os.environ, 'MPLBACKEND': 'Agg'}
         if gpu and torch.cuda.device_count() >= 2:
-            cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '-m', 'mae_nb.cli',
+            cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '-m', 'mae_nb',
                    'pretrain', '--source', 'sample', '--epochs', '1', '--bs', '256', '--out', str(out/'ddp'), '--no-figures']
             what = 'NCCL, 2 GPUs'
         else:
@@ -89,7 +113,7 @@ def main():
         assert r.returncode == 0, (r.stdout + r.stderr)[-1500:]
         return f"{what}: {r.stdout.strip().splitlines()[-1][:120]}"
 
-    for name, f in [('pretrain', pretraining), ('syncs', syncs), ('probe', probe), ('finetune', finetuning), ('ddp', ddp)]: step(name, f)
+    for name, f in [('pretrain', pretraining), ('syncs', syncs), ('probe', probe), ('finetune', finetuning), ('folder', folder), ('ddp', ddp)]: step(name, f)
     if a.json: Path(a.json).write_text(json.dumps(dict(device=device, torch=torch.__version__, date=time.strftime('%Y-%m-%d'),
                                                        results=results), indent=1))
     sys.exit(0 if all(r['ok'] for r in results.values()) else 1)

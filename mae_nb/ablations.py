@@ -175,7 +175,7 @@ def cell_stages(budget:Budget, settings:dict, runs:str|Path='runs/ablations', da
                              mask_ratio=s.get('mask_ratio', 0.75), norm_pix_loss=s.get('norm_pix_loss', budget.norm_pix_loss),
                              mask_sampling=s.get('mask_sampling', 'random'), augment=s.get('augment', 'random_crop'),
                              precision=precision, seed=s.get('seed', 0), img_size=budget.img_size,
-                             clip_grad=budget.clip_grad, **(observers or {}))
+                             clip_grad=budget.clip_grad, save_every=1, **(observers or {}))  # short runs: lose an epoch at most
         up = stage_key(pre); pre.out = str(runs/f'pretrain-{up}'); ck = pre.out
         stages['pretrain'] = (up, pre)
     arch = dict(preset=budget.preset, model_kwargs=mk)

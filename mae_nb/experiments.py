@@ -40,6 +40,7 @@ _LATER = {'clip_grad': None, 'augment': 'random_crop'}  # settings added after s
 def stage_key(cfg, upstream:str='') -> str:
     "A short hash of a stage's config (and of the stage it starts from): the same work has the same key."
     d = {k: v for k, v in asdict(cfg).items() if k not in _WHERE and not (k in _LATER and v == _LATER[k])}
+    d['save_every'] = 1 if isinstance(cfg, PretrainConfig) else 10  # how often a stage saves changes nothing it computes: every key hashes the default it was made with
     if 'checkpoint' in d and d['checkpoint'] is not None: d['checkpoint'] = upstream  # the pretraining, by its key
     return hashlib.sha1((type(cfg).__name__ + json.dumps(d, sort_keys=True, default=str)).encode()).hexdigest()[:12]
 

@@ -12,7 +12,7 @@ Docs: https://mae-nb.github.io/mae_nb/train.html.md"""
 # %% auto #0
 __all__ = ['OBSERVERS', 'CPU_BF16_FROM_WIDTH', 'check_run_settings', 'RunConfig', 'effective_batch', 'scaled_lr', 'mae_adamw',
            'warmup_cosine', 'mae_schedule', 'DeviceMixedPrecision', 'precision_autocast', 'Precision', 'cpu_bf16',
-           'unwrap_model', 'encoder_width', 'choose_precision', 'run_precision', 'mixed_precision',
+           'unwrap_model', 'encoder_width', 'choose_precision', 'run_precision', 'mixed_precision', 'allow_tf32',
            'sum_over_processes', 'MAECheckpoint', 'load_training_checkpoint', 'StepLogger', 'EpochLogger',
            'read_step_log', 'DeviceSmoothLoss', 'DeviceAvgLoss', 'keep_loss_on_device', 'LazyProgressCallback',
            'GlooDistributedDL', 'DataParallel', 'data_parallel', 'local_device', 'resume_run', 'hardware', 'fit_run',
@@ -54,6 +54,8 @@ def check_run_settings(cfg, positive_ints=('epochs', 'bs', 'save_every')):
         raise ValueError(f"base_lr must be a positive number, got {cfg.base_lr!r}")
     if cfg.warmup_epochs is not None and not 0 <= cfg.warmup_epochs <= cfg.epochs:
         raise ValueError(f"warmup_epochs must be in [0, epochs={cfg.epochs}], got {cfg.warmup_epochs}")
+    if cfg.num_workers is not None and not (isinstance(cfg.num_workers, int) and cfg.num_workers >= 0):
+        raise ValueError(f"num_workers must be a non-negative integer or None (chosen for the data), got {cfg.num_workers!r}")
     if cfg.clip_grad is not None and not (isinstance(cfg.clip_grad, (int, float)) and cfg.clip_grad > 0):
         raise ValueError(f"clip_grad must be a positive number (the largest gradient norm) or None, got {cfg.clip_grad!r}")
 
@@ -67,11 +69,11 @@ class RunConfig:
     bs:int = 256 # batch per device (per process)
     base_lr:float = 1.5e-4 # lr = base_lr * effective batch / 256
     warmup_epochs:float|None = None # epochs of linear warmup; default: the stage's share of its epochs
-    precision:str = 'auto' # 'auto': bf16 where the device does it natively and it pays for the model, else fp32 (`choose_precision`); or 'fp32', 'bf16', 'fp16'
+    precision:str = 'auto' # 'auto': bf16 where the device does it natively and it pays for the model, else fp32 (`choose_precision`); or 'fp32' (strict: no TF32 on GPUs), 'bf16', 'fp16'
     seed:int = 0
     out:str = 'runs/run' # output folder: checkpoints, logs, results
-    save_every:int = 1 # write a checkpoint every this many epochs (and at the end)
-    num_workers:int = 0 # worker processes loading items
+    save_every:int = 20 # write a checkpoint every this many epochs (and at the end): the official code's 20
+    num_workers:int|None = None # loader processes per process; None: 0 for images in memory, up to 10 for a folder (`loader_workers`)
     preset:str = 'mae_vit_mini_patch4' # a key of `mae_presets`: the architecture to build when there is no checkpoint
     model_kwargs:dict = field(default_factory=dict) # overrides of the preset, e.g. {'decoder_depth': 1}
     clip_grad:float|None = None # clip the gradients' global norm to this (fastai's `GradientClip`); None: no clipping
@@ -194,6 +196,13 @@ def mixed_precision(p:Precision|str) -> list:
     "The callbacks of a run's precision: `DeviceMixedPrecision` for bf16 or fp16, none for fp32."
     name = p if isinstance(p, str) else p.name
     return [] if name == 'fp32' else [DeviceMixedPrecision(name)]
+
+def allow_tf32(precision:str, # a run's setting: 'fp32' asks for strict fp32, anything else lets TF32 in
+               device) -> bool: # whether fp32 matmuls and convolutions may now run in TF32
+    "On a CUDA GPU, let the matmuls and convolutions left in fp32 use TF32 (Ampere and later), unless `precision='fp32'`."
+    if torch.device(device).type != 'cuda': return False
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision != 'fp32'
+    return precision != 'fp32'
 
 # %% ../nbs/07_train.ipynb #61d4bd43
 def _shuffler(dl): return getattr(dl, 'dl', dl).rng  # a `DistributedDL` shuffles with the loader it wraps
@@ -556,11 +565,12 @@ def release_out(out:Path):
 def start_run(cfg, # a run's settings (a `RunConfig`)
               resume:str|Path|bool|None=None, # True: the latest checkpoint in `cfg.out`; or a checkpoint path
              ): # (settings, checkpoint or None, first epoch, this process's device)
-    "Open a run: its settings and checkpoint on resume, its folder (`claim_out`), this process's device (made current) and seed."
+    "Open a run: its settings and checkpoint on resume, its folder (`claim_out`), this process's device (made current, TF32 as `allow_tf32` says) and seed."
     claim_out(cfg.out, resume)
     cfg, ck, start = resume_run(cfg, resume)
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     device = local_device()
+    allow_tf32(cfg.precision, device)
     set_seed(cfg.seed + rank_distrib())  # each process its own random numbers (the data shards come from rank 0's shuffle)
     return cfg, ck, start, device
 

@@ -14,7 +14,7 @@ from mae_nb.transfer import transfer
 from mae_nb.cli import run as cli, _read_config
 from mae_nb.pretrain import PretrainConfig
 
-TINY = dict(epochs=1, bs=64, precision='fp32', compile=False)  # a pretraining of the shipped sample in a few seconds
+TINY = dict(epochs=1, bs=64, precision='fp32', compile=False, save_every=1)  # a pretraining of the shipped sample in a few seconds; a checkpoint every epoch
 FOLDER = {**TINY, 'bs': 8}  # the same on the 16 training images of `image_folder`
 
 def image_folder(root:Path, train_classes=(0, 1), valid_classes=(0, 1), n=8) -> Path:
@@ -69,7 +69,8 @@ def test_image_size_and_channels_from_the_data(tmp_path, capsys):
 def test_killed_mid_epoch_then_resumed(tmp_path, sig):
     "A run killed in its second epoch keeps its first checkpoint whole; `--resume` finishes the run from there."
     out = tmp_path/'run'
-    cmd = [sys.executable, '-m', 'mae_nb', 'pretrain', '--epochs', '3', '--bs', '64', '--precision', 'fp32', '--out', str(out)]
+    cmd = [sys.executable, '-m', 'mae_nb', 'pretrain', '--epochs', '3', '--bs', '64', '--precision', 'fp32', '--save-every', '1',
+           '--out', str(out)]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(3000):
