@@ -22,17 +22,6 @@ Modules:
 
 __version__ = "0.0.1"
 
-_MOVED = {'mae_nb.loss': 'mae_nb.model'}  # modules renamed: old name -> new name
-
-class _MovedModules:
-    "Make `import` of a renamed module fail with its new name (found only after every other finder has failed)."
-    @staticmethod
-    def find_spec(name, path=None, target=None):
-        if name in _MOVED: raise ModuleNotFoundError(f"{name} is now {_MOVED[name]}: import from there", name=name)
-
-import sys as _sys
-if not any(f is _MovedModules for f in _sys.meta_path): _sys.meta_path.append(_MovedModules)
-
 def __getattr__(name): # `mae_nb.pretrained(...)` without importing torch and timm at `import mae_nb`
     if name == 'pretrained':
         from .checkpoints import pretrained

@@ -14,7 +14,7 @@ __all__ = []
 # %% ../nbs/99_all.ipynb #713e3896
 from .patchify import patchify, unpatchify, load_sample, show_img
 from .masking import random_masking, block_masking_noise, grid_masking_noise
-from .encoder import get_2d_sincos_pos_embed, MAEEncoder
+from .encoder import get_2d_sincos_pos_embed
 from .model import MaskedAutoencoderViT, create_mae, mae_presets, norm_pix_target, mae_vit_base_patch16, mae_vit_large_patch16, mae_vit_huge_patch14, mae_vit_mini_patch4, mae_vit_tiny_patch4, mae_vit_small_patch4
 from .data import mae_dataloaders, read_fashion_mnist, fashion_mnist_test, denormalize, read_images
 from .checkpoints import load_mae_checkpoint, read_checkpoint, read_encoder, vit_from_checkpoint, create_vit, adapt_encoder, export_encoder, export_timm, latest_checkpoint, pretrained, attention_maps, mae_from_checkpoint, read_mae, save_hf_vitmae, hf_vitmae_to_mae, mae_to_hf_vitmae
@@ -29,7 +29,7 @@ from .ablations import AblationConfig, experiment, run_grid, read_ablations, plo
 # %% ../nbs/99_all.ipynb #bda1be6b
 __all__ = ['patchify', 'unpatchify', 'load_sample', 'show_img',
            'random_masking', 'block_masking_noise', 'grid_masking_noise',
-           'get_2d_sincos_pos_embed', 'MAEEncoder',
+           'get_2d_sincos_pos_embed',
            'MaskedAutoencoderViT', 'create_mae', 'mae_presets', 'norm_pix_target', 'mae_vit_base_patch16', 'mae_vit_large_patch16', 'mae_vit_huge_patch14', 'mae_vit_mini_patch4', 'mae_vit_tiny_patch4', 'mae_vit_small_patch4',
            'mae_dataloaders', 'read_fashion_mnist', 'fashion_mnist_test', 'denormalize', 'read_images',
            'load_mae_checkpoint', 'read_checkpoint', 'read_encoder', 'vit_from_checkpoint', 'create_vit', 'adapt_encoder', 'export_encoder', 'export_timm', 'latest_checkpoint', 'pretrained', 'attention_maps',

@@ -27,7 +27,6 @@ import torch, torch.nn as nn
 from torch import Tensor
 from timm.layers import resample_abs_pos_embed
 from timm.models.vision_transformer import VisionTransformer
-from .encoder import MAEEncoder
 import safetensors.torch
 from fastai.vision.core import imagenet_stats
 from .masking import as_pair
@@ -365,9 +364,9 @@ def attention_maps(vit:VisionTransformer, # a timm ViT, e.g. from `vit_from_chec
     return {int(k.split('.')[1]): v for k, v in maps.items()}
 
 # %% ../nbs/06_checkpoints.ipynb #6896ea8b
-def load_mae_checkpoint(model:MAEEncoder, # an `MAEEncoder` or `MaskedAutoencoderViT`
+def load_mae_checkpoint(model:MaskedAutoencoderViT,
                         checkpoint:str|Path|dict, # a path, a state dict, or a dict with the state dict under 'model'
-                       ) -> MAEEncoder:
+                       ) -> MaskedAutoencoderViT:
     "Load an official-layout MAE checkpoint into `model` (encoder-only checkpoints load into the encoder)."
     if isinstance(checkpoint, (str, Path)): checkpoint = read_checkpoint(checkpoint)
     if isinstance(checkpoint, dict) and isinstance(checkpoint.get('model'), dict): checkpoint = checkpoint['model']

@@ -47,12 +47,8 @@ from timm.models.vision_transformer import VisionTransformer
 from timm.optim import Lars
 from .data import mae_dataloaders, TensorImageDL
 from .checkpoints import vit_from_checkpoint, vit_pools
-from .train import (moved_to, RunConfig, effective_batch, scaled_lr, mae_schedule, run_precision, mixed_precision,
+from .train import (RunConfig, effective_batch, scaled_lr, mae_schedule, run_precision, mixed_precision,
                           unwrap_model, precision_autocast, keep_loss_on_device, start_run, run_callbacks, fit_run, write_result)
-
-# %% ../nbs/09_linear_probe.ipynb #d58130b6
-__getattr__ = moved_to('mae_nb.linprobe', {'read_checkpoint': 'mae_nb.checkpoints', 'read_encoder': 'mae_nb.checkpoints', 'create_vit': 'mae_nb.checkpoints', 'load_encoder_weights': 'mae_nb.checkpoints', 'encoder_weights': 'mae_nb.checkpoints',
-                    'fit_run': 'mae_nb.train', 'write_result': 'mae_nb.train', 'evaluate': 'mae_nb.train', 'read_results': 'mae_nb.train'})  # names that live in the run and checkpoint modules now
 
 # %% ../nbs/09_linear_probe.ipynb #dd720dae
 def probe_head(num_features:int, num_classes:int, init_std:float=0.01) -> nn.Sequential:

@@ -54,14 +54,10 @@ from .model import create_mae, mae_presets, MaskedAutoencoderViT
 from .data import mae_dataloaders, check_full_batch, to_device_async, read_images, pretrain_augmentation
 from .masking import check_mask_ratio
 from .checkpoints import mae_from_checkpoint
-from .train import (moved_to, RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, Precision,
+from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, Precision,
                           choose_precision, run_precision, mixed_precision, encoder_width,
                           LazyProgressCallback, keep_loss_on_device, unwrap_model, sum_over_processes, start_run,
                           run_callbacks, fit_run, read_step_log)
-
-# %% ../nbs/08_pretrain.ipynb #be68f242
-__getattr__ = moved_to('mae_nb.pretrain', {'save_atomic': 'mae_nb.checkpoints', 'latest_checkpoint': 'mae_nb.checkpoints', 'export_encoder': 'mae_nb.checkpoints',
-                    'check_run_settings': 'mae_nb.train', 'warmup_cosine': 'mae_nb.train', 'precision_autocast': 'mae_nb.train', 'MAECheckpoint': 'mae_nb.train', 'load_training_checkpoint': 'mae_nb.train', 'StepLogger': 'mae_nb.train', 'EpochLogger': 'mae_nb.train', 'DeviceSmoothLoss': 'mae_nb.train', 'DeviceAvgLoss': 'mae_nb.train', 'GlooDistributedDL': 'mae_nb.train', 'DataParallel': 'mae_nb.train', 'data_parallel': 'mae_nb.train', 'local_device': 'mae_nb.train', 'resume_run': 'mae_nb.train'})  # names that live in the run and checkpoint modules now
 
 # %% ../nbs/08_pretrain.ipynb #39e5d1c8
 _cuda_graph_modes = ('reduce-overhead', 'max-autotune')  # torch.compile modes that capture CUDA graphs

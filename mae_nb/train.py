@@ -18,7 +18,7 @@ __all__ = ['OBSERVERS', 'CPU_BF16_FROM_WIDTH', 'check_run_settings', 'RunConfig'
            'GlooDistributedDL', 'DataParallel', 'data_parallel', 'local_device', 'resume_run', 'hardware', 'fit_run',
            'evaluate', 'write_result', 'ClipGradients', 'wandb_callback', 'tensorboard_callback', 'run_options',
            'chosen', 'write_config', 'RunFolderBusy', 'claim_out', 'release_out', 'start_run', 'run_callbacks',
-           'read_results', 'moved_to']
+           'read_results']
 
 # %% ../nbs/07_train.ipynb #5b270486
 import csv, fcntl, json, math, os, platform, random, warnings
@@ -592,13 +592,3 @@ def read_results(folder:str|Path='results/reference/eval', # a folder of run fol
     missing = [str(p) for p in paths if not p.exists()]
     if missing: raise FileNotFoundError(f"no result for {', '.join(missing)}; the command that makes them is in the notebook that reads them")
     return {p.parent.name: json.loads(p.read_text()) for p in paths}
-
-# %% ../nbs/07_train.ipynb #d86aeaff
-def moved_to(module:str, # the module that lost the names
-             names:dict, # name -> the module that has it now
-            ): # a module-level `__getattr__` for `module`
-    "Make importing a name that moved fail with its new place."
-    def __getattr__(name):
-        if name in names: raise ImportError(f"{name} is in {names[name]} now: from {names[name]} import {name}")
-        raise AttributeError(f"module {module!r} has no attribute {name!r}")
-    return __getattr__

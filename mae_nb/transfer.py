@@ -24,13 +24,10 @@ from pathlib import Path
 import torch
 from fastai.learner import Learner
 from .data import mae_dataloaders
-from .train import moved_to, local_device
+from .train import local_device
 from fastai.torch_core import rank_distrib
 from .checkpoints import read_encoder, create_vit, load_encoder_weights, adapt_encoder
 from .finetune import FinetuneConfig, finetune
-
-# %% ../nbs/11_transfer.ipynb #99ba9fdf
-__getattr__ = moved_to('mae_nb.transfer', {'resize_pos_embed': 'mae_nb.checkpoints', 'adapt_patch_embed': 'mae_nb.checkpoints', 'export_timm': 'mae_nb.checkpoints'})  # names that live in the run and checkpoint modules now
 
 # %% ../nbs/11_transfer.ipynb #f1772ab7
 def digits_folder(path:str|Path, # folder to write (`train/<digit>/*.png`, `valid/<digit>/*.png`)
