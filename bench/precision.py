@@ -102,7 +102,7 @@ def as_measured(flags:list):
 
 def report(res):
     "Print the table, with what `precision='auto'` picks for each model and compile setting on the CPU measured."
-    from mae_nb.train import choose_precision
+    from mae_nb.precision import choose_precision
     from mae_nb.model import create_mae
     from mae_nb.pretrain import PretrainConfig, compiles
     sg, bg = res['sgemm_gflops'], res.get('bf16_gemm_gflops')
@@ -138,7 +138,7 @@ def markdown(res):
     "The table as bench/README.md shows it: images/s by width and variant, bf16's gain, and the auto choice of a long run."
     from mae_nb.model import create_mae
     from mae_nb.pretrain import PretrainConfig, compiles
-    from mae_nb.train import choose_precision
+    from mae_nb.precision import choose_precision
     sg, bg = res['sgemm_gflops'], res['bf16_gemm_gflops']
     print(f"| encoder | MFLOP/img | {' | '.join(VARIANTS)} | bf16 / fp32, compiled | best share of sgemm / bf16 GEMM "
           f"| a long run at the defaults picks | its share of the fastest |")

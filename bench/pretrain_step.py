@@ -93,7 +93,8 @@ class Ours:
     def __init__(self, preset, pred_visible=False, fused=True, compile=False, precision='fp32', **kw):
         from mae_nb.model import create_mae
         from mae_nb.pretrain import mae_param_groups
-        from mae_nb.train import warmup_cosine, choose_precision, precision_autocast
+        from mae_nb.train import warmup_cosine
+        from mae_nb.precision import choose_precision, precision_autocast
         self.model = create_mae(preset, **kw)
         self.precision = choose_precision(precision, 'cpu', self.model, compile)
         self.autocast = lambda: precision_autocast(self.precision.name, 'cpu') or torch.autocast('cpu', enabled=False)

@@ -22,7 +22,8 @@ def step_child():
     "The compiled step at the run's defaults, in this (fresh) process."
     from mae_nb.model import create_mae
     from mae_nb.pretrain import mae_param_groups, use_fused_attention
-    from mae_nb.train import choose_precision, precision_autocast, mae_adamw
+    from mae_nb.train import mae_adamw
+    from mae_nb.precision import choose_precision, precision_autocast
     torch.manual_seed(0)
     m = use_fused_attention(create_mae(PRESET), False)  # as `mae_learner` on a CPU for 49 patches
     m.compile(dynamic=False)

@@ -2,7 +2,7 @@
 
 The public API, room by room in the paper's order: the model, the data, checkpoints, runs, and the paper's three
 evaluations, the experiment runner and the ablations. Everything else each module exports (callbacks, helpers, the speed techniques) stays
-importable from its module, e.g. `from mae_nb.train import data_parallel`.
+importable from its module, e.g. `from mae_nb.distributed import data_parallel`.
 
 Docs: https://mae-nb.github.io/mae_nb/all.html.md"""
 

@@ -27,7 +27,7 @@ import torch
 from fastai.torch_core import num_distrib, rank_distrib
 from .data import mae_dataloaders, FASHION_SOURCES
 from .checkpoints import latest_checkpoint
-from .train import hardware, chosen, OBSERVERS
+from .train import hardware, chosen, evaluate, OBSERVERS
 from .pretrain import PretrainConfig, pretrain
 from .linprobe import LinProbeConfig, linprobe
 from .finetune import FinetuneConfig, finetune
@@ -54,18 +54,12 @@ def stage_kind(cfg) -> tuple: # (name, the function that runs it)
     return _STAGES[type(cfg)]
 
 # %% ../nbs/12_experiments.ipynb #6dc8bc80
-@torch.no_grad()
 def accuracy_on_test_set(model:torch.nn.Module, # a classifier of normalised Fashion-MNIST images (a probe or a fine-tuned ViT)
-                  img_size:int=28, in_chans:int=1, data_path=None, bs:int=1000) -> float:
-    "Top-1 accuracy of `model` on Fashion-MNIST's 10,000 test images (normalised as in training, not augmented)."
-    dl = mae_dataloaders('fashion_mnist', img_size=img_size, in_chans=in_chans, bs=bs, augment=False, path=data_path).valid
-    was_training, dev = model.training, next(model.parameters()).device
-    model.eval()
-    correct = n = 0
-    for xb, yb in dl:
-        correct += (model(xb.to(dev)).argmax(1) == yb.to(dev)).sum().item(); n += len(yb)
-    model.train(was_training)
-    return correct / n
+                         img_size:int=28, in_chans:int=1, data_path=None, bs:int=1000) -> float:
+    "Top-1 accuracy of `model` on Fashion-MNIST's 10,000 test images (normalised as in training, not augmented): `evaluate`'s."
+    dl = mae_dataloaders('fashion_mnist', img_size=img_size, in_chans=in_chans, bs=bs, augment=False, path=data_path,
+                         device=next(model.parameters()).device).valid
+    return evaluate(model, dl, torch.nn.functional.cross_entropy)[1]
 
 # %% ../nbs/12_experiments.ipynb #c45b875b
 class StageBusy(Exception): "Another live process is running this stage."

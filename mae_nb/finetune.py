@@ -39,9 +39,10 @@ from timm.models.vision_transformer import VisionTransformer
 from timm.optim import param_groups_layer_decay
 from torchvision.transforms import v2
 from .data import mae_dataloaders, check_full_batch, to_device_async
-from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, Precision, choose_precision,
-                          run_precision, mixed_precision,
-                          keep_loss_on_device, start_run, run_callbacks, fit_run, write_result)
+from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, start_run, run_callbacks,
+                          fit_run, write_result)
+from .precision import Precision, choose_precision, run_precision, mixed_precision
+from .logs import keep_loss_on_device
 from .checkpoints import encoder_weights, create_vit, load_encoder_weights, vit_pools
 
 # %% ../nbs/10_finetune.ipynb #c4cbb85d

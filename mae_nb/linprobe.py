@@ -47,8 +47,11 @@ from timm.models.vision_transformer import VisionTransformer
 from timm.optim import Lars
 from .data import mae_dataloaders, TensorImageDL
 from .checkpoints import vit_from_checkpoint, vit_pools
-from .train import (RunConfig, effective_batch, scaled_lr, mae_schedule, run_precision, mixed_precision,
-                          unwrap_model, precision_autocast, keep_loss_on_device, start_run, run_callbacks, fit_run, write_result)
+from .train import (RunConfig, effective_batch, scaled_lr, mae_schedule, start_run, run_callbacks, fit_run,
+                          write_result)
+from .precision import run_precision, mixed_precision, precision_autocast
+from .distributed import unwrap_model
+from .logs import keep_loss_on_device
 
 # %% ../nbs/09_linear_probe.ipynb #dd720dae
 def probe_head(num_features:int, num_classes:int, init_std:float=0.01) -> nn.Sequential:

@@ -54,10 +54,11 @@ from .model import create_mae, mae_presets, MaskedAutoencoderViT
 from .data import mae_dataloaders, check_full_batch, to_device_async, read_images, pretrain_augmentation
 from .masking import check_mask_ratio
 from .checkpoints import mae_from_checkpoint
-from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, Precision,
-                          choose_precision, run_precision, mixed_precision, encoder_width,
-                          LazyProgressCallback, keep_loss_on_device, unwrap_model, sum_over_processes, start_run,
-                          run_callbacks, fit_run, read_step_log)
+from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, start_run, run_callbacks,
+                          fit_run)
+from .precision import Precision, choose_precision, run_precision, mixed_precision, encoder_width
+from .distributed import unwrap_model, sum_over_processes
+from .logs import LazyProgressCallback, keep_loss_on_device, read_step_log
 
 # %% ../nbs/08_pretrain.ipynb #39e5d1c8
 _cuda_graph_modes = ('reduce-overhead', 'max-autotune')  # torch.compile modes that capture CUDA graphs

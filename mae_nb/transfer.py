@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from fastai.learner import Learner
 from .data import mae_dataloaders
-from .train import local_device
+from .distributed import local_device
 from fastai.torch_core import rank_distrib
 from .checkpoints import read_encoder, create_vit, load_encoder_weights, adapt_encoder
 from .finetune import FinetuneConfig, finetune

@@ -11,6 +11,8 @@ import contextlib, hashlib, json, os, sys
 from pathlib import Path
 import torch
 import mae_nb.pretrain as P, mae_nb.train as T
+from mae_nb.distributed import GlooDistributedDL, unwrap_model
+from mae_nb.precision import precision_autocast
 from fastai.callback.core import Callback
 from mae_nb.data import mae_dataloaders
 from mae_nb.linprobe import LinProbeConfig, linprobe
@@ -19,12 +21,12 @@ from mae_nb.transfer import TransferConfig, transfer
 
 out = Path(sys.argv[1]); rank = int(os.environ['RANK'])
 seen, writes = [], []
-_get_idxs = T.GlooDistributedDL.get_idxs
+_get_idxs = GlooDistributedDL.get_idxs
 def get_idxs(self):
     idxs = _get_idxs(self)
     if self.dl.shuffle: seen.append(list(map(int, idxs)))  # the training loader (validation is not shuffled)
     return idxs
-T.GlooDistributedDL.get_idxs = get_idxs
+GlooDistributedDL.get_idxs = get_idxs
 _save = T.save_atomic
 def save_atomic(obj, path): writes.append(str(path)); return _save(obj, path)
 T.save_atomic = save_atomic
@@ -37,13 +39,13 @@ def digest(model): return hashlib.sha256(torch.cat([p.detach().flatten() for p i
 def holds_final(model, folder): # the returned model's weights are those of the run's final checkpoint
     torch.distributed.barrier()  # rank 0 has written it
     ck = torch.load(folder/'checkpoint-2.pth', weights_only=True)['model']
-    sd = T.unwrap_model(model).state_dict()
+    sd = unwrap_model(model).state_dict()
     return sorted(sd) == sorted(ck) and all(torch.equal(v, ck[k]) for k, v in sd.items())
 
 @torch.no_grad()
 def top1_here(model, img_size, precision): # the top-1 of `model` on all 500 validation images, in this process, by hand
     xb, yb = mae_dataloaders('sample', img_size=img_size, bs=500, augment=False, device='cpu').valid.one_batch()
-    with T.precision_autocast(precision, 'cpu') or contextlib.nullcontext():  # as the run measured it (bf16 where auto chose it)
+    with precision_autocast(precision, 'cpu') or contextlib.nullcontext():  # as the run measured it (bf16 where auto chose it)
         return (model.eval()(xb).argmax(1) == yb).float().mean().item()
 
 cfg = dict(source='sample', bs=32, base_lr=1.5e-3, out=str(out/'run'), seed=0, model_kwargs=dict(depth=2, decoder_depth=1))
