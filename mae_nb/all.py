@@ -1,7 +1,7 @@
 """`from mae_nb.all import *` gives the public API: what a user of the paper's pipeline calls.
 
 The public API, room by room in the paper's order: the model, the data, checkpoints, runs, and the paper's three
-evaluations, the experiment runner and the ablations. Everything else each module exports (callbacks, helpers, the speed techniques) stays
+evaluations, the experiment runner and the ablations: 42 names. Everything else each module exports (callbacks, helpers, the speed techniques) stays
 importable from its module, e.g. `from mae_nb.distributed import data_parallel`.
 
 Docs: https://mae-nb.github.io/mae_nb/all.html.md"""
@@ -13,31 +13,27 @@ __all__ = []
 
 # %% ../nbs/99_all.ipynb #713e3896
 from .patchify import patchify, unpatchify, load_sample, show_img
-from .masking import random_masking, block_masking_noise, grid_masking_noise
-from .encoder import get_2d_sincos_pos_embed
-from .model import MaskedAutoencoderViT, create_mae, mae_presets, norm_pix_target, mae_vit_base_patch16, mae_vit_large_patch16, mae_vit_huge_patch14, mae_vit_mini_patch4, mae_vit_tiny_patch4, mae_vit_small_patch4
-from .data import mae_dataloaders, read_fashion_mnist, fashion_mnist_test, denormalize, read_images
-from .checkpoints import load_mae_checkpoint, read_checkpoint, read_encoder, vit_from_checkpoint, create_vit, adapt_encoder, export_encoder, export_timm, latest_checkpoint, pretrained, attention_maps, mae_from_checkpoint, read_mae, save_hf_vitmae, hf_vitmae_to_mae, mae_to_hf_vitmae
+from .masking import random_masking
+from .model import MaskedAutoencoderViT, create_mae, mae_presets
+from .data import mae_dataloaders, read_fashion_mnist, denormalize, read_images
+from .checkpoints import (pretrained, mae_from_checkpoint, vit_from_checkpoint, load_mae_checkpoint, export_encoder,
+                                export_timm, save_hf_vitmae, attention_maps)
 from .train import RunConfig, evaluate, read_results
-from .pretrain import PretrainConfig, pretrain, show_reconstructions, reconstruction_ratio, plot_loss_curve, reconstruct_files
-from .linprobe import LinProbeConfig, linprobe, pooled_features, probe_top1
+from .pretrain import PretrainConfig, pretrain, show_reconstructions, reconstruction_ratio, reconstruct_files
+from .linprobe import LinProbeConfig, linprobe
 from .finetune import FinetuneConfig, finetune, tune_last_blocks
 from .transfer import TransferConfig, transfer
-from .experiments import run_stage, stage_key, accuracy_on_test_set
+from .experiments import accuracy_on_test_set
 from .ablations import AblationConfig, experiment, run_grid, read_ablations, plot_ablations, show_targets
 
 # %% ../nbs/99_all.ipynb #bda1be6b
-__all__ = ['patchify', 'unpatchify', 'load_sample', 'show_img',
-           'random_masking', 'block_masking_noise', 'grid_masking_noise',
-           'get_2d_sincos_pos_embed',
-           'MaskedAutoencoderViT', 'create_mae', 'mae_presets', 'norm_pix_target', 'mae_vit_base_patch16', 'mae_vit_large_patch16', 'mae_vit_huge_patch14', 'mae_vit_mini_patch4', 'mae_vit_tiny_patch4', 'mae_vit_small_patch4',
-           'mae_dataloaders', 'read_fashion_mnist', 'fashion_mnist_test', 'denormalize', 'read_images',
-           'load_mae_checkpoint', 'read_checkpoint', 'read_encoder', 'vit_from_checkpoint', 'create_vit', 'adapt_encoder', 'export_encoder', 'export_timm', 'latest_checkpoint', 'pretrained', 'attention_maps',
-           'mae_from_checkpoint', 'read_mae', 'save_hf_vitmae', 'hf_vitmae_to_mae', 'mae_to_hf_vitmae',
+__all__ = ['patchify', 'unpatchify', 'load_sample', 'show_img', 'random_masking',
+           'MaskedAutoencoderViT', 'create_mae', 'mae_presets',
+           'mae_dataloaders', 'read_fashion_mnist', 'denormalize', 'read_images',
+           'pretrained', 'mae_from_checkpoint', 'vit_from_checkpoint', 'load_mae_checkpoint', 'export_encoder', 'export_timm',
+           'save_hf_vitmae', 'attention_maps',
            'RunConfig', 'evaluate', 'read_results',
-           'PretrainConfig', 'pretrain', 'show_reconstructions', 'reconstruction_ratio', 'plot_loss_curve', 'reconstruct_files',
-           'LinProbeConfig', 'linprobe', 'pooled_features', 'probe_top1',
-           'FinetuneConfig', 'finetune', 'tune_last_blocks',
-           'TransferConfig', 'transfer',
-           'run_stage', 'stage_key', 'accuracy_on_test_set',
+           'PretrainConfig', 'pretrain', 'show_reconstructions', 'reconstruction_ratio', 'reconstruct_files',
+           'LinProbeConfig', 'linprobe', 'FinetuneConfig', 'finetune', 'tune_last_blocks', 'TransferConfig', 'transfer',
+           'accuracy_on_test_set',
            'AblationConfig', 'experiment', 'run_grid', 'read_ablations', 'plot_ablations', 'show_targets']
