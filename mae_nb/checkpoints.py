@@ -405,7 +405,7 @@ def read_mae(checkpoint, # a full MAE: a `mae-nb` pretraining checkpoint or run 
     if isinstance(cfg, dict) and cfg.get('preset') in mae_presets:  # a mae-nb pretraining checkpoint: its own settings
         kw = {**mae_presets[cfg['preset']], **cfg.get('model_kwargs', {}), 'norm_pix_loss': cfg.get('norm_pix_loss', False)}
         if cfg.get('img_size'): kw['img_size'] = cfg['img_size']
-        stats = data_stats(cfg.get('source'), kw.get('in_chans', 3))
+        stats = ck.get('stats') or data_stats(cfg.get('source'), kw.get('in_chans', 3))  # recorded since 2026-12; before, from `source`
     elif isinstance(ck.get('arch'), dict): kw, stats = dict(ck['arch']), ck.get('stats') or imagenet_stats  # Hugging Face
     else:  # the official files: the architecture from the shapes, the heads from the preset of that width; ImageNet's statistics
         _, arch = read_encoder(ck, model_kwargs.get('num_heads'))
@@ -488,7 +488,7 @@ def export_timm(checkpoint:str|Path|dict, # any MAE checkpoint `read_encoder` re
     path = Path(path)
     if path.suffix in ('.pth', '.pt', '.bin'): save_atomic(vit.state_dict(), path); return arch
     cfg = ck.get('config') if isinstance(ck.get('config'), dict) else {}
-    stats = data_stats(cfg['source'], arch['in_chans']) if 'source' in cfg else ck.get('stats') or imagenet_stats
+    stats = ck.get('stats') or (data_stats(cfg['source'], arch['in_chans']) if 'source' in cfg else imagenet_stats)
     model = create_model('vit_base_patch16_224', pretrained=False, num_classes=0, **{**arch, 'img_size': list(arch['img_size'])})
     model.load_state_dict(vit.state_dict())
     data = timm_data_cfg(arch, stats)

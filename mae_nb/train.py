@@ -167,9 +167,11 @@ class MAECheckpoint(Callback):
     def save(self, epoch:int, states:list):
         scaler = getattr(self.learn, 'scaler', None)
         path = Path(self.out)/f'checkpoint-{epoch}.pth'
+        stats = getattr(self.dls, 'stats', None)  # the normalisation its data had: readers need not guess it from `source`
         save_atomic({'model': unwrap_model(self.model).state_dict(), 'optimizer': self.opt.opt.state_dict(),
                      'scaler': scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
-                     'epoch': epoch, 'config': self.config, 'rng': states, 'world_size': len(states)}, path)
+                     'epoch': epoch, 'config': self.config, 'rng': states, 'world_size': len(states),
+                     'stats': None if stats is None else [[float(v) for v in s] for s in stats]}, path)
         if not self.keep_all:  # only once the new one is safely written
             for old in Path(self.out).glob('checkpoint-*.pth'):
                 if old != path: old.unlink()
