@@ -137,7 +137,7 @@ def variants(args):
 # ---------------------------------------------------------------- checks and measurements
 def check_same_loss(args, names):
     "Same weights (the first variant's state dict loaded into each), same noise: the same loss, raw and normalised targets."
-    from mae_nb.checkpoints import load_mae_checkpoint
+    from mae_nb.weights import load_mae_checkpoint
     losses = {}
     for norm_pix in (False, True):
         torch.manual_seed(0)

@@ -16,15 +16,16 @@ from .patchify import patchify, unpatchify, load_sample, show_img
 from .masking import random_masking
 from .model import MaskedAutoencoderViT, create_mae, mae_presets
 from .data import mae_dataloaders, read_fashion_mnist, denormalize, read_images
-from .checkpoints import (pretrained, mae_from_checkpoint, vit_from_checkpoint, load_mae_checkpoint, export_encoder,
-                                export_timm, save_hf_vitmae, attention_maps)
+from .weights import (pretrained, mae_from_checkpoint, vit_from_checkpoint, load_mae_checkpoint, export_encoder,
+                            export_timm, save_hf_vitmae, attention_maps)
 from .train import RunConfig, evaluate, read_results
 from .pretrain import PretrainConfig, pretrain, show_reconstructions, reconstruction_ratio, reconstruct_files
 from .linprobe import LinProbeConfig, linprobe
 from .finetune import FinetuneConfig, finetune, tune_last_blocks
 from .transfer import TransferConfig, transfer
 from .experiments import accuracy_on_test_set
-from .ablations import AblationConfig, experiment, run_grid, read_ablations, plot_ablations, show_targets
+from .grids import AblationConfig, experiment, run_grid
+from .ablations import read_ablations, plot_ablations, show_targets
 
 # %% ../nbs/99_all.ipynb #bda1be6b
 __all__ = ['patchify', 'unpatchify', 'load_sample', 'show_img', 'random_masking',

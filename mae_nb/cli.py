@@ -30,8 +30,8 @@ from .train import latest_checkpoint, RunFolderBusy
 from .linprobe import LinProbeConfig, linprobe
 from .finetune import FinetuneConfig, finetune
 from .transfer import TransferConfig, transfer
-from .checkpoints import export_timm, save_hf_vitmae
-from .ablations import AblationConfig, experiment
+from .weights import export_timm, save_hf_vitmae
+from .grids import AblationConfig, experiment
 
 # %% ../nbs/98_cli.ipynb #dd965a59
 def _flag(name): return '--' + name.replace('_', '-')

@@ -24,7 +24,7 @@ from functools import partial
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from timm.models.vision_transformer import Block
-from .encoder import get_2d_sincos_pos_embed
+from .patchify import get_2d_sincos_pos_embed
 from .masking import gather_tokens
 
 # %% ../nbs/03_decoder.ipynb #20748998

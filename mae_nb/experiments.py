@@ -27,11 +27,7 @@ import torch
 from fastai.torch_core import num_distrib, rank_distrib
 from .data import mae_dataloaders, FASHION_SOURCES
 from .checkpoints import latest_checkpoint
-from .train import hardware, chosen, evaluate, OBSERVERS
-from .pretrain import PretrainConfig, pretrain
-from .linprobe import LinProbeConfig, linprobe
-from .finetune import FinetuneConfig, finetune
-from .transfer import TransferConfig, transfer
+from .train import RunConfig, hardware, chosen, evaluate, OBSERVERS
 
 # %% ../nbs/12_experiments.ipynb #936520c1
 _WHERE = ('out', 'data_path', 'num_workers', *OBSERVERS)  # where a run reads, writes and logs, not what it computes
@@ -40,18 +36,15 @@ _LATER = {'clip_grad': None, 'augment': 'random_crop'}  # settings added after s
 def stage_key(cfg, upstream:str='') -> str:
     "A short hash of a stage's config (and of the stage it starts from): the same work has the same key."
     d = {k: v for k, v in asdict(cfg).items() if k not in _WHERE and not (k in _LATER and v == _LATER[k])}
-    d['save_every'] = 1 if isinstance(cfg, PretrainConfig) else 10  # how often a stage saves changes nothing it computes: every key hashes the default it was made with
+    d['save_every'] = 1 if cfg.stage == 'pretrain' else 10  # how often a stage saves changes nothing it computes: every key hashes the default it was made with
     if 'checkpoint' in d and d['checkpoint'] is not None: d['checkpoint'] = upstream  # the pretraining, by its key
     return hashlib.sha1((type(cfg).__name__ + json.dumps(d, sort_keys=True, default=str)).encode()).hexdigest()[:12]
 
-_STAGES = {PretrainConfig: ('pretrain', pretrain), LinProbeConfig: ('probe', linprobe), FinetuneConfig: ('finetune', finetune),
-           TransferConfig: ('transfer', transfer)}  # a stage's kind, from its settings' class
-
 def stage_kind(cfg) -> tuple: # (name, the function that runs it)
-    "What kind of stage `cfg` configures: 'pretrain', 'probe', 'finetune' or 'transfer', and its function."
-    if type(cfg) not in _STAGES:
-        raise TypeError(f"a stage is configured by one of {[c.__name__ for c in _STAGES]}, got {type(cfg).__name__}")
-    return _STAGES[type(cfg)]
+    "What kind of stage `cfg` configures: 'pretrain', 'probe', 'finetune' or 'transfer' (its `stage`), and its job (`cfg.run`)."
+    if not (isinstance(cfg, RunConfig) and cfg.stage):
+        raise TypeError(f"a stage is configured by one of PretrainConfig, LinProbeConfig, FinetuneConfig or TransferConfig, got {type(cfg).__name__}")
+    return cfg.stage, cfg.run
 
 # %% ../nbs/12_experiments.ipynb #6dc8bc80
 def accuracy_on_test_set(model:torch.nn.Module, # a classifier of normalised Fashion-MNIST images (a probe or a fine-tuned ViT)
@@ -134,7 +127,7 @@ def _run_stage(cfg, key:str, out:Path, log, test:bool) -> dict:
     resume = True if latest_checkpoint(out) else None
     log(f"  {name} {key}: {'resuming' if resume else 'starting'} ({cfg.epochs} epochs) in {out}")
     t0 = time.time()
-    learn = fn(cfg, resume=resume, **({'figures': False} if name == 'pretrain' else {}))
+    learn = fn(resume=resume, **({'figures': False} if name == 'pretrain' else {}))
     if name == 'pretrain':
         train_loss, valid_loss = map(float, learn.recorder.values[-1][:2])
         rec = dict(train_loss=train_loss, valid_loss=valid_loss, epochs=cfg.epochs, config=asdict(cfg), hardware=hardware(),

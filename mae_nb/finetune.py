@@ -43,7 +43,7 @@ from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedu
                           fit_run, write_result)
 from .precision import Precision, choose_precision, run_precision, mixed_precision
 from .logs import keep_loss_on_device
-from .checkpoints import encoder_weights, create_vit, load_encoder_weights, vit_pools
+from .weights import encoder_weights, create_vit, load_encoder_weights, vit_pools
 
 # %% ../nbs/10_finetune.ipynb #c4cbb85d
 def layer_decay_groups(model:VisionTransformer, weight_decay:float=0.05, layer_decay:float=0.75) -> list:
@@ -167,6 +167,9 @@ class FinetuneConfig(RunConfig):
     num_heads:int|None = None # only for checkpoints whose heads cannot be read (see `read_encoder`)
 
     _positive = ('epochs', 'save_every')  # and `bs`, unless None
+    stage = 'finetune'
+
+    def run(self, **kwargs) -> Learner: "`finetune(self, **kwargs)`."; return finetune(self, **kwargs)
 
     def __post_init__(self):
         if self.global_pool not in vit_pools: raise ValueError(f"global_pool must be one of {vit_pools}, got {self.global_pool!r}")

@@ -46,7 +46,7 @@ from fastai.torch_core import TensorCategory, rank_distrib, set_seed
 from timm.models.vision_transformer import VisionTransformer
 from timm.optim import Lars
 from .data import mae_dataloaders, TensorImageDL
-from .checkpoints import vit_from_checkpoint, vit_pools
+from .weights import vit_from_checkpoint, vit_pools
 from .train import (RunConfig, effective_batch, scaled_lr, mae_schedule, start_run, run_callbacks, fit_run,
                           write_result)
 from .precision import run_precision, mixed_precision, precision_autocast
@@ -138,6 +138,9 @@ class LinProbeConfig(RunConfig):
     cached:bool = False # compute the features once (no augmentation) and train the head on them: much faster
     pixels:bool = False # baseline: the probe on raw pixels instead of encoder features (implies cached)
     num_heads:int|None = None # only for checkpoints whose heads cannot be read (see `read_encoder`)
+    stage = 'probe'
+
+    def run(self, **kwargs) -> Learner: "`linprobe(self, **kwargs)`."; return linprobe(self, **kwargs)
 
     def __post_init__(self):
         if self.pool not in vit_pools + ('patches',): raise ValueError(f"pool must be one of {vit_pools + ('patches',)}, got {self.pool!r}")

@@ -53,7 +53,7 @@ from .masking import gather_tokens
 from .model import create_mae, mae_presets, MaskedAutoencoderViT
 from .data import mae_dataloaders, check_full_batch, to_device_async, read_images, pretrain_augmentation
 from .masking import check_mask_ratio
-from .checkpoints import mae_from_checkpoint
+from .weights import mae_from_checkpoint
 from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, start_run, run_callbacks,
                           fit_run)
 from .precision import Precision, choose_precision, run_precision, mixed_precision, encoder_width
@@ -80,6 +80,9 @@ class PretrainConfig(RunConfig):
     compile_mode:str = 'default' # torch.compile's mode: 'default', 'reduce-overhead' (CUDA graphs), 'max-autotune', ...
     keep_all:bool = False # keep every checkpoint written; by default only the newest stays
     _positive = ('epochs', 'bs', 'accum', 'save_every')
+    stage = 'pretrain'
+
+    def run(self, **kwargs) -> Learner: "`pretrain(self, **kwargs)`."; return pretrain(self, **kwargs)
 
     def __post_init__(self):
         super().__post_init__()

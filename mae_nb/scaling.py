@@ -36,7 +36,8 @@ import torch
 import matplotlib.pyplot as plt
 from torch.utils.flop_counter import FlopCounterMode
 from .model import create_mae
-from .ablations import Budget, BUDGETS, cell_stats, verdict
+from .grids import Budget, BUDGETS
+from .ablations import cell_stats, verdict
 
 # %% ../nbs/14_scaling.ipynb #a398f00f
 ARMS = ('mae', 'scratch', 'scratch long')  # the scaling grid's arms, as its cell labels end

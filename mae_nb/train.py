@@ -74,6 +74,11 @@ class RunConfig:
     tensorboard:bool = False # log the losses, lr and metrics to TensorBoard in `out/tensorboard` (fastai's `TensorBoardCallback`)
     wandb:bool = False # log to Weights & Biases (fastai's `WandbCallback`): offline in `out/wandb` unless WANDB_MODE=online
     _positive = ('epochs', 'bs', 'save_every')  # the settings that must be positive integers
+    stage = ''  # the job these settings configure ('pretrain', 'probe', 'finetune', 'transfer'), named by each job's settings
+
+    def run(self, **kwargs):
+        "Run the job these settings configure, e.g. `pretrain(self, **kwargs)`: each job's settings say which."
+        raise TypeError(f"{type(self).__name__} configures no job: use a job's settings, e.g. `PretrainConfig`")
 
     def __post_init__(self):
         if self.preset not in mae_presets: raise ValueError(f"unknown preset {self.preset!r}; expected one of {list(mae_presets)}")

@@ -26,7 +26,7 @@ from fastai.learner import Learner
 from .data import mae_dataloaders
 from .distributed import local_device
 from fastai.torch_core import rank_distrib
-from .checkpoints import read_encoder, create_vit, load_encoder_weights, adapt_encoder
+from .weights import read_encoder, create_vit, load_encoder_weights, adapt_encoder
 from .finetune import FinetuneConfig, finetune
 
 # %% ../nbs/11_transfer.ipynb #f1772ab7
@@ -56,6 +56,9 @@ class TransferConfig(FinetuneConfig):
     img_size:int|None = None # the new image size; default: the data's (28 for Fashion-MNIST, a folder's typical side up to 224)
     in_chans:int|None = None # the new channel count; default: the data's (1 for Fashion-MNIST, a folder's own: 1 if all grey)
     out:str = 'runs/transfer'
+    stage = 'transfer'
+
+    def run(self, **kwargs) -> Learner: "`transfer(self, **kwargs)`."; return transfer(self, **kwargs)
 
 def transfer(cfg:TransferConfig|None=None, resume:str|Path|bool|None=None, cbs=None, **kwargs) -> Learner:
     "Fine-tune `cfg.checkpoint` on data of another image size or channel count; returns the `Learner`."

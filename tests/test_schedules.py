@@ -3,7 +3,7 @@ import pytest, torch
 from fastai.callback.schedule import ParamScheduler
 from mae_nb.data import mae_dataloaders
 from mae_nb.model import create_mae
-from mae_nb.checkpoints import create_vit
+from mae_nb.weights import create_vit
 from mae_nb.pretrain import PretrainConfig, mae_learner
 from mae_nb.linprobe import LinProbeConfig, linprobe_learner
 from mae_nb.finetune import FinetuneConfig, finetune_learner

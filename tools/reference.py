@@ -62,7 +62,7 @@ ASSET = ROOT/'mae_nb'/'assets'/'mae_fashion_mnist.pth'
 def fp16_check(ck:dict, half:dict) -> dict:
     "What storing the weights in fp16 changes: features and reconstruction of the 5,000 held-out images, fp32 vs fp16 weights."
     from mae_nb.model import create_mae
-    from mae_nb.checkpoints import vit_from_checkpoint
+    from mae_nb.weights import vit_from_checkpoint
     from mae_nb.linprobe import pooled_features
     cfg = PretrainConfig(**{k: v for k, v in ck['config'].items()})
     dls = mae_dataloaders(cfg.source, bs=500, augment=False, seed=0)
@@ -111,7 +111,7 @@ def describe(prov:dict, cfg:dict):
 def figure():
     "The paper's Fig. 2 from the shipped weights: test images (the sample's), original | masked | reconstruction | + visible."
     import matplotlib; matplotlib.use('Agg')
-    from mae_nb.checkpoints import pretrained
+    from mae_nb.weights import pretrained
     from mae_nb.data import FASHION_MNIST_STATS
     from mae_nb.patchify import load_sample
     from mae_nb.pretrain import show_reconstructions

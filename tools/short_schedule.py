@@ -95,7 +95,7 @@ def pixels():
 def probe(epoch:int, checkpoint:str|None):
     "Add the probe of a checkpoint (or, without one, of a fresh MAE initialisation) to the curve as `epoch`."
     from mae_nb.linprobe import pooled_features
-    from mae_nb.checkpoints import vit_from_checkpoint
+    from mae_nb.weights import vit_from_checkpoint
     from mae_nb.model import create_mae
     t0 = time.time()
     if checkpoint: sd = torch.load(checkpoint, weights_only=True)['model']
