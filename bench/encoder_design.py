@@ -47,7 +47,7 @@ def _peak_mb(device, before):
 def epoch_child(design:str, smoke:bool) -> dict:
     "One pretraining epoch of the 64-wide preset on full Fashion-MNIST (a slice of the sample with --smoke)."
     from fastai.callback.core import Callback
-    from mae_nb.data import mae_dataloaders
+    from mae_nb.loaders import mae_dataloaders
     from mae_nb.model import create_mae
     from mae_nb.pretrain import PretrainConfig, mae_learner
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')

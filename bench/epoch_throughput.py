@@ -15,7 +15,7 @@ included) and report its wall time.
 import argparse, json, os, platform, tempfile, time
 import torch
 from fastai.callback.core import Callback, CancelFitException
-from mae_nb.data import mae_dataloaders
+from mae_nb.loaders import mae_dataloaders
 from mae_nb.model import create_mae
 from mae_nb.pretrain import PretrainConfig, mae_learner, mae_param_groups, pretrain
 from mae_nb.train import mae_adamw

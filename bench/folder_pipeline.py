@@ -21,7 +21,8 @@ from fastai.data.transforms import IntToFloatTensor, Normalize, RandomSplitter, 
 from fastai.vision.core import PILImage, imagenet_stats
 from fastai.vision.data import ImageBlock
 from fastai.vision.augment import Resize, ResizeMethod, CropPad
-from mae_nb.data import mae_dataloaders, RandomResizedCropFlip, ResizeBatch
+from mae_nb.data import RandomResizedCropFlip, ResizeBatch
+from mae_nb.loaders import mae_dataloaders
 from mae_nb.train import hardware
 
 

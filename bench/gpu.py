@@ -74,7 +74,7 @@ def model_only(preset, img_size, in_chans, bs, steps, warmup, device, compile, m
 def end_to_end(preset, img_size, in_chans, bs, steps, warmup, device, compile, n_images, mode='default'):
     "mae_nb's Learner (all its training callbacks) on uint8 images in host memory; device-side augmentation."
     from fastai.callback.core import Callback, CancelFitException, CancelValidException
-    from mae_nb.data import mae_dataloaders
+    from mae_nb.loaders import mae_dataloaders
     from mae_nb.model import create_mae
     from mae_nb.pretrain import PretrainConfig, mae_learner
     g = torch.Generator().manual_seed(0)

@@ -137,7 +137,7 @@ def variants(args):
 # ---------------------------------------------------------------- checks and measurements
 def check_same_loss(args, names):
     "Same weights (the first variant's state dict loaded into each), same noise: the same loss, raw and normalised targets."
-    from mae_nb.weights import load_mae_checkpoint
+    from mae_nb.weights import mae_from_checkpoint
     losses = {}
     for norm_pix in (False, True):
         torch.manual_seed(0)
@@ -145,7 +145,7 @@ def check_same_loss(args, names):
         sd = runs[names[0]].model.state_dict()
         imgs, noise = torch.randn(2, 3, args.img_size, args.img_size), torch.rand(2, runs[names[0]].model.num_patches)
         for n, r in runs.items():
-            if isinstance(r, Ours): load_mae_checkpoint(r.model, sd)
+            if isinstance(r, Ours): mae_from_checkpoint(sd, model=r.model)
             else: r.model.load_state_dict(sd)
             with torch.no_grad(): losses[f'{n}, norm_pix_loss={norm_pix}'] = l = r.loss(imgs, noise)[0].item()
             ref = losses[f'{names[0]}, norm_pix_loss={norm_pix}']

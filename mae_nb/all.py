@@ -15,11 +15,13 @@ __all__ = []
 from .patchify import patchify, unpatchify, load_sample, show_img
 from .masking import random_masking
 from .model import MaskedAutoencoderViT, create_mae, mae_presets
-from .data import mae_dataloaders, read_fashion_mnist, denormalize, read_images
-from .weights import (pretrained, mae_from_checkpoint, vit_from_checkpoint, load_mae_checkpoint, export_encoder,
+from .data import read_fashion_mnist, denormalize
+from .loaders import mae_dataloaders, read_images
+from .weights import (pretrained, mae_from_checkpoint, vit_from_checkpoint, export_encoder,
                             export_timm, save_hf_vitmae, attention_maps)
 from .train import RunConfig, evaluate, read_results
-from .pretrain import PretrainConfig, pretrain, show_reconstructions, reconstruction_ratio, reconstruct_files
+from .pretrain import PretrainConfig, pretrain, reconstruct_files
+from .reconstructions import show_reconstructions, reconstruction_ratio
 from .linprobe import LinProbeConfig, linprobe
 from .finetune import FinetuneConfig, finetune, tune_last_blocks
 from .transfer import TransferConfig, transfer
@@ -31,7 +33,7 @@ from .ablations import read_ablations, plot_ablations, show_targets
 __all__ = ['patchify', 'unpatchify', 'load_sample', 'show_img', 'random_masking',
            'MaskedAutoencoderViT', 'create_mae', 'mae_presets',
            'mae_dataloaders', 'read_fashion_mnist', 'denormalize', 'read_images',
-           'pretrained', 'mae_from_checkpoint', 'vit_from_checkpoint', 'load_mae_checkpoint', 'export_encoder', 'export_timm',
+           'pretrained', 'mae_from_checkpoint', 'vit_from_checkpoint', 'export_encoder', 'export_timm',
            'save_hf_vitmae', 'attention_maps',
            'RunConfig', 'evaluate', 'read_results',
            'PretrainConfig', 'pretrain', 'show_reconstructions', 'reconstruction_ratio', 'reconstruct_files',

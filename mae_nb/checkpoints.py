@@ -11,8 +11,7 @@ Docs: https://mae-nb.github.io/mae_nb/checkpoints.html.md"""
 
 # %% auto #0
 __all__ = ['PRETRAINED', 'save_atomic', 'latest_checkpoint', 'is_pretraining_key', 'key_report', 'pretrained_path',
-           'is_hf_vitmae', 'mae_to_hf_vitmae', 'hf_vitmae_to_mae', 'hf_vitmae_config', 'read_hf_vitmae',
-           'read_checkpoint']
+           'is_hf_vitmae', 'mae_to_hf_vitmae', 'hf_vitmae_to_mae', 'hf_vitmae_config', 'read_checkpoint']
 
 # %% ../nbs/06_checkpoints.ipynb #9059c31e
 import argparse, json, os, shutil
@@ -21,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 import safetensors.torch
-from .patchify import as_pair
+from timm.layers import to_2tuple
 
 # %% ../nbs/06_checkpoints.ipynb #28e4a81d
 def save_atomic(obj, path:Path):
@@ -139,7 +138,7 @@ def hf_vitmae_to_mae(sd:dict) -> dict:
 def hf_vitmae_config(kw:dict) -> dict:
     "A Hugging Face `ViTMAEConfig` (as a dict, for `config.json`) of the `MaskedAutoencoderViT` built with the keyword arguments `kw`."
     D, Dd, r = kw['embed_dim'], kw['decoder_embed_dim'], kw.get('mlp_ratio', 4.)
-    img = as_pair(kw.get('img_size', 224))
+    img = to_2tuple(kw.get('img_size', 224))
     return dict(architectures=['ViTMAEForPreTraining'], model_type='vit_mae', image_size=img[0] if img[0] == img[1] else list(img),
                 patch_size=kw['patch_size'], num_channels=kw.get('in_chans', 3), hidden_size=D, num_hidden_layers=kw['depth'],
                 num_attention_heads=kw['num_heads'], intermediate_size=int(D * r), decoder_hidden_size=Dd,
@@ -158,7 +157,7 @@ def _mae_kwargs_from_hf(cfg:dict) -> dict: # `MaskedAutoencoderViT` keyword argu
 
 _HF_WEIGHTS = ('model.safetensors', 'pytorch_model.bin')
 
-def read_hf_vitmae(folder:str|Path) -> dict:
+def _read_hf_vitmae(folder:str|Path) -> dict:
     "A Hugging Face ViTMAE folder (`config.json` and `model.safetensors` or `pytorch_model.bin`) as a checkpoint dict in our layout."
     folder = Path(folder)
     cfg = json.loads((folder/'config.json').read_text())
@@ -184,7 +183,7 @@ def read_checkpoint(checkpoint):
     path = Path(checkpoint)
     if not path.exists() and str(checkpoint) in PRETRAINED: return _read_pretrained(str(checkpoint))
     if path.is_dir():
-        if (path/'config.json').exists() and any((path/n).exists() for n in _HF_WEIGHTS): return read_hf_vitmae(path)
+        if (path/'config.json').exists() and any((path/n).exists() for n in _HF_WEIGHTS): return _read_hf_vitmae(path)
         found = latest_checkpoint(path)
         if found is None: raise FileNotFoundError(f"expected a checkpoint file, a run folder holding checkpoint-*.pth, "
                                                   f"or a Hugging Face ViTMAE folder, got {path}")

@@ -25,7 +25,8 @@ from pathlib import Path
 import torch.distributed as dist
 from fastcore.docments import docments
 from fastai.torch_core import rank_distrib
-from .pretrain import PretrainConfig, pretrain, reconstruction_ratio, reconstruct_files
+from .pretrain import PretrainConfig, pretrain, reconstruct_files
+from .reconstructions import reconstruction_ratio
 from .train import latest_checkpoint, RunFolderBusy
 from .linprobe import LinProbeConfig, linprobe
 from .finetune import FinetuneConfig, finetune

@@ -21,7 +21,8 @@ from functools import partial
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from timm.models.vision_transformer import Block, PatchEmbed
-from .patchify import check_imgs, as_pair, get_2d_sincos_pos_embed
+from timm.layers import to_2tuple
+from .patchify import check_imgs, get_2d_sincos_pos_embed
 from .masking import random_masking, gather_tokens, block_masking_noise, grid_masking_noise
 
 # %% ../nbs/02_encoder.ipynb #b10e5dd0
@@ -43,7 +44,7 @@ def add_encoder(m:nn.Module, # the model: gets the encoder's parts, under the of
     "Give `m` MAE's ViT encoder: patch embedding, cls token, fixed position embeddings, timm `Block`s, final norm."
     if mask_sampling not in mask_noise_samplers:
         raise ValueError(f"mask_sampling must be one of {list(mask_noise_samplers)}, got {mask_sampling!r}")
-    m.img_size, m.patch_size, m.in_chans, m.mask_sampling = as_pair(img_size), patch_size, in_chans, mask_sampling
+    m.img_size, m.patch_size, m.in_chans, m.mask_sampling = to_2tuple(img_size), patch_size, in_chans, mask_sampling
     m.mask_tokens_in_encoder = mask_tokens_in_encoder
     check_imgs(torch.empty(0, in_chans, *m.img_size), patch_size)  # image size must be a multiple of the patch
     m.patch_embed = PatchEmbed(m.img_size, patch_size, in_chans, embed_dim)

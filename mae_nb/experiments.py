@@ -25,7 +25,8 @@ from dataclasses import asdict
 from pathlib import Path
 import torch
 from fastai.torch_core import num_distrib, rank_distrib
-from .data import mae_dataloaders, FASHION_SOURCES
+from .data import FASHION_SOURCES
+from .loaders import mae_dataloaders
 from .checkpoints import latest_checkpoint
 from .train import RunConfig, hardware, chosen, evaluate, OBSERVERS
 

@@ -38,12 +38,13 @@ from timm.data.mixup import mixup_target
 from timm.models.vision_transformer import VisionTransformer
 from timm.optim import param_groups_layer_decay
 from torchvision.transforms import v2
-from .data import mae_dataloaders, check_full_batch, to_device_async
+from .data import to_device_async
+from .loaders import mae_dataloaders, check_full_batch
 from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, start_run, run_callbacks,
                           fit_run, write_result)
 from .precision import Precision, choose_precision, run_precision, mixed_precision
 from .logs import keep_loss_on_device
-from .weights import encoder_weights, create_vit, load_encoder_weights, vit_pools
+from .weights import read_encoder, create_vit, load_encoder_weights, vit_pools
 
 # %% ../nbs/10_finetune.ipynb #c4cbb85d
 def layer_decay_groups(model:VisionTransformer, weight_decay:float=0.05, layer_decay:float=0.75) -> list:
@@ -235,7 +236,7 @@ def finetune(cfg:FinetuneConfig|None=None, # the run's settings (keyword argumen
     t0 = time.time()
     cfg, ck, start, device = start_run(cfg, resume)
     if model is None:
-        sd, arch = encoder_weights(cfg.checkpoint, cfg.num_heads, cfg.preset, cfg.model_kwargs)
+        sd, arch = read_encoder(cfg.checkpoint, cfg.num_heads, preset=cfg.preset, model_kwargs=cfg.model_kwargs)
         img_size, in_chans = arch['img_size'], arch['in_chans']
     else: img_size, in_chans = model.patch_embed.img_size, model.patch_embed.proj.in_channels
     if img_size[0] != img_size[1]: raise ValueError(f"the data loaders make square images; this model takes {img_size}")

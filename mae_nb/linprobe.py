@@ -45,7 +45,8 @@ from fastai.optimizer import OptimWrapper
 from fastai.torch_core import TensorCategory, rank_distrib, set_seed
 from timm.models.vision_transformer import VisionTransformer
 from timm.optim import Lars
-from .data import mae_dataloaders, TensorImageDL
+from .data import TensorImageDL
+from .loaders import mae_dataloaders
 from .weights import vit_from_checkpoint, vit_pools
 from .train import (RunConfig, effective_batch, scaled_lr, mae_schedule, start_run, run_callbacks, fit_run,
                           write_result)

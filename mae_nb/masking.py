@@ -28,7 +28,7 @@ __all__ = ['check_mask_ratio', 'gather_tokens', 'random_masking', 'block_masking
 # %% ../nbs/01_masking.ipynb #d2847a28
 import math, torch
 from torch import Tensor
-from .patchify import shape_of, as_pair
+from timm.layers import to_2tuple
 
 # %% ../nbs/01_masking.ipynb #5a851b32
 def check_mask_ratio(mask_ratio:float, L:int):
@@ -56,7 +56,7 @@ def random_masking(x:Tensor, # tokens `(N, L, D)`
     len_keep = int(L * (1 - mask_ratio))
     if noise is None: noise = torch.rand(N, L, device=x.device)
     elif not isinstance(noise, Tensor) or noise.shape != (N, L):
-        raise ValueError(f"noise must have shape (N, L) = {(N, L)}, got {shape_of(noise)}")
+        raise ValueError(f"noise must have shape (N, L) = {(N, L)}, got {tuple(noise.shape) if isinstance(noise, Tensor) else type(noise).__name__}")
     ids_shuffle = torch.argsort(noise, dim=1)  # ascending: small noise is kept
     ids_restore = torch.argsort(ids_shuffle, dim=1)
     ids_keep = ids_shuffle[:, :len_keep]
@@ -74,7 +74,7 @@ def block_masking_noise(N:int, # batch size
                         aspect:tuple=(0.3, 1/0.3), # range of block height/width, sampled log-uniformly
                         generator:torch.Generator|None=None, device=None) -> Tensor:
     "Noise `(N, h*w)` for `random_masking` that removes rectangular blocks of patches (block-wise masking)."
-    h, w = as_pair(grid_size); L = h * w
+    h, w = to_2tuple(grid_size); L = h * w
     check_mask_ratio(mask_ratio, L)
     target = _num_removed(L, mask_ratio)
     min_block = min_block or max(1, round(0.08 * L))
@@ -97,7 +97,7 @@ def grid_masking_noise(N:int, # batch size
                        mask_ratio:float=0.75, # fraction of patches removed
                        generator:torch.Generator|None=None, device=None) -> Tensor:
     "Noise `(N, h*w)` for `random_masking` that keeps one patch in every s×s cell, s = round(1/sqrt(1-mask_ratio))."
-    h, w = as_pair(grid_size)
+    h, w = to_2tuple(grid_size)
     check_mask_ratio(mask_ratio, h * w)
     s = max(1, round((1 - mask_ratio) ** -0.5))  # 75% -> s = 2: one patch of every 2×2 cell, as in the paper
     rows, cols = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')

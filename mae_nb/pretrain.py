@@ -28,37 +28,34 @@ Docs: https://mae-nb.github.io/mae_nb/pretrain.html.md"""
 
 # %% auto #0
 __all__ = ['no_weight_decay', 'PretrainConfig', 'mae_param_groups', 'mae_loss', 'NonFiniteLossError', 'MAETrainer',
-           'visible_patch_stats', 'reconstruct', 'show_reconstructions', 'plot_loss_curve', 'reconstruction_note',
-           'reconstruct_files', 'reconstruction_errors', 'ReconstructionRatio', 'reconstruction_ratio',
-           'use_fused_attention', 'EagerEvaluation', 'compiles', 'mae_learner', 'pretrain']
+           'reconstruct_files', 'use_fused_attention', 'EagerEvaluation', 'compiles', 'mae_learner', 'pretrain']
 
 # %% ../nbs/08_pretrain.ipynb #d3d23cfa
-import csv, warnings
+import warnings
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 import torch, torch.nn as nn, torch.distributed as dist
 import matplotlib.pyplot as plt
-from torch import Tensor
 from fastcore.basics import store_attr
-from fastai.learner import Learner, Metric
+from fastai.learner import Learner
 from fastai.callback.core import Callback
 from fastai.callback.training import GradientAccumulation
 from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import num_distrib, rank_distrib
 from timm.optim import param_groups_weight_decay
 from timm.layers import Attention
-from .patchify import patchify, unpatchify, show_img
-from .masking import gather_tokens
 from .model import create_mae, mae_presets, MaskedAutoencoderViT
-from .data import mae_dataloaders, check_full_batch, to_device_async, read_images, pretrain_augmentation
+from .data import to_device_async, pretrain_augmentation
+from .loaders import mae_dataloaders, check_full_batch, read_images
 from .masking import check_mask_ratio
 from .weights import mae_from_checkpoint
 from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, start_run, run_callbacks,
                           fit_run)
 from .precision import Precision, choose_precision, run_precision, mixed_precision, encoder_width
-from .distributed import unwrap_model, sum_over_processes
-from .logs import LazyProgressCallback, keep_loss_on_device, read_step_log
+from .distributed import unwrap_model
+from .logs import LazyProgressCallback, keep_loss_on_device, plot_loss_curve
+from .reconstructions import show_reconstructions, reconstruction_note, ReconstructionRatio
 
 # %% ../nbs/08_pretrain.ipynb #39e5d1c8
 _cuda_graph_modes = ('reduce-overhead', 'max-autotune')  # torch.compile modes that capture CUDA graphs
@@ -151,67 +148,7 @@ class MAETrainer(Callback):
         raise NonFiniteLossError(f"non-finite loss ({self.bad_loss.item()}) at epoch {self.epoch}, iteration {i} "
                                  f"(optimizer step {self.epoch * self.n_iter + i}); {stop}")
 
-# %% ../nbs/08_pretrain.ipynb #12692cf4
-def visible_patch_stats(patches:Tensor, # `(N, L, p*p*C)`
-                        mask:Tensor, # `(N, L)`, 1 = removed
-                       ): # (mean, std), each `(N, 1, 1)`
-    "Each patch's mean and standard deviation, averaged over an image's visible patches."
-    vis = (1 - mask)[..., None]
-    mean = (patches.mean(-1, keepdim=True) * vis).sum(1, keepdim=True) / vis.sum(1, keepdim=True)
-    std = ((patches.var(-1, keepdim=True) + 1e-6).sqrt() * vis).sum(1, keepdim=True) / vis.sum(1, keepdim=True)
-    return mean, std
-
-@torch.no_grad()
-def reconstruct(model:MaskedAutoencoderViT, x:Tensor, mask_ratio:float=0.75, noise:Tensor|None=None):
-    "Run `model` on normalised images `x`; return (masked input, reconstruction, reconstruction + visible, mask), all images like `x`."
-    model = unwrap_model(model).eval()
-    with torch.compiler.set_stance('force_eager'): _, pred, mask = model(x, mask_ratio, noise)
-    target = patchify(x, model.patch_size)
-    if model.norm_pix_loss:  # un-normalise with the visible patches' statistics only
-        mean, std = visible_patch_stats(target, mask)
-        pred = pred * std + mean
-    m = mask[..., None]
-    fold = partial(unpatchify, patch_size=model.patch_size, grid_size=model.grid_size)
-    return fold(target * (1 - m)), fold(pred), fold(target * (1 - m) + pred * m), fold(m.expand_as(target))
-
-# %% ../nbs/08_pretrain.ipynb #3f262252
-def show_reconstructions(model, x:Tensor, stats, mask_ratio:float=0.75, seed:int=0, titles=True):
-    "The paper's figure: original | masked | reconstruction | reconstruction + visible, one row per image."
-    noise = torch.rand(len(x), unwrap_model(model).num_patches, generator=torch.Generator().manual_seed(seed)).to(x.device)
-    masked, rec, rec_vis, grey = reconstruct(model, x, mask_ratio, noise)
-    mean, std = (torch.as_tensor(s, device=x.device).view(1, -1, 1, 1) for s in stats)
-    denorm = lambda t: (t * std + mean).clamp(0, 1).cpu()
-    grey = grey.cpu()  # 1 on removed pixels
-    cols = [denorm(x), denorm(masked) * (1 - grey) + 0.5 * grey, denorm(rec), denorm(rec_vis)]
-    fig, axs = plt.subplots(len(x), 4, figsize=(4 * 1.4, len(x) * 1.4), squeeze=False)
-    for i in range(len(x)):
-        for j, (col, name) in enumerate(zip(cols, ['original', f'masked {mask_ratio:.0%}', 'reconstruction', '+ visible'])):
-            show_img(col[i], axs[i, j], name if (titles and i == 0) else None)
-    fig.tight_layout()
-    return fig
-
-def plot_loss_curve(step_log:Path, epoch_log:Path|None=None):
-    "Training loss per step (and validation loss per epoch) with the lr schedule."
-    log = read_step_log(step_log)
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
-    ax.plot(log['step'], log['loss'], lw=0.8, label='train (per step)')
-    if epoch_log is not None and Path(epoch_log).exists():
-        with open(epoch_log) as f: rows = [r for r in csv.DictReader(f) if r.get('valid_loss') not in (None, '', 'None')]
-        steps_per_epoch = max(log['iter']) + 1
-        ax.plot([(int(r['epoch']) + 1) * steps_per_epoch for r in rows], [float(r['valid_loss']) for r in rows], 'o-', label='valid (per epoch)')
-    ax.set_xlabel('optimizer step'); ax.set_ylabel('loss'); ax.legend(loc='upper right', fontsize=8)
-    ax2 = ax.twinx(); ax2.plot(log['step'], log['lr'], c='gray', lw=0.8, ls=':'); ax2.set_ylabel('lr', color='gray')
-    fig.tight_layout()
-    return fig
-
 # %% ../nbs/08_pretrain.ipynb #d047f5dd
-def reconstruction_note(model:MaskedAutoencoderViT, stats) -> str:
-    "What a reconstruction figure's un-normalisation uses, in words."
-    if model.norm_pix_loss: return ("norm_pix_loss: each removed patch is predicted in units of its own mean and std, which the model "
-                                    "never sees; shown with the mean and std of the visible patches of the same image")
-    fmt = lambda v: '(' + ', '.join(f'{x:.3f}' for x in v) + ')'
-    return f"pixel targets: un-normalised with the training data's mean {fmt(stats[0])} and std {fmt(stats[1])}"
-
 def reconstruct_files(checkpoint, # any full MAE checkpoint (see `mae_from_checkpoint`)
                       images, # image files, or folders of them
                       out:str|Path|None=None, # also write the figure here (e.g. `fig.png`)
@@ -231,70 +168,6 @@ def reconstruct_files(checkpoint, # any full MAE checkpoint (see `mae_from_check
     fig.text(0.01, 0, text, fontsize=6, va='top', wrap=True)
     if out is not None: fig.savefig(out, dpi=100, bbox_inches='tight')
     return fig
-
-# %% ../nbs/08_pretrain.ipynb #f5168b46
-@torch.no_grad()
-def reconstruction_errors(model:MaskedAutoencoderViT,
-                          x:Tensor, # normalised images `(N, C, H, W)`
-                          pred:Tensor, # the model's prediction: every patch `(N, L, p*p*C)` or the removed ones `(N, L_removed, p*p*C)`
-                          mask:Tensor, # `(N, L)`, 1 = removed
-                          stats, # (mean, std) per channel of the normalisation (`dls.stats`)
-                         ) -> Tensor: # `[model's, fill's, pixel count]`: summed squared errors over the removed pixels
-    "Squared errors on [0, 1] over the removed pixels: the reconstruction's, and those of the visible-mean fill."
-    model = unwrap_model(model)
-    L, C = mask.shape[1], x.shape[1]
-    n_removed = int(mask[0].sum()) if pred.shape[1] == L else pred.shape[1]  # a host read only when it must
-    ids = mask.argsort(dim=1, stable=True)[:, L - n_removed:]  # the removed patches, in patch order
-    target, pred = patchify(x.float(), model.patch_size), pred.float()
-    if pred.shape[1] == L: pred = gather_tokens(pred, ids)
-    if model.norm_pix_loss:
-        mean, std = visible_patch_stats(target, mask)
-        pred = pred * std + mean
-    m, s = (torch.as_tensor(t, device=x.device, dtype=torch.float32) for t in stats)
-    to01 = lambda t: t.unflatten(-1, (-1, C)) * s + m  # `(N, M, p*p, C)` on [0, 1]; a patch's channel is its last index
-    pixels, truth, rec = to01(target), to01(gather_tokens(target, ids)), to01(pred).clamp(0, 1)
-    vis = (1 - mask)[..., None, None]
-    fill = (pixels * vis).sum((1, 2), keepdim=True) / (vis.sum(1, keepdim=True) * pixels.shape[2])  # `(N, 1, 1, C)`
-    return torch.stack([((rec - truth) ** 2).sum(), ((fill - truth) ** 2).sum(), torch.full((), float(truth.numel()), device=x.device)])
-
-# %% ../nbs/08_pretrain.ipynb #a47170f4
-class ReconstructionRatio(Metric):
-    "Validation metric `recon_ratio`: the removed pixels' MSE of the reconstruction over that of the visible-mean fill."
-    def __init__(self, stats): self.stats = self.on_device = stats
-    def reset(self): self.total = None
-    def accumulate(self, learn):
-        _, pred, mask = learn.pred
-        x = learn.xb[0]
-        if getattr(self.on_device[0], 'device', None) != x.device:  # once, not every batch
-            self.on_device = tuple(torch.as_tensor(s, dtype=torch.float32).to(x.device) for s in self.stats)
-        err = reconstruction_errors(learn.model, x, pred, mask, self.on_device)
-        self.total = err if self.total is None else self.total + err
-    @property
-    def value(self): # read once an epoch; in a data-parallel run, over every process's shard
-        if self.total is None: return None
-        mse, fill_mse, _ = sum_over_processes(self.total).tolist()
-        return mse / fill_mse
-    @property
-    def name(self): return 'recon_ratio'
-
-# %% ../nbs/08_pretrain.ipynb #a0cbe0dd
-@torch.no_grad()
-def reconstruction_ratio(model:MaskedAutoencoderViT,
-                         dl, # a loader of (normalised images, ...), e.g. `dls.valid`
-                         stats, # (mean, std) per channel of the normalisation (`dls.stats`)
-                         mask_ratio:float=0.75,
-                         seed:int=0, # the masks of batch i come from seed + i, as validation's do (`MAETrainer`)
-                        ) -> dict: # mse, fill_mse, ratio
-    "The removed pixels' MSE on [0, 1] of `model`'s reconstructions of `dl`, against the visible-mean fill, and their ratio."
-    model = unwrap_model(model).eval()
-    total = 0.
-    with torch.compiler.set_stance('force_eager'):
-        for i, (x, *_) in enumerate(dl):
-            noise = model.mask_noise(len(x), mask_ratio, generator=torch.Generator().manual_seed(seed + i), device=x.device)
-            _, pred, mask = model(x, mask_ratio, noise, False)
-            total = total + reconstruction_errors(model, x, pred, mask, stats)
-    mse, fill_mse, n = total.tolist()
-    return dict(mse=mse / n, fill_mse=fill_mse / n, ratio=mse / fill_mse)
 
 # %% ../nbs/08_pretrain.ipynb #d74d1665
 def use_fused_attention(model:nn.Module, fused:bool) -> nn.Module:

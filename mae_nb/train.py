@@ -1,10 +1,9 @@
 """What every training run shares: its settings, the learning rate and its schedule, AdamW, checkpoints that resume exactly, its folder, and the result it writes; with the mixed precision, data-parallel training and logs of the three notebooks before.
 
-Pretraining (notebook 08), linear probing (09) and fine-tuning (10) are three recipes for one machine: a fastai
-`Learner` fitted for some epochs, whose run can stop and resume exactly, log every epoch, train on several GPUs or
-CPU processes, and write what it measured. This notebook is that machine, written once, from three parts of its
-own: data-parallel training (`06a_distributed`), mixed precision (`06b_precision`) and the run's logs (`06c_logs`).
-Each stage notebook keeps only its recipe (model, head, optimizer groups, schedule values).
+Pretraining (08), linear probing (09) and fine-tuning (10) are three recipes for one machine: a fastai `Learner`
+fitted for some epochs, whose run stops and resumes exactly, logs every epoch, trains on several GPUs or CPU
+processes (`06a_distributed`) in mixed precision (`06b_precision`) with its logs (`06c_logs`), and writes what it
+measured. This notebook is that machine, written once; each stage notebook keeps only its recipe.
 
 Docs: https://mae-nb.github.io/mae_nb/train.html.md"""
 
@@ -12,9 +11,9 @@ Docs: https://mae-nb.github.io/mae_nb/train.html.md"""
 
 # %% auto #0
 __all__ = ['OBSERVERS', 'check_run_settings', 'RunConfig', 'effective_batch', 'scaled_lr', 'mae_adamw', 'warmup_cosine',
-           'mae_schedule', 'MAECheckpoint', 'load_training_checkpoint', 'resume_run', 'hardware', 'fit_run', 'evaluate',
-           'write_result', 'ClipGradients', 'run_options', 'chosen', 'write_config', 'RunFolderBusy', 'claim_out',
-           'release_out', 'start_run', 'run_callbacks', 'read_results']
+           'mae_schedule', 'MAECheckpoint', 'resume_run', 'hardware', 'fit_run', 'evaluate', 'write_result',
+           'ClipGradients', 'run_options', 'chosen', 'write_config', 'RunFolderBusy', 'claim_out', 'release_out',
+           'start_run', 'run_callbacks', 'read_results']
 
 # %% ../nbs/07_train.ipynb #5b270486
 import fcntl, json, math, os, platform, random, warnings
@@ -74,11 +73,9 @@ class RunConfig:
     tensorboard:bool = False # log the losses, lr and metrics to TensorBoard in `out/tensorboard` (fastai's `TensorBoardCallback`)
     wandb:bool = False # log to Weights & Biases (fastai's `WandbCallback`): offline in `out/wandb` unless WANDB_MODE=online
     _positive = ('epochs', 'bs', 'save_every')  # the settings that must be positive integers
-    stage = ''  # the job these settings configure ('pretrain', 'probe', 'finetune', 'transfer'), named by each job's settings
+    stage = ''  # the job these settings configure ('pretrain', 'probe', 'finetune', 'transfer'); its `run` runs it
 
-    def run(self, **kwargs):
-        "Run the job these settings configure, e.g. `pretrain(self, **kwargs)`: each job's settings say which."
-        raise TypeError(f"{type(self).__name__} configures no job: use a job's settings, e.g. `PretrainConfig`")
+    def run(self, **kwargs): raise TypeError(f"{type(self).__name__} configures no job: use a job's settings, e.g. `PretrainConfig`")
 
     def __post_init__(self):
         if self.preset not in mae_presets: raise ValueError(f"unknown preset {self.preset!r}; expected one of {list(mae_presets)}")
@@ -182,7 +179,7 @@ class MAECheckpoint(Callback):
                 if old != path: old.unlink()
 
 # %% ../nbs/07_train.ipynb #af596e22
-def load_training_checkpoint(path:Path) -> dict:
+def _read_resumable(path:Path) -> dict:
     "A checkpoint written by `MAECheckpoint` (weights only, no arbitrary pickled code)."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}")
@@ -196,7 +193,7 @@ def _newest_readable(out:Path, newest:Path) -> tuple: # (checkpoint, its path): 
     cks = sorted(out.glob('checkpoint-*.pth'), key=lambda p: int(p.stem.split('-')[1]), reverse=True)
     bad = []
     for path in cks:
-        try: ck = load_training_checkpoint(path)
+        try: ck = _read_resumable(path)
         except ValueError as e: bad.append((path.name, str(e))); continue
         if bad: warnings.warn(f"resuming from {path}: the newer {', '.join(n for n, _ in bad)} could not be read "
                               f"(truncated?) and is left as it is; {bad[0][1]}")
@@ -213,7 +210,7 @@ def resume_run(cfg, # a run's settings (a dataclass such as `PretrainConfig`)
     out = Path(cfg.out)
     path = latest_checkpoint(out) if resume is True else Path(resume)
     if path is None: raise FileNotFoundError(f"resume=True but there is no checkpoint-*.pth in {out}")
-    ck, path = _newest_readable(out, path) if resume is True else (load_training_checkpoint(path), path)
+    ck, path = _newest_readable(out, path) if resume is True else (_read_resumable(path), path)
     saved = {k: v for k, v in ck['config'].items() if k not in ('epochs', 'out', *OBSERVERS)}
     given, cfg = cfg, type(cfg)(**{**saved, 'epochs': cfg.epochs, 'out': cfg.out, **{k: getattr(cfg, k) for k in OBSERVERS}})
     differ = [f"{k}={getattr(cfg, k)!r} (not {getattr(given, k)!r})" for k in saved

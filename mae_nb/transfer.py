@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import torch
 from fastai.learner import Learner
-from .data import mae_dataloaders
+from .loaders import mae_dataloaders
 from .distributed import local_device
 from fastai.torch_core import rank_distrib
 from .weights import read_encoder, create_vit, load_encoder_weights, adapt_encoder

@@ -14,7 +14,7 @@ import mae_nb.pretrain as P, mae_nb.train as T
 from mae_nb.distributed import GlooDistributedDL, unwrap_model
 from mae_nb.precision import precision_autocast
 from fastai.callback.core import Callback
-from mae_nb.data import mae_dataloaders
+from mae_nb.loaders import mae_dataloaders
 from mae_nb.linprobe import LinProbeConfig, linprobe
 from mae_nb.finetune import FinetuneConfig, finetune
 from mae_nb.transfer import TransferConfig, transfer

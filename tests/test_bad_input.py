@@ -6,8 +6,8 @@ from unittest import mock
 import numpy as np, pytest, torch
 from PIL import Image
 from mae_nb.patchify import load_sample
-from mae_nb.checkpoints import latest_checkpoint, pretrained_path
-from mae_nb.train import load_training_checkpoint, RunFolderBusy
+from mae_nb.checkpoints import latest_checkpoint, pretrained_path, read_checkpoint
+from mae_nb.train import RunFolderBusy
 from mae_nb.pretrain import pretrain
 from mae_nb.finetune import finetune
 from mae_nb.transfer import transfer
@@ -80,9 +80,9 @@ def test_killed_mid_epoch_then_resumed(tmp_path, sig):
     finally: p.kill()
     assert p.returncode != 0, "the run ended before it could be killed: make its epochs longer"
     assert (out/'checkpoint-1.pth').exists(), "killed before its first checkpoint"
-    assert load_training_checkpoint(latest_checkpoint(out))['epoch'] == 1
+    assert read_checkpoint(latest_checkpoint(out))['epoch'] == 1
     subprocess.run(cmd + ['--resume'], check=True, capture_output=True)
-    assert load_training_checkpoint(latest_checkpoint(out))['epoch'] == 3
+    assert read_checkpoint(latest_checkpoint(out))['epoch'] == 3
     epochs = [l.split(',')[0] for l in (out/'epochs.csv').read_text().splitlines()[1:]]
     assert epochs == ['0', '1', '2'], epochs
 
@@ -99,7 +99,7 @@ def test_two_runs_on_one_out(tmp_path):
             pretrain(out=str(out), **TINY)
         assert p.wait(300) == 0
     finally: p.kill()
-    assert load_training_checkpoint(latest_checkpoint(out))['epoch'] == 2
+    assert read_checkpoint(latest_checkpoint(out))['epoch'] == 2
 
 def test_fresh_run_on_a_finished_runs_folder(tmp_path):
     "A run that does not resume will not overwrite an earlier run's checkpoints."
@@ -123,7 +123,7 @@ def test_disk_full_during_a_save(tmp_path):
     with mock.patch('torch.save', full_disk), pytest.raises(OSError, match=r"could not write .*checkpoint-2.pth .*No space left on device.*untouched"):
         pretrain(out=str(out), **{**TINY, 'epochs': 2})
     assert sorted(f.name for f in out.glob('checkpoint-*')) == ['checkpoint-1.pth']
-    assert load_training_checkpoint(out/'checkpoint-1.pth')['epoch'] == 1
+    assert read_checkpoint(out/'checkpoint-1.pth')['epoch'] == 1
 
 def test_settings_out_of_range(tmp_path, capsys):
     "Each setting out of range stops the command before any work, in one line naming it and the value given."

@@ -38,7 +38,7 @@ def test_public_api():
     ns = {}
     exec('from mae_nb.all import *', ns)
     for name in ['patchify', 'unpatchify', 'load_sample', 'random_masking', 'MaskedAutoencoderViT', 'create_mae', 'mae_presets',
-                 'load_mae_checkpoint', 'mae_dataloaders', 'PretrainConfig', 'pretrain', 'export_encoder', 'LinProbeConfig',
+                 'mae_dataloaders', 'PretrainConfig', 'pretrain', 'export_encoder', 'LinProbeConfig',
                  'linprobe', 'vit_from_checkpoint', 'mae_from_checkpoint', 'pretrained', 'read_results', 'FinetuneConfig',
                  'finetune', 'tune_last_blocks', 'TransferConfig', 'transfer', 'export_timm']:
         assert name in ns, name

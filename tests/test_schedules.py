@@ -1,7 +1,7 @@
 "Each stage's `warmup_epochs` reaches the lr schedule its learner trains with."
 import pytest, torch
 from fastai.callback.schedule import ParamScheduler
-from mae_nb.data import mae_dataloaders
+from mae_nb.loaders import mae_dataloaders
 from mae_nb.model import create_mae
 from mae_nb.weights import create_vit
 from mae_nb.pretrain import PretrainConfig, mae_learner

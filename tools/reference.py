@@ -15,9 +15,10 @@ from pathlib import Path
 import torch
 from fastai.callback.core import Callback
 from mae_nb.checkpoints import latest_checkpoint
-from mae_nb.data import mae_dataloaders
+from mae_nb.loaders import mae_dataloaders
 from mae_nb.linprobe import ProbeCurve
-from mae_nb.pretrain import PretrainConfig, pretrain, reconstruction_ratio
+from mae_nb.pretrain import PretrainConfig, pretrain
+from mae_nb.reconstructions import reconstruction_ratio
 from short_schedule import BASE, CHOSEN, PROBE, machine, probe_loaders
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,7 +115,7 @@ def figure():
     from mae_nb.weights import pretrained
     from mae_nb.data import FASHION_MNIST_STATS
     from mae_nb.patchify import load_sample
-    from mae_nb.pretrain import show_reconstructions
+    from mae_nb.reconstructions import show_reconstructions
     x, y = load_sample('valid')  # 50 test images of each class
     pick = torch.stack([torch.nonzero(y == c)[0, 0] for c in (0, 1, 2, 5, 7, 8, 9)])
     (m,), (s,) = FASHION_MNIST_STATS

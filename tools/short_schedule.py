@@ -15,8 +15,9 @@ The curve writes results/short_schedule/curve/{epochs.csv,probes.json,result.jso
 import argparse, json, os, platform, shutil, time
 from pathlib import Path
 import torch
-from mae_nb.data import mae_dataloaders
-from mae_nb.pretrain import PretrainConfig, pretrain, reconstruction_ratio
+from mae_nb.loaders import mae_dataloaders
+from mae_nb.pretrain import PretrainConfig, pretrain
+from mae_nb.reconstructions import reconstruction_ratio
 from mae_nb.train import latest_checkpoint
 from mae_nb.linprobe import ProbeCurve, probe_top1, _pixels
 
