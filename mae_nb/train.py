@@ -16,7 +16,7 @@ __all__ = ['OBSERVERS', 'check_run_settings', 'RunConfig', 'effective_batch', 's
            'start_run', 'run_callbacks', 'read_results']
 
 # %% ../nbs/07_train.ipynb #5b270486
-import fcntl, json, math, os, platform, random, warnings
+import fcntl, json, math, os, random, warnings
 import yaml
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -32,7 +32,7 @@ from fastai.torch_core import rank_distrib, num_distrib, set_seed
 from .model import mae_presets, check_model_kwargs
 from .checkpoints import save_atomic, latest_checkpoint, read_checkpoint
 from .distributed import unwrap_model, _gather, data_parallel, local_device
-from .precision import DeviceMixedPrecision, Precision, precision_autocast, allow_tf32
+from .precision import DeviceMixedPrecision, Precision, precision_autocast, allow_tf32, cpu_name
 from .logs import StepLogger, EpochLogger, wandb_callback, tensorboard_callback
 
 # %% ../nbs/07_train.ipynb #a7c4934d
@@ -226,9 +226,9 @@ def resume_run(cfg, # a run's settings (a dataclass such as `PretrainConfig`)
 
 # %% ../nbs/07_train.ipynb #b80c66d4
 def hardware() -> str:
-    "The machine a run ran on, in words: the GPU and process count, or the CPU, its cores and threads."
+    "The machine a run ran on, in words: the GPU and process count, or the CPU (its model and native bf16), cores and threads."
     if torch.cuda.is_available(): return f"{torch.cuda.get_device_name()} x{max(num_distrib(), 1)}"
-    return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads, x{max(num_distrib(), 1)} processes"
+    return f"CPU {cpu_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads, x{max(num_distrib(), 1)} processes"
 
 def fit_run(learn:Learner, epochs:int, start:int=0):
     "`learn.fit` from epoch `start`, data-parallel when launched with torchrun or accelerate (`data_parallel`)."

@@ -68,3 +68,8 @@ def test_model_is_whole_wherever_imported_from():
     for module in ('mae_nb.model', 'mae_nb.pretrain', 'mae_nb.all'):
         r = subprocess.run([sys.executable, '-c', MODEL_CHECK.format(module=module)], cwd=ROOT, capture_output=True, text=True)
         assert r.returncode == 0, f"{module}: {r.stderr[-2000:]}"
+
+def test_results_readme_is_current():
+    "results/README.md (machines, dates, thread-hours, targets) must be what the results files say."
+    r = subprocess.run([sys.executable, 'tools/results_readme.py', '--check'], cwd=ROOT)
+    assert r.returncode == 0, "results/README.md is out of date: run `python tools/results_readme.py`"

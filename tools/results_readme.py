@@ -1,0 +1,84 @@
+"""Write `results/README.md`: where and when every committed result was made, what it cost, and the targets met or missed.
+
+    python tools/results_readme.py          # rewrite results/README.md from the results files
+    python tools/results_readme.py --check  # exit 1 if results/README.md is not what the files say (tests/test_repo.py)
+
+The notebooks read the results files for their numbers; the machines, dates and thread-hours behind them are
+gathered here, from the same files, so that neither can go stale: every record that says where it ran (`hardware`
+or `machine`), when (`finished` or `date`) and for how long (`wall_s`) is counted under its folder.
+"""
+import argparse, json, re, sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT, OUT = Path('results'), Path('results/README.md')
+GROUPS = ('ablations/cpu10', 'ablations/cpu', 'ablations/tuning', 'reference/eval', 'reference', 'short_schedule', 'precision')
+WHAT = {'ablations/cpu10': "the paper's ablations and model-size grid at the `cpu10` budget (notebooks 12a, 13, 14)",
+        'ablations/cpu': 'the first, reduced ablation grid (notebook 13)',
+        'ablations/tuning': 'learning rates chosen on the held-out images (notebook 12a)',
+        'reference/eval': "the shipped MAE's evaluations: probes, fine-tuning, few labels, transfer (notebooks 09-11)",
+        'reference': 'the shipped MAE: 100 pretraining epochs (notebook 08)',
+        'short_schedule': 'the short-schedule recipe search and its learning curve (notebook 08)',
+        'precision': 'bf16 against fp32, pretraining to fine-tuning (notebook 08)'}
+TARGETS = [  # (what, results file, metric, target): the paper's numbers our model is held to
+    ('fine-tuned MAE, test top-1 (target 93.5%)', 'reference/eval/ft_mae/result.json', 'test_top1', 0.935),
+    ('linear probe on the cls token, test top-1 (target 88%)', 'reference/eval/lp_token/result.json', 'test_top1', 0.88),
+    ('linear probe on the cls token beats one on raw pixels', 'reference/eval/lp_token/result.json', 'test_top1',
+     'reference/eval/lp_pixels/result.json')]
+
+def _group(p:Path) -> str: return next(g for g in GROUPS if str(p.relative_to(ROOT)).startswith(g + '/'))
+
+def _records():
+    for p in sorted(ROOT.rglob('*.json')):
+        try: r = json.loads(p.read_text())
+        except ValueError: continue
+        if isinstance(r, dict) and (r.get('hardware') or r.get('machine')): yield p, r
+
+def _threads(where:str) -> int: return int(m[1]) if (m := re.search(r'(\d+) threads', where)) else 1
+
+def summary() -> dict: # group -> {'n', 'dates', 'machines', 'thread_h'}
+    out, counted = defaultdict(lambda: dict(n=0, dates=set(), machines=set(), thread_h=None)), set()
+    for p, r in _records():
+        g, where = out[_group(p)], r.get('hardware') or r.get('machine')
+        g['n'] += 1; g['machines'].add(re.sub(r', \d+ threads.*', '', where))
+        if (d := r.get('finished') or r.get('date')): g['dates'].add(d[:10])
+        # a grid cell's stages, each once however many cells share it (or copy it); else the record's own run
+        runs = [(s['key'], s) for s in r['stages'].values()] if isinstance(r.get('stages'), dict) else [(p, r)]
+        for key, run in runs:
+            if key in counted or 'wall_s' not in run: continue
+            counted.add(key)
+            g['thread_h'] = (g['thread_h'] or 0.) + run['wall_s'] * _threads(run.get('hardware') or where) / 3600
+    return out
+
+def _metric(f:str, m:str) -> float: return json.loads((ROOT/f).read_text())[m]
+
+def render() -> str:
+    rows = ['| results | what | records | dates | machines | thread-hours |', '|---|---|---|---|---|---|']
+    s = summary()
+    for g in GROUPS:
+        if g not in s: continue
+        d = sorted(s[g]['dates'])
+        dates = '—' if not d else d[0] if d[0] == d[-1] else f'{d[0]} to {d[-1]}'
+        hours = '—' if s[g]['thread_h'] is None else f"{s[g]['thread_h']:.1f}"
+        rows.append(f"| `results/{g}` | {WHAT[g]} | {s[g]['n']} | {dates} | {'; '.join(sorted(s[g]['machines']))} | {hours} |")
+    total = sum(v['thread_h'] or 0. for v in s.values())
+    targets = ['| target | ours | met |', '|---|---|---|']
+    for what, f, m, t in TARGETS:
+        ours = _metric(f, m)
+        goal = _metric(t, m) if isinstance(t, str) else t
+        targets.append(f"| {what} | {100 * ours:.2f}% (against {100 * goal:.2f}%) | {'yes' if ours > goal else '**no**'} |")
+    return '\n'.join([
+        '# Results: where and when they were made', '',
+        'Every number the notebooks show is read from the files in this folder. This page says which machine made them,',
+        'when, and at what cost, gathered from the same files (`python tools/results_readme.py` writes it; a test checks',
+        'that it is current). "Machines" is the CPU or GPU a record names: records written before 2026-12-06 say only',
+        '"CPU x86_64"; those runs were made on 2-core AMD EPYC machines. A thread-hour is a run\'s wall time times its',
+        'torch threads, counted once per stage however many grid cells share it; "—": the record gives no time.', '', *rows, '', f'In all: {total:.1f} thread-hours.', '',
+        '## Targets', '', 'The shipped MAE (`pretrained(\'fashion_mnist\')`) against the numbers it is held to:', '', *targets, ''])
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0]); ap.add_argument('--check', action='store_true')
+    a = ap.parse_args()
+    text = render()
+    if a.check: sys.exit(0 if OUT.exists() and OUT.read_text() == text else 1)
+    OUT.write_text(text); print(f'wrote {OUT}')
