@@ -26,7 +26,7 @@ import json
 from pathlib import Path
 import matplotlib.pyplot as plt
 from .model import mae_presets
-from .train import read_results
+from .experiments import read_results
 from .grids import BUDGETS, GRIDS, scaling_cells
 
 # %% ../nbs/13_ablations.ipynb #b6891b9e

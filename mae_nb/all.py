@@ -19,13 +19,13 @@ from .data import read_fashion_mnist, denormalize
 from .loaders import mae_dataloaders, read_images
 from .weights import (pretrained, mae_from_checkpoint, vit_from_checkpoint, export_encoder,
                             export_timm, save_hf_vitmae, attention_maps)
-from .train import RunConfig, evaluate, read_results
+from .train import RunConfig, evaluate
 from .pretrain import PretrainConfig, pretrain, reconstruct_files
 from .reconstructions import show_reconstructions, reconstruction_ratio
 from .linprobe import LinProbeConfig, linprobe
 from .finetune import FinetuneConfig, finetune, tune_last_blocks
 from .transfer import TransferConfig, transfer
-from .experiments import accuracy_on_test_set
+from .experiments import accuracy_on_test_set, read_results
 from .grids import AblationConfig, experiment, run_grid
 from .ablations import read_ablations, plot_ablations, show_targets
 

@@ -168,7 +168,7 @@ class FinetuneConfig(RunConfig):
     num_heads:int|None = None # only for checkpoints whose heads cannot be read (see `read_encoder`)
 
     _positive = ('epochs', 'save_every')  # and `bs`, unless None
-    stage = 'finetune'
+    stage = 'finetune'  # warmup: `RunConfig`'s 1/20 of the epochs, the paper's 5 of 100
 
     def run(self, **kwargs) -> Learner: "`finetune(self, **kwargs)`."; return finetune(self, **kwargs)
 
@@ -185,8 +185,6 @@ class FinetuneConfig(RunConfig):
         self.blocks = _check_blocks(self.blocks)  # the depth is checked against the model
         self.betas = tuple(self.betas)
 
-    @property
-    def warmup(self) -> float: return self.epochs / 20 if self.warmup_epochs is None else self.warmup_epochs  # 5 of 100
 
 # %% ../nbs/10_finetune.ipynb #5d4f1a73
 def finetune_learner(dls, model:VisionTransformer, cfg:FinetuneConfig, cbs=None,

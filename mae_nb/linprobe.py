@@ -30,6 +30,7 @@ __all__ = ['probe_head', 'linear_probe_model', 'PatchTokensProbe', 'lars_param_g
 
 # %% ../nbs/09_linear_probe.ipynb #19f9d252
 import json, random, time
+from fractions import Fraction
 import numpy as np
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +141,7 @@ class LinProbeConfig(RunConfig):
     pixels:bool = False # baseline: the probe on raw pixels instead of encoder features (implies cached)
     num_heads:int|None = None # only for checkpoints whose heads cannot be read (see `read_encoder`)
     stage = 'probe'
+    warmup_share = Fraction(1, 9)  # the paper: 10 warmup epochs of 90
 
     def run(self, **kwargs) -> Learner: "`linprobe(self, **kwargs)`."; return linprobe(self, **kwargs)
 
@@ -148,8 +150,6 @@ class LinProbeConfig(RunConfig):
         super().__post_init__()
         if self.pixels: self.cached = True
 
-    @property
-    def warmup(self) -> float: return self.epochs / 9 if self.warmup_epochs is None else self.warmup_epochs  # 10 of 90
 
 # %% ../nbs/09_linear_probe.ipynb #319d9313
 def linprobe_learner(dls, model:nn.Module, cfg:LinProbeConfig, cbs=None) -> Learner:

@@ -78,6 +78,7 @@ class PretrainConfig(RunConfig):
     keep_all:bool = False # keep every checkpoint written; by default only the newest stays
     _positive = ('epochs', 'bs', 'accum', 'save_every')
     stage = 'pretrain'
+    warmup_share, max_warmup = 0.05, 40.  # the paper: 40 warmup epochs of 800, 40 of 1600
 
     def run(self, **kwargs) -> Learner: "`pretrain(self, **kwargs)`."; return pretrain(self, **kwargs)
 
@@ -96,8 +97,6 @@ class PretrainConfig(RunConfig):
                 f"processes ({num_distrib()}): use compile_mode='default' or 'max-autotune-no-cudagraphs'")
         self.betas = tuple(self.betas)
 
-    @property
-    def warmup(self) -> float: return min(40., 0.05 * self.epochs) if self.warmup_epochs is None else self.warmup_epochs  # the paper: 40 of 800
 
 # %% ../nbs/08_pretrain.ipynb #0575a8f0
 no_weight_decay = ('cls_token', 'mask_token', 'pos_embed', 'decoder_pos_embed', 'encoder_mask_token')

@@ -13,10 +13,11 @@ Docs: https://mae-nb.github.io/mae_nb/train.html.md"""
 __all__ = ['OBSERVERS', 'check_run_settings', 'RunConfig', 'effective_batch', 'scaled_lr', 'mae_adamw', 'warmup_cosine',
            'mae_schedule', 'MAECheckpoint', 'resume_run', 'hardware', 'fit_run', 'evaluate', 'write_result',
            'ClipGradients', 'run_options', 'chosen', 'write_config', 'RunFolderBusy', 'claim_out', 'release_out',
-           'start_run', 'run_callbacks', 'read_results']
+           'start_run', 'run_callbacks']
 
 # %% ../nbs/07_train.ipynb #5b270486
 import fcntl, json, math, os, random, warnings
+from fractions import Fraction
 import yaml
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -76,6 +77,14 @@ class RunConfig:
     stage = ''  # the job these settings configure ('pretrain', 'probe', 'finetune', 'transfer'); its `run` runs it
 
     def run(self, **kwargs): raise TypeError(f"{type(self).__name__} configures no job: use a job's settings, e.g. `PretrainConfig`")
+
+    warmup_share, max_warmup = Fraction(1, 20), None  # each stage's default warmup: this share of its epochs, at most this many
+
+    @property
+    def warmup(self) -> float: # epochs of linear warmup: `warmup_epochs` if set, else the stage's share of its epochs
+        if self.warmup_epochs is not None: return self.warmup_epochs
+        w = float(self.warmup_share * self.epochs)
+        return w if self.max_warmup is None else min(self.max_warmup, w)
 
     def __post_init__(self):
         if self.preset not in mae_presets: raise ValueError(f"unknown preset {self.preset!r}; expected one of {list(mae_presets)}")
@@ -337,14 +346,3 @@ def run_callbacks(cfg, ck:dict|None=None, start:int=0, steps:bool=False, keep_al
     write_config(cfg, out, precision)
     return ([MAECheckpoint(out, cfg.save_every, asdict(cfg), ck, keep_all), EpochLogger(out/'epochs.csv', start)] +
             ([StepLogger(out/'steps.csv')] if steps else []) + run_options(cfg))
-
-# %% ../nbs/07_train.ipynb #e68f247a
-def read_results(folder:str|Path='results/reference/eval', # a folder of run folders, each with a `result.json`
-                 names=None, # the runs to read (all by default)
-                ) -> dict: # run name -> its result (top1, valid_loss, config, hardware, wall_s, ...)
-    "The `result.json` of each run under `folder`, as written by `linprobe`, `finetune` and `transfer`."
-    folder = Path(folder)
-    paths = [folder/n/'result.json' for n in names] if names else sorted(folder.glob('*/result.json'))
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing: raise FileNotFoundError(f"no result for {', '.join(missing)}; the command that makes them is in the notebook that reads them")
-    return {p.parent.name: json.loads(p.read_text()) for p in paths}
