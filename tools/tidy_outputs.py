@@ -1,7 +1,7 @@
 """Tidy the outputs of notebooks run by `nbdev-test --save`: figures at most `--width` pixels wide in a 256-colour
 palette, and no progress bars or warnings.
 
-    python tools/tidy_outputs.py nbs/13_ablations.ipynb nbs/14_scaling.ipynb
+    python tools/tidy_outputs.py --width 800 --colors 32 nbs/13_ablations.ipynb nbs/14_scaling.ipynb
 
 `nbdev-test --save` draws figures at twice the pixels of a Jupyter session, and keeps what fastai's progress bars and
 Python's warnings wrote. The plots are lines, markers and text, which a palette holds without visible loss; a figure
@@ -12,11 +12,12 @@ import argparse, base64, io, json, re
 from pathlib import Path
 from PIL import Image
 
-def shrink_png(data:str, width:int) -> str: # base64 PNG in, base64 PNG out
+def shrink_png(data:str, width:int, colors:int=256) -> str: # base64 PNG in, base64 PNG out
     im = Image.open(io.BytesIO(base64.b64decode(data)))
     if im.width > width: im = im.resize((width, round(im.height * width / im.width)), Image.LANCZOS)
     buf = io.BytesIO()
-    im.convert('RGB').quantize(256, method=Image.Quantize.MEDIANCUT).save(buf, 'png', optimize=True)
+    im = im.convert('RGB').quantize(colors, method=Image.Quantize.FASTOCTREE)  # octree keeps a plot's few saturated colours
+    im.save(buf, 'png', optimize=True)
     return base64.b64encode(buf.getvalue()).decode()
 
 def no_bars(text:str) -> str:
@@ -31,7 +32,7 @@ def no_bars(text:str) -> str:
         keep.append(line)
     return '\n'.join(keep)
 
-def tidy_notebook(path:Path, width:int=1000) -> tuple: # (bytes before, bytes after)
+def tidy_notebook(path:Path, width:int=1000, colors:int=256) -> tuple: # (bytes before, bytes after)
     before = path.stat().st_size
     nb = json.loads(path.read_text())
     for cell in nb['cells']:
@@ -44,7 +45,7 @@ def tidy_notebook(path:Path, width:int=1000) -> tuple: # (bytes before, bytes af
         for out in cell.get('outputs', []):
             data = out.get('data', {})
             if 'image/png' in data:
-                new = shrink_png(data['image/png'], width)
+                new = shrink_png(data['image/png'], width, colors)
                 if len(new) < len(data['image/png']): data['image/png'] = new
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
     return before, path.stat().st_size
@@ -53,7 +54,8 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('notebooks', nargs='+', type=Path)
     ap.add_argument('--width', type=int, default=1000, help='the widest a figure may be, in pixels')
+    ap.add_argument('--colors', type=int, default=256, help="the palette's size: 32 holds a line plot's colours")
     a = ap.parse_args()
     for p in a.notebooks:
-        b, s = tidy_notebook(p, a.width)
+        b, s = tidy_notebook(p, a.width, a.colors)
         print(f"{p}: {b / 1024:.0f} KB -> {s / 1024:.0f} KB")
