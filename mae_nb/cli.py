@@ -44,6 +44,7 @@ def add_dataclass_args(parser:argparse.ArgumentParser, cls):
         if is_dataclass(c): docs.update({k: v for k, v in docments(c).items() if v})
     for f in fields(cls):
         default = f.default_factory() if f.default is MISSING else f.default
+        default = getattr(cls, 'defaults', {}).get(f.name, default)  # a stage's own default, where the field leaves it None
         kw = dict(default=default, help=(docs.get(f.name) or f.name).replace('%', '%%'))  # argparse formats help with %
         args = [t for t in typing.get_args(f.type) if t is not type(None)] or [f.type]
         typ = args[0]
@@ -104,6 +105,8 @@ def _read_config(path:str, cls, cmd:str) -> dict:
     except (OSError, yaml.YAMLError) as e: sys.exit(f"mae-nb {cmd}: cannot read the settings file {path}: {e}")
     if not isinstance(given, dict): sys.exit(f"mae-nb {cmd}: {path} should hold settings (name: value), got {type(given).__name__}")
     given.pop('chosen', None)  # the precision the run chose on its machine: another machine chooses its own
+    try: given = cls.upgrade(given) if hasattr(cls, 'upgrade') else given  # settings renamed since it was written
+    except ValueError as e: sys.exit(f"mae-nb {cmd}: {path}: {e}")
     unknown = sorted(set(given) - {f.name for f in fields(cls)})
     if unknown: sys.exit(f"mae-nb {cmd}: {path} has settings {cls.__name__} does not take: {unknown}")
     for f in fields(cls):  # a number, flag or list of the wrong type is named with its file, not only its flag

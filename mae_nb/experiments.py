@@ -37,6 +37,8 @@ _LATER = {'clip_grad': None, 'augment': 'random_crop'}  # settings added after s
 def stage_key(cfg, upstream:str='') -> str:
     "A short hash of a stage's config (and of the stage it starts from): the same work has the same key."
     d = {k: v for k, v in asdict(cfg).items() if k not in _WHERE and not (k in _LATER and v == _LATER[k])}
+    old = {new: o for o, new in cfg.renamed.items()}  # settings renamed or retired since: hashed as they were recorded
+    d = {old.get(k, k): v for k, v in d.items()} | cfg.retired
     d['save_every'] = 1 if cfg.stage == 'pretrain' else 10  # how often a stage saves changes nothing it computes: every key hashes the default it was made with
     if 'checkpoint' in d and d['checkpoint'] is not None: d['checkpoint'] = upstream  # the pretraining, by its key
     return hashlib.sha1((type(cfg).__name__ + json.dumps(d, sort_keys=True, default=str)).encode()).hexdigest()[:12]

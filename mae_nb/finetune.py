@@ -40,7 +40,7 @@ from timm.optim import param_groups_layer_decay
 from torchvision.transforms import v2
 from .data import to_device_async
 from .loaders import mae_dataloaders, check_full_batch
-from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, start_run, run_callbacks,
+from .train import (RunConfig, AdamWSettings, EncoderSettings, effective_batch, scaled_lr, mae_adamw, mae_schedule, start_run, run_callbacks,
                           fit_run, write_result)
 from .precision import Precision, choose_precision, run_precision, mixed_precision
 from .logs import keep_loss_on_device
@@ -144,37 +144,30 @@ PAPER_REGULARISATION = dict(mixup=0.8, cutmix=1.0, rand_augment=True, reprob=0.2
 SHORT_RUN_BASE_LR = 1e-2
 
 @dataclass
-class FinetuneConfig(RunConfig):
-    "Every setting of a (partial) fine-tuning run (`RunConfig`'s and these); defaults follow the paper's ViT-B recipe (§A.1, Table 9)."
-    epochs:int = 100
-    base_lr:float|None = None # None: the paper's 5e-4 for runs of 50 epochs or more, else 1e-2 (`SHORT_RUN_BASE_LR`)
-    out:str = 'runs/finetune'
-    save_every:int = 10
-    preset:str = 'mae_vit_tiny_patch4'
-    checkpoint:str|None = None # the pretrained encoder (file or `mae-nb pretrain` run folder); None: the same ViT from scratch
+class FinetuneConfig(AdamWSettings, EncoderSettings, RunConfig):
+    "Every setting of a (partial) fine-tuning run (`RunConfig`'s, `EncoderSettings`, `AdamWSettings` and these); defaults follow the paper's ViT-B recipe (§A.1, Table 9)."
     blocks:str|None = None # blocks tuned: k (the last k, 0 = head only), 'mlp' (last block's MLP), or all (None)
-    global_pool:str = 'avg' # 'avg' (patch-token mean + fc_norm, the paper's default) or 'token' (cls)
     layer_decay:float = 0.75
-    weight_decay:float = 0.05
-    betas:tuple = (0.9, 0.999)
     drop_path:float = 0.1
     label_smoothing:float = 0.1
-    bs:int|None = None # batch per device; None: 256, or the largest power of two (at least 8) giving an epoch 50 steps (`fit_batch`)
     mixup:float|None = None # mixup alpha (0: off); None: the paper's 0.8 for runs of 50 epochs or more, else off
     cutmix:float|None = None # cutmix alpha (0: off); None: the paper's 1.0 for runs of 50 epochs or more, else off
     rand_augment:bool|None = None # RandAugment, 2 operations of magnitude 9; None: on for runs of 50 epochs or more
     reprob:float|None = None # random erasing probability; None: the paper's 0.25 for runs of 50 epochs or more, else 0
     label_frac:float = 1. # fine-tune on this class-balanced fraction of the training labels (in-memory data; `label_subset`)
-    num_heads:int|None = None # only for checkpoints whose heads cannot be read (see `read_encoder`)
-
+    # the feature: the patch tokens' mean and a new `fc_norm`, the paper's; no checkpoint: `preset` trained from scratch.
+    # Left None: `base_lr` the paper's 5e-4 for runs of 50 epochs or more, else 1e-2 (`SHORT_RUN_BASE_LR`); `bs` 256, or
+    # the largest power of two (at least 8) that gives an epoch 50 steps (`fit_batch`)
+    defaults = dict(epochs=100, out='runs/finetune', save_every=10, pool='avg', betas=(0.9, 0.999))
     _positive = ('epochs', 'save_every')  # and `bs`, unless None
     stage = 'finetune'  # warmup: `RunConfig`'s 1/20 of the epochs, the paper's 5 of 100
+    renamed = {'global_pool': 'pool'}  # timm's name for it, which fine-tuning once used
 
     def run(self, **kwargs) -> Learner: "`finetune(self, **kwargs)`."; return finetune(self, **kwargs)
 
     def __post_init__(self):
-        if self.global_pool not in vit_pools: raise ValueError(f"global_pool must be one of {vit_pools}, got {self.global_pool!r}")
         super().__post_init__()
+        if self.pool not in vit_pools: raise ValueError(f"pool must be one of {vit_pools}, got {self.pool!r}")
         if self.bs is not None and not (isinstance(self.bs, int) and self.bs >= 1): raise ValueError(f"bs must be a positive integer or None, got {self.bs!r}")
         long_run = self.epochs >= LONG_RUN_EPOCHS  # the paper's regularisation pays over a long schedule, slows a short one
         for k, paper in PAPER_REGULARISATION.items():
@@ -249,7 +242,7 @@ def finetune(cfg:FinetuneConfig|None=None, # the run's settings (keyword argumen
     check_full_batch(dls)
     announce(cfg, dls)
     if model is None:
-        vit = create_vit(**arch, num_classes=dls.c, global_pool=cfg.global_pool, drop_path_rate=cfg.drop_path, head_init_std=2e-5)
+        vit = create_vit(**arch, num_classes=dls.c, global_pool=cfg.pool, drop_path_rate=cfg.drop_path, head_init_std=2e-5)
         if cfg.checkpoint is not None: load_encoder_weights(vit, sd)  # else from scratch: timm's initialisation
     elif model.num_classes != dls.c:
         raise ValueError(f"the model's head has {model.num_classes} classes, the data {dls.c} ({dls.source}); "

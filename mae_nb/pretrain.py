@@ -50,7 +50,7 @@ from .data import to_device_async, pretrain_augmentation
 from .loaders import mae_dataloaders, check_full_batch, read_images
 from .masking import check_mask_ratio
 from .weights import mae_from_checkpoint
-from .train import (RunConfig, effective_batch, scaled_lr, mae_adamw, mae_schedule, start_run, run_callbacks,
+from .train import (RunConfig, AdamWSettings, InputSize, effective_batch, scaled_lr, mae_adamw, mae_schedule, start_run, run_callbacks,
                           fit_run)
 from .precision import Precision, choose_precision, run_precision, mixed_precision, encoder_width
 from .distributed import unwrap_model
@@ -62,13 +62,9 @@ _cuda_graph_modes = ('reduce-overhead', 'max-autotune')  # torch.compile modes t
 
 # %% ../nbs/08_pretrain.ipynb #97743b1b
 @dataclass
-class PretrainConfig(RunConfig):
-    "Every setting of a pretraining run (`RunConfig`'s and these); defaults follow the paper where they fit a small run."
-    out:str = 'runs/mae'
-    img_size:int|None = None # default: the data source's size
+class PretrainConfig(InputSize, AdamWSettings, RunConfig):
+    "Every setting of a pretraining run (`RunConfig`'s, `AdamWSettings`, `InputSize` and these); defaults follow the paper where they fit a small run."
     accum:int = 1 # gradient accumulation steps
-    weight_decay:float = 0.05
-    betas:tuple = (0.9, 0.95)
     mask_ratio:float = 0.75
     norm_pix_loss:bool = True
     mask_sampling:str = 'random' # 'random', 'block' or 'grid'
@@ -76,6 +72,7 @@ class PretrainConfig(RunConfig):
     compile:bool|None = None # `torch.compile` the model in place (checkpoints keep their keys); None: when the run has at least 1,000 steps
     compile_mode:str = 'default' # torch.compile's mode: 'default', 'reduce-overhead' (CUDA graphs), 'max-autotune', ...
     keep_all:bool = False # keep every checkpoint written; by default only the newest stays
+    defaults = {**RunConfig.defaults, 'out': 'runs/mae', 'betas': (0.9, 0.95)}
     _positive = ('epochs', 'bs', 'accum', 'save_every')
     stage = 'pretrain'
     warmup_share, max_warmup = 0.05, 40.  # the paper: 40 warmup epochs of 800, 40 of 1600

@@ -48,9 +48,10 @@ def encoder_size(budget:Budget, size:str) -> dict: # {'params': encoder paramete
     "The encoder of one size of a budget's scaling grid: parameters, and training FLOPs per image over all its patches."
     if size not in (budget.sizes or {}):
         raise ValueError(f"unknown size {size!r}; this budget has {list(budget.sizes or {})}")
-    kw = {**budget.model_kwargs, **budget.sizes[size], **({'img_size': budget.img_size} if budget.img_size else {})}
+    pre = budget.pretrain
+    kw = {**pre.model_kwargs, **budget.sizes[size], **({'img_size': pre.img_size} if pre.img_size else {})}
     with torch.device('meta'):
-        m = create_mae(budget.preset, **kw)
+        m = create_mae(pre.preset, **kw)
         x = torch.empty(1, m.in_chans, *m.img_size)
         with FlopCounterMode(display=False) as fc:
             m.forward_encoder(x, 0.)[0].sum().backward()  # mask ratio 0: every patch, as in fine-tuning

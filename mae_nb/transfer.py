@@ -28,6 +28,7 @@ from .distributed import local_device
 from fastai.torch_core import rank_distrib
 from .weights import read_encoder, create_vit, load_encoder_weights, adapt_encoder
 from .finetune import FinetuneConfig, finetune
+from .train import InputSize
 
 # %% ../nbs/11_transfer.ipynb #f1772ab7
 def digits_folder(path:str|Path, # folder to write (`train/<digit>/*.png`, `valid/<digit>/*.png`)
@@ -51,11 +52,10 @@ def digits_folder(path:str|Path, # folder to write (`train/<digit>/*.png`, `vali
 
 # %% ../nbs/11_transfer.ipynb #8d3bd602
 @dataclass
-class TransferConfig(FinetuneConfig):
-    "`FinetuneConfig`, plus the input the encoder is moved to."
-    img_size:int|None = None # the new image size; default: the data's (28 for Fashion-MNIST, a folder's typical side up to 224)
+class TransferConfig(InputSize, FinetuneConfig):
+    "`FinetuneConfig`, plus the input the encoder is moved to: `InputSize`'s image side, and the channels."
     in_chans:int|None = None # the new channel count; default: the data's (1 for Fashion-MNIST, a folder's own: 1 if all grey)
-    out:str = 'runs/transfer'
+    defaults = {**FinetuneConfig.defaults, 'out': 'runs/transfer'}
     stage = 'transfer'
 
     def run(self, **kwargs) -> Learner: "`transfer(self, **kwargs)`."; return transfer(self, **kwargs)
@@ -69,5 +69,5 @@ def transfer(cfg:TransferConfig|None=None, resume:str|Path|bool|None=None, cbs=N
                             multiple_of=arch['patch_size'])
     if probe.size_note and not rank_distrib(): print(probe.size_note)
     sd, arch = adapt_encoder(sd, arch, probe.img_size, probe.in_chans)
-    vit = create_vit(**arch, num_classes=probe.c, global_pool=cfg.global_pool, drop_path_rate=cfg.drop_path, head_init_std=2e-5)
+    vit = create_vit(**arch, num_classes=probe.c, global_pool=cfg.pool, drop_path_rate=cfg.drop_path, head_init_std=2e-5)
     return finetune(cfg, resume=resume, cbs=cbs, model=load_encoder_weights(vit, sd))

@@ -27,7 +27,7 @@ from timm.models.vision_transformer import VisionTransformer
 import safetensors.torch
 from fastai.vision.core import imagenet_stats
 from timm.layers import to_2tuple
-from .model import MaskedAutoencoderViT, create_mae, mae_presets, check_model_kwargs
+from .model import MaskedAutoencoderViT, create_mae, mae_presets, check_model_kwargs, DEFAULT_PRESET
 from .data import FASHION_MNIST_STATS, data_stats
 from .checkpoints import (save_atomic, is_pretraining_key, key_report, PRETRAINED, _read_pretrained, read_checkpoint,
                                 mae_to_hf_vitmae, hf_vitmae_config)
@@ -38,7 +38,7 @@ _head_keys = ('head.', 'fc_norm.')
 def read_encoder(checkpoint:str|Path|dict|None, # a file, a `mae-nb` run folder, or a loaded dict; None: MAE's initialisation, no pretraining
                  num_heads:int|None=None, # attention heads, when neither the checkpoint nor a preset says
                  keep_head:bool=False, # keep a classifier's `head.*` and `fc_norm.*` (fine-tuned checkpoints)
-                 preset:str='mae_vit_tiny_patch4', model_kwargs:dict|None=None, # the architecture when `checkpoint` is None
+                 preset:str=DEFAULT_PRESET, model_kwargs:dict|None=None, # the architecture when `checkpoint` is None
                 ): # (encoder state dict, architecture: kwargs of `create_vit`)
     "The encoder weights of any MAE checkpoint, and its architecture read from their shapes (None: a fresh MAE's, of `preset`)."
     if checkpoint is None: return _fresh_encoder(preset, model_kwargs)
@@ -133,7 +133,7 @@ def _fresh_encoder(preset:str, model_kwargs:dict|None=None): # (encoder state di
 def vit_from_checkpoint(checkpoint:str|Path|dict|None, # an MAE checkpoint; None: MAE's initialisation, no pretraining
                         num_classes:int=0, global_pool:str='token', fc_norm:bool|None=None, drop_path_rate:float=0.,
                         head_init_std:float=0.01, num_heads:int|None=None,
-                        preset:str='mae_vit_tiny_patch4', model_kwargs:dict|None=None, # the architecture when `checkpoint` is None
+                        preset:str=DEFAULT_PRESET, model_kwargs:dict|None=None, # the architecture when `checkpoint` is None
                        ) -> VisionTransformer:
     "A timm ViT classifier holding a pretrained MAE encoder (see `create_vit` for the head)."
     sd, arch = read_encoder(checkpoint, num_heads, preset=preset, model_kwargs=model_kwargs)

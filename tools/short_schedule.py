@@ -19,7 +19,7 @@ from mae_nb.loaders import mae_dataloaders
 from mae_nb.pretrain import PretrainConfig, pretrain
 from mae_nb.reconstructions import reconstruction_ratio
 from mae_nb.train import latest_checkpoint
-from mae_nb.linprobe import ProbeCurve, probe_top1, _pixels
+from mae_nb.linprobe import ProbeCurve, probe_top1, pooled_features
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS, RUNS = ROOT/'results'/'short_schedule', ROOT/'runs'/'short_schedule'
@@ -86,8 +86,8 @@ def search(names):
 
 def pixels():
     train_dl, valid_dl = probe_loaders()
-    (tx, ty), (vx, vy) = _pixels(train_dl), _pixels(valid_dl)
-    res = dict(top1=probe_top1((tx.flatten(1), ty), (vx.flatten(1), vy), 10, **PROBE), probe_settings=PROBE,
+    tr, va = (pooled_features(None, dl, ('pixels',))['pixels'] for dl in (train_dl, valid_dl))
+    res = dict(top1=probe_top1(tr, va, 10, **PROBE), probe_settings=PROBE,
                machine=machine(), date=time.strftime('%Y-%m-%d'))
     (RESULTS/'pixels.json').parent.mkdir(parents=True, exist_ok=True)
     (RESULTS/'pixels.json').write_text(json.dumps(res, indent=1))
@@ -95,7 +95,6 @@ def pixels():
 
 def probe(epoch:int, checkpoint:str|None):
     "Add the probe of a checkpoint (or, without one, of a fresh MAE initialisation) to the curve as `epoch`."
-    from mae_nb.linprobe import pooled_features
     from mae_nb.weights import vit_from_checkpoint
     from mae_nb.model import create_mae
     t0 = time.time()
