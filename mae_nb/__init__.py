@@ -23,7 +23,7 @@ Modules:
 - `mae_nb.pretrain`: Train a masked autoencoder with a fastai `Learner`: the paper's recipe, mixed precision, checkpoints that resume exactly, and data-parallel training on GPUs or CPUs.
 - `mae_nb.reconstructions`: What a masked autoencoder puts in the removed patches: the paper's four-column figure, un-normalised with what the model could know, and one number for how good it is, against a flat fill of the visible pixels.
 - `mae_nb.scaling`: The paper's title claim in miniature: MAE against the same ViT trained from scratch at four encoder sizes, with all the labels and with a tenth of them (Fig. 8, Table 3).
-- `mae_nb.train`: What every training run shares: its settings, the learning rate and its schedule, AdamW, checkpoints that resume exactly, its folder, and the result it writes; with the mixed precision, data-parallel training and logs of the three notebooks before.
+- `mae_nb.train`: What every training run shares: the learning rate and its schedule, AdamW, checkpoints that resume exactly, its folder, and the result it writes; with the mixed precision, data-parallel training and logs of the three notebooks before.
 - `mae_nb.transfer`: Take a pretrained encoder to a new dataset, image size and channel count, and fine-tune it there: the paper's transfer claim, from clothes to handwritten digits.
 - `mae_nb.weights`: The encoder of any checkpoint as a timm `VisionTransformer`, the whole MAE back, the shipped pretrained model, an encoder moved to another image size or channel count, and exports for timm, the official layout and Hugging Face."""
 

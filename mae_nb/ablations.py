@@ -74,7 +74,8 @@ PAPER_ABLATIONS = {  # grid: {x: (fine-tune, linear) top-1, None where the paper
                    18: (84.7, None), 24: (84.9, None)},
     'scratch': {'mae': (85.9, 75.8), 'scratch': (82.6, None)},  # ViT-L: MAE 1600 epochs (Table 3) vs from scratch
     'mask_token': {'without [M]': (84.9, 73.5), 'with [M]': (84.2, 59.6)},  # Table 1c
-    'augmentation': {'none': (84.0, 65.7), 'fixed crop': (84.7, 73.1), 'random crop': (84.9, 73.5), 'crop + jitter': (84.3, 71.9)},  # Table 1e
+    # Table 1e
+    'augmentation': {'none': (84.0, 65.7), 'fixed crop': (84.7, 73.1), 'random crop': (84.9, 73.5), 'crop + jitter': (84.3, 71.9)},
 }
 _CATEGORICAL = ('target', 'mask_sampling', 'scratch', 'mask_token', 'augmentation')
 
@@ -114,7 +115,9 @@ def seed_spread(results:dict, key:str) -> tuple: # (spread in points or None, ho
     return sum(ranges) / len(ranges), len(ranges)
 
 # %% ../nbs/13_ablations.ipynb #b7dca54d
-PAPER_CLAIMS = [  # (grid, cell a, cell b, 'ft' or 'probe', the paper's a - b in points: 0 = "no difference", '+' = a higher, size not stated)
+# (grid, cell a, cell b, 'ft' or 'probe', the paper's a - b in points: 0 = "no difference", '+' = a higher, size not
+# stated)
+PAPER_CLAIMS = [
     ('mask_ratio', '0.75', '0.1', 'probe', 18.9), ('mask_ratio', '0.75', '0.25', 'probe', '+'),
     ('mask_ratio', '0.75', '0.9', 'probe', 7.4), ('mask_ratio', '0.75', '0.5', 'ft', 0),
     ('scratch', 'mae', 'scratch', 'ft', 3.3),

@@ -19,7 +19,8 @@ from .data import read_fashion_mnist, denormalize
 from .loaders import mae_dataloaders, read_images
 from .weights import (pretrained, mae_from_checkpoint, vit_from_checkpoint, export_encoder,
                             export_timm, save_hf_vitmae, attention_maps)
-from .train import RunConfig, evaluate
+from .config import RunConfig
+from .train import evaluate
 from .pretrain import PretrainConfig, pretrain, reconstruct_files
 from .reconstructions import show_reconstructions, reconstruction_ratio
 from .linprobe import LinProbeConfig, linprobe

@@ -27,7 +27,8 @@ def save_atomic(obj, path:Path):
     "`torch.save` to a temporary file next to `path`, then rename: `path` is either the old or the new file, whole."
     path = Path(path); tmp = path.with_name(path.name + '.tmp')
     try: torch.save(obj, tmp)
-    except Exception as e:  # a full disk, say (torch reports it as OSError or RuntimeError): leave no partial file behind
+    # a full disk, say (torch reports it as OSError or RuntimeError): leave no partial file behind
+    except Exception as e:
         tmp.unlink(missing_ok=True)
         free = shutil.disk_usage(path.parent).free / 2**20
         raise OSError(f"could not write {path} ({type(e).__name__}: {str(e).splitlines()[0][:200]}; {free:.1f} MiB free "
@@ -75,7 +76,8 @@ _HF_NAMES = [  # (ours, Hugging Face ViTMAEForPreTraining's): name prefixes, tri
 _HF_BLOCK = [('norm1.', 'layernorm_before.'), ('norm2.', 'layernorm_after.'), ('attn.proj.', 'attention.output.dense.'),
              ('mlp.fc1.', 'intermediate.dense.'), ('mlp.fc2.', 'output.dense.')]  # inside a block, after its index
 _HF_QKV = ('attention.attention.query.', 'attention.attention.key.', 'attention.attention.value.')
-_HF_V5 = [('vit.layers.', 'vit.encoder.layer.')]  # transformers 5 names its modules anew (files on the hub keep the names above)
+# transformers 5 names its modules anew (files on the hub keep the names above)
+_HF_V5 = [('vit.layers.', 'vit.encoder.layer.')]
 _HF_V5_BLOCK = [('attention.q_proj.', _HF_QKV[0]), ('attention.k_proj.', _HF_QKV[1]), ('attention.v_proj.', _HF_QKV[2]),
                 ('attention.o_proj.', 'attention.output.dense.'), ('mlp.fc1.', 'intermediate.dense.'), ('mlp.fc2.', 'output.dense.')]
 
@@ -115,7 +117,8 @@ def mae_to_hf_vitmae(sd:dict) -> dict:
 
 def hf_vitmae_to_mae(sd:dict) -> dict:
     "A Hugging Face ViTMAE state dict (`ViTMAEForPreTraining`, or `ViTMAEModel` without the decoder) in our layout."
-    if not any(k.startswith('vit.') for k in sd): sd = {'vit.' + k: v for k, v in sd.items()}  # `ViTMAEModel`: no `vit.` prefix
+    # `ViTMAEModel`: no `vit.` prefix
+    if not any(k.startswith('vit.') for k in sd): sd = {'vit.' + k: v for k, v in sd.items()}
     sd = {_v4_name(k): v for k, v in sd.items()}
     out, qkv, unknown = {}, {}, []
     for k, v in sd.items():
@@ -143,7 +146,8 @@ def hf_vitmae_config(kw:dict) -> dict:
                 patch_size=kw['patch_size'], num_channels=kw.get('in_chans', 3), hidden_size=D, num_hidden_layers=kw['depth'],
                 num_attention_heads=kw['num_heads'], intermediate_size=int(D * r), decoder_hidden_size=Dd,
                 decoder_num_hidden_layers=kw['decoder_depth'], decoder_num_attention_heads=kw['decoder_num_heads'],
-                decoder_intermediate_size=int(Dd * r), hidden_act='gelu', qkv_bias=True, layer_norm_eps=1e-6,  # the official eps
+                # the official eps
+                decoder_intermediate_size=int(Dd * r), hidden_act='gelu', qkv_bias=True, layer_norm_eps=1e-6,
                 hidden_dropout_prob=0., attention_probs_dropout_prob=0., initializer_range=0.02,
                 mask_ratio=kw.get('mask_ratio', 0.75), norm_pix_loss=bool(kw.get('norm_pix_loss', False)))
 
@@ -191,7 +195,8 @@ def read_checkpoint(checkpoint):
     if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}")
     try:
         if path.suffix == '.safetensors': return _ours(safetensors.torch.load_file(str(path)), str(path))
-        with torch.serialization.safe_globals([argparse.Namespace]):  # the official training checkpoints pickle their `args`
+        # the official training checkpoints pickle their `args`
+        with torch.serialization.safe_globals([argparse.Namespace]):
             return _ours(torch.load(path, map_location='cpu', weights_only=True), str(path))
     except Exception as e:  # torch raises several kinds (UnpicklingError, RuntimeError, EOFError, ...) for a bad file
         raise ValueError(f"{path} is not a readable checkpoint: expected a file written by torch.save or safetensors (a mae-nb "

@@ -40,11 +40,13 @@ def _flag(name): return '--' + name.replace('_', '-')
 def add_dataclass_args(parser:argparse.ArgumentParser, cls):
     "One flag per field of the dataclass `cls`, typed and documented from its annotations and comments."
     docs = {}
-    for c in reversed(cls.__mro__):  # a field documented where it is declared: a base class's (`RunConfig`) or `cls`'s own
+    # a field documented where it is declared: a base class's (`RunConfig`) or `cls`'s own
+    for c in reversed(cls.__mro__):
         if is_dataclass(c): docs.update({k: v for k, v in docments(c).items() if v})
     for f in fields(cls):
         default = f.default_factory() if f.default is MISSING else f.default
-        default = getattr(cls, 'defaults', {}).get(f.name, default)  # a stage's own default, where the field leaves it None
+        # a stage's own default, where the field leaves it None
+        default = getattr(cls, 'defaults', {}).get(f.name, default)
         kw = dict(default=default, help=(docs.get(f.name) or f.name).replace('%', '%%'))  # argparse formats help with %
         args = [t for t in typing.get_args(f.type) if t is not type(None)] or [f.type]
         typ = args[0]
@@ -113,7 +115,8 @@ def _read_config(path:str, cls, cmd:str) -> dict:
         want = [t for t in getattr(f.type, '__args__', (f.type,)) if t is not type(None)]
         v = given.get(f.name)
         if v is None or not set(want) <= {int, float, bool, tuple, dict}: continue
-        ok = tuple(want) + ((int,) if float in want else ()) + ((list,) if tuple in want else ())  # 3 for 3.0; YAML lists
+        # 3 for 3.0; YAML lists
+        ok = tuple(want) + ((int,) if float in want else ()) + ((list,) if tuple in want else ())
         if not isinstance(v, ok) or (isinstance(v, bool) and bool not in want):
             sys.exit(f"mae-nb {cmd}: {path}: {f.name} must be {' or '.join(t.__name__ for t in want)}, got {v!r}")
     return given
@@ -164,7 +167,8 @@ def run(argv:list|None=None):
         else: print(f"done: {len(res)} cells of {cfg.grids} ({cfg.budget}); results in {Path(cfg.root)/cfg.budget}")
         return res
     try: learn = fn(cfg, resume=resume, **({} if figures is None else {'figures': figures}))
-    except (ValueError, OSError, RunFolderBusy) as e: sys.exit(f"mae-nb {cmd}: {_one_line(e)}")  # OSError: a file, a folder, a full disk
+    # OSError: a file, a folder, a full disk
+    except (ValueError, OSError, RunFolderBusy) as e: sys.exit(f"mae-nb {cmd}: {_one_line(e)}")
     if rank_distrib(): return learn  # one report per job, from rank 0
     out = Path(cfg.out)
     if cmd == 'pretrain':

@@ -87,7 +87,8 @@ def read_fashion_mnist(path=None # a folder holding the four IDX files, `.gz` or
 
 # %% ../nbs/05_data.ipynb #d6b83174
 FASHION_MNIST_STATS = ([0.2860], [0.3530])  # mean, std of the training set's pixels on [0, 1]
-FASHION_SOURCES = ('sample', 'fashion_mnist', 'fashion_mnist_dev')  # the sources that are Fashion-MNIST (its classes, its statistics)
+# the sources that are Fashion-MNIST (its classes, its statistics)
+FASHION_SOURCES = ('sample', 'fashion_mnist', 'fashion_mnist_dev')
 
 # %% ../nbs/05_data.ipynb #57d1ebcb
 def data_stats(source, # a `mae_dataloaders` source: 'sample', 'fashion_mnist(_dev)', in-memory tensors, 'imagenette' or a folder
@@ -271,7 +272,8 @@ def pretrain_augmentation(name:str='random_crop', # one of `AUGMENTATIONS`
                          ) -> dict: # keyword arguments of `mae_dataloaders`
     "The settings of `mae_dataloaders` for one of the pretraining augmentations of the paper's Table 1e."
     if name == 'none': return dict(augment=False)
-    if name == 'fixed_crop': return dict(crop_scale=((224 / 256) ** 2,) * 2, crop_ratio=(1., 1.))  # a 224 px crop of 256 px
+    # a 224 px crop of 256 px
+    if name == 'fixed_crop': return dict(crop_scale=((224 / 256) ** 2,) * 2, crop_ratio=(1., 1.))
     if name == 'random_crop': return {}
     if name == 'random_crop+jitter': return dict(batch_tfms=[Brightness(0.4, p=1.), Contrast(0.4, p=1.)])
     raise ValueError(f"augment must be one of {list(AUGMENTATIONS)}, got {name!r}")

@@ -76,5 +76,6 @@ def local_device() -> torch.device:
         if not 0 <= int(local) < n:
             raise RuntimeError(f"LOCAL_RANK={local}, but this process sees {n} CUDA device(s): start at most {n} processes "
                                f"per node, or make more devices visible (CUDA_VISIBLE_DEVICES)")
-        torch.cuda.set_device(int(local))  # before any loader or model is built: fastai's default device is the current one
+        # before any loader or model is built: fastai's default device is the current one
+        torch.cuda.set_device(int(local))
     return default_device()

@@ -28,18 +28,21 @@ from fastai.torch_core import num_distrib, rank_distrib
 from .data import FASHION_SOURCES
 from .loaders import mae_dataloaders
 from .checkpoints import latest_checkpoint
-from .train import RunConfig, hardware, chosen, evaluate, OBSERVERS
+from .config import RunConfig
+from .train import hardware, chosen, evaluate, OBSERVERS
 
 # %% ../nbs/12_experiments.ipynb #936520c1
 _WHERE = ('out', 'data_path', 'num_workers', *OBSERVERS)  # where a run reads, writes and logs, not what it computes
-_LATER = {'clip_grad': None, 'augment': 'random_crop'}  # settings added after stages were recorded: hashed only when set, so finished stages keep their names
+# settings added after stages were recorded: hashed only when set, so finished stages keep their names
+_LATER = {'clip_grad': None, 'augment': 'random_crop'}
 
 def stage_key(cfg, upstream:str='') -> str:
     "A short hash of a stage's config (and of the stage it starts from): the same work has the same key."
     d = {k: v for k, v in asdict(cfg).items() if k not in _WHERE and not (k in _LATER and v == _LATER[k])}
     old = {new: o for o, new in cfg.renamed.items()}  # settings renamed or retired since: hashed as they were recorded
     d = {old.get(k, k): v for k, v in d.items()} | cfg.retired
-    d['save_every'] = 1 if cfg.stage == 'pretrain' else 10  # how often a stage saves changes nothing it computes: every key hashes the default it was made with
+    # how often a stage saves changes nothing it computes: every key hashes the default it was made with
+    d['save_every'] = 1 if cfg.stage == 'pretrain' else 10
     if 'checkpoint' in d and d['checkpoint'] is not None: d['checkpoint'] = upstream  # the pretraining, by its key
     return hashlib.sha1((type(cfg).__name__ + json.dumps(d, sort_keys=True, default=str)).encode()).hexdigest()[:12]
 
@@ -139,7 +142,8 @@ def _run_stage(cfg, key:str, out:Path, log, test:bool) -> dict:
     rec.update(stage=name, key=key, wall_s=round(time.time() - t0, 1), resumed=bool(resume), device=_device())
     if test and name != 'pretrain' and cfg.source in FASHION_SOURCES:  # the test set has Fashion-MNIST's classes
         model = learn.vit if name == 'probe' else learn.model
-        size = model.patch_embed.img_size[0] if hasattr(model, 'patch_embed') else 28  # the pixel probe: Fashion-MNIST's own size
+        # the pixel probe: Fashion-MNIST's own size
+        size = model.patch_embed.img_size[0] if hasattr(model, 'patch_embed') else 28
         rec.update(test_top1=accuracy_on_test_set(model, size, data_path=cfg.data_path), n_test=10_000)
     if not rank_distrib():  # one writer per job; written whole or not at all
         tmp = out/'result.json.tmp'; tmp.write_text(json.dumps(rec, indent=1, default=str)); tmp.replace(out/'result.json')

@@ -17,14 +17,15 @@ Docs: https://mae-nb.github.io/mae_nb/finetune.html.md"""
 
 # %% auto #0
 __all__ = ['LONG_RUN_EPOCHS', 'PAPER_REGULARISATION', 'SHORT_RUN_BASE_LR', 'MAX_BATCH', 'MIN_STEPS', 'layer_decay_groups',
-           'layer_lrs', 'tune_last_blocks', 'BatchRandAugment', 'BatchRandomErasing', 'MixupCutmix', 'soft_target_loss',
+           'tune_last_blocks', 'BatchRandAugment', 'BatchRandomErasing', 'MixupCutmix', 'soft_target_loss',
            'FinetuneConfig', 'finetune_learner', 'fit_batch', 'announce', 'finetune']
 
 # %% ../nbs/10_finetune.ipynb #725d3fbf
-import time, warnings
+import warnings
+from functools import partial
 from dataclasses import dataclass
 from pathlib import Path
-import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
+import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from fastcore.basics import store_attr
 from fasttransform import Transform
@@ -40,20 +41,15 @@ from timm.optim import param_groups_layer_decay
 from torchvision.transforms import v2
 from .data import to_device_async
 from .loaders import mae_dataloaders, check_full_batch
-from .train import (RunConfig, AdamWSettings, EncoderSettings, effective_batch, scaled_lr, mae_adamw, mae_schedule, start_run, run_callbacks,
-                          fit_run, write_result)
-from .precision import Precision, choose_precision, run_precision, mixed_precision
-from .logs import keep_loss_on_device
+from .config import RunConfig, AdamWSettings, EncoderSettings
+from .train import recipe_learner, run_job, effective_batch, scaled_lr, mae_adamw
+from .precision import Precision, choose_precision, run_precision
 from .weights import read_encoder, create_vit, load_encoder_weights, vit_pools
 
 # %% ../nbs/10_finetune.ipynb #c4cbb85d
 def layer_decay_groups(model:VisionTransformer, weight_decay:float=0.05, layer_decay:float=0.75) -> list:
     "Trainable parameters of `model` by layer and by weight decay, each group with its `lr_scale` (timm's grouping)."
     return param_groups_layer_decay(model, weight_decay, no_weight_decay_list=model.no_weight_decay(), layer_decay=layer_decay)
-
-def layer_lrs(groups:list, lr:float) -> np.ndarray:
-    "The lr of each group: `lr × lr_scale`."
-    return np.array([lr * g['lr_scale'] for g in groups])
 
 # %% ../nbs/10_finetune.ipynb #93f96548
 def _check_blocks(blocks, depth:int|None=None): # `depth` None: only the form is checked
@@ -85,7 +81,8 @@ class BatchRandAugment(Transform):
     split_idx, order = 0, 30  # training only; after the crop (20) and the resize (25), before `Normalize` (99)
     def __init__(self, num_ops:int=2, magnitude:int=9):
         super().__init__(); self.ra = v2.RandAugment(num_ops, magnitude)
-        self.ops = list(self.ra._AUGMENTATION_SPACE.items())  # (name, (magnitudes(bins, H, W), signed)), torchvision's own
+        # (name, (magnitudes(bins, H, W), signed)), torchvision's own
+        self.ops = list(self.ra._AUGMENTATION_SPACE.items())
 
     def draw(self, n:int): # per round: the operation of each image `(n,)`, and whether its magnitude is negated `(n,)`
         "The random choices of `RandAugment` for `n` images, on the CPU: uniform over the operations, sign by a fair coin."
@@ -169,7 +166,8 @@ class FinetuneConfig(AdamWSettings, EncoderSettings, RunConfig):
         super().__post_init__()
         if self.pool not in vit_pools: raise ValueError(f"pool must be one of {vit_pools}, got {self.pool!r}")
         if self.bs is not None and not (isinstance(self.bs, int) and self.bs >= 1): raise ValueError(f"bs must be a positive integer or None, got {self.bs!r}")
-        long_run = self.epochs >= LONG_RUN_EPOCHS  # the paper's regularisation pays over a long schedule, slows a short one
+        # the paper's regularisation pays over a long schedule, slows a short one
+        long_run = self.epochs >= LONG_RUN_EPOCHS
         for k, paper in PAPER_REGULARISATION.items():
             if getattr(self, k) is None: setattr(self, k, paper if long_run else type(paper)(0))
         if self.base_lr is None: self.base_lr = 5e-4 if long_run else SHORT_RUN_BASE_LR
@@ -184,17 +182,11 @@ def finetune_learner(dls, model:VisionTransformer, cfg:FinetuneConfig, cbs=None,
                      precision:Precision|None=None, # chosen already (`run_precision`); by default from `cfg.precision`
                     ) -> Learner:
     "A fastai `Learner` fine-tuning the trainable parameters of `model` with layer-wise lr decay and the paper's regularisation."
-    eff = effective_batch(cfg.bs)
-    lr = scaled_lr(cfg.base_lr, eff)
-    splitter = lambda m: layer_decay_groups(m, cfg.weight_decay, cfg.layer_decay)
-    lrs = layer_lrs(splitter(model), lr)
-    cbs = [MixupCutmix(dls.c, cfg.mixup, cfg.cutmix, cfg.label_smoothing), mae_schedule(lrs, cfg.warmup / cfg.epochs)] + list(cbs or [])
-    precision = precision or choose_precision(cfg.precision, dls.device, model)
-    cbs += mixed_precision(precision)
-    learn = Learner(dls, model, loss_func=soft_target_loss, metrics=accuracy, lr=lr, cbs=cbs, splitter=splitter,
-                    opt_func=lambda params, lr: mae_adamw(params, lr, betas=cfg.betas))
-    learn.effective_batch, learn.layer_lrs, learn.precision = eff, lrs, precision
-    return keep_loss_on_device(learn)
+    groups = lambda m: layer_decay_groups(m, cfg.weight_decay, cfg.layer_decay)
+    return recipe_learner(dls, model, cfg, soft_target_loss, partial(mae_adamw, betas=cfg.betas), groups, accuracy,
+                          [MixupCutmix(dls.c, cfg.mixup, cfg.cutmix, cfg.label_smoothing), *(cbs or [])],
+                          precision or choose_precision(cfg.precision, dls.device, model),
+                          lr_scale=[g['lr_scale'] for g in groups(model)])  # layer-wise decay
 
 # %% ../nbs/10_finetune.ipynb #2b24e92f
 MAX_BATCH, MIN_STEPS = 256, 50
@@ -223,9 +215,10 @@ def finetune(cfg:FinetuneConfig|None=None, # the run's settings (keyword argumen
              model:VisionTransformer|None=None, # a ready classifier (e.g. adapted by `mae_nb.transfer`) instead of `cfg.checkpoint`
              **kwargs) -> Learner:
     "Fine-tune (all or the last `cfg.blocks` blocks of) a pretrained encoder, or train it from scratch; returns the `Learner`."
-    if cfg is None: cfg = FinetuneConfig(**kwargs)
-    t0 = time.time()
-    cfg, ck, start, device = start_run(cfg, resume)
+    trainable = lambda learn: dict(trainable_params=sum(p.numel() for p in learn.model.parameters() if p.requires_grad))
+    return run_job(cfg or FinetuneConfig(**kwargs), resume, cbs, partial(_finetune_learner, model=model), trainable)
+
+def _finetune_learner(cfg:FinetuneConfig, device, callbacks, model=None) -> Learner: # `finetune`'s data, model and `Learner`
     if model is None:
         sd, arch = read_encoder(cfg.checkpoint, cfg.num_heads, preset=cfg.preset, model_kwargs=cfg.model_kwargs)
         img_size, in_chans = arch['img_size'], arch['in_chans']
@@ -250,8 +243,4 @@ def finetune(cfg:FinetuneConfig|None=None, # the run's settings (keyword argumen
     else: vit = model
     tune_last_blocks(vit, cfg.blocks)
     precision = run_precision(cfg, vit, device)
-    learn = finetune_learner(dls, vit, cfg, cbs=run_callbacks(cfg, ck, start, precision=precision) + list(cbs or []), precision=precision)
-    fit_run(learn, cfg.epochs, start)
-    learn.result = write_result(cfg.out, cfg, learn, time.time() - t0,
-                                trainable_params=sum(p.numel() for p in vit.parameters() if p.requires_grad))
-    return learn
+    return finetune_learner(dls, vit, cfg, callbacks(precision), precision)

@@ -72,8 +72,10 @@ def base_cell(shared:dict, # settings of every stage: data, architecture, precis
                 probe=LinProbeConfig(**shared, cached=True, bs=256, **probe),
                 finetune=FinetuneConfig(**shared, mixup=0., cutmix=0., rand_augment=False, reprob=0., **finetune))
 
-_mk64 = dict(embed_dim=64, depth=6, num_heads=4, decoder_embed_dim=64, decoder_depth=2, decoder_num_heads=4)  # the reference MAE's
-_fmnist = dict(source='fashion_mnist_dev', precision='fp32')  # every choice on the held-out split; the test set read once
+# the reference MAE's
+_mk64 = dict(embed_dim=64, depth=6, num_heads=4, decoder_embed_dim=64, decoder_depth=2, decoder_num_heads=4)
+# every choice on the held-out split; the test set read once
+_fmnist = dict(source='fashion_mnist_dev', precision='fp32')
 BUDGETS = {
     'cpu': Budget(**base_cell(dict(**_fmnist, preset='mae_vit_tiny_patch4', model_kwargs=_mk64),
                               pretrain=dict(epochs=4, bs=128, base_lr=1.5e-3), probe=dict(epochs=30, base_lr=8.0),
@@ -97,12 +99,14 @@ BUDGETS = {
                                'given as the source), the official 8 x 512 decoder, 100 pretraining, 90 probe, 30 fine-tuning epochs'),
     'cpu10': Budget(**base_cell(dict(**_fmnist, preset='mae_vit_mini_patch4', model_kwargs=_mk64),
                                 pretrain=dict(epochs=10, bs=128, base_lr=8e-3, norm_pix_loss=False), probe=dict(epochs=30, base_lr=2.0),
-                                finetune=dict(epochs=3, bs=128, base_lr=1e-2)),  # the reference recipe (notebooks 08-10)
+                                # the reference recipe (notebooks 08-10)
+                                finetune=dict(epochs=3, bs=128, base_lr=1e-2)),
                     scratch_base_lr=1e-2, few_label_frac=0.1, few_ft_epochs=20, seeds=(0, 1, 2),
                     grids=('mask_ratio', 'scratch', 'mask_token', 'augmentation', 'decoder_depth', 'decoder_width', 'target',
                            'mask_sampling', 'scaling'),  # Fig. 7 and 9: the reference MAE's
                     sizes={'32 wide': dict(embed_dim=32, num_heads=2), '64 wide': {}, '128 wide': dict(embed_dim=128, num_heads=8),
-                           '192 wide': dict(embed_dim=192, num_heads=12)},  # 6 blocks, 16 channels a head; 30x the training FLOPs from 32 to 192
+                           # 6 blocks, 16 channels a head; 30x the training FLOPs from 32 to 192
+                           '192 wide': dict(embed_dim=192, num_heads=12)},
                     note='the reference recipe on 2 CPU cores: 10 pretraining, 30 probe, 3 fine-tuning epochs and 20 on 10% of the labels; 3 seeds of every grid'),
 }
 
@@ -118,7 +122,8 @@ _KEYS = _PRETRAIN_KEYS + ('blocks', 'scratch', 'seed', 'encoder', 'ft_lr', 'ft_e
 GRIDS = {  # grid: [(cell label, settings changed from the base cell)]
     'mask_ratio': [(f'{r:g}', dict(mask_ratio=r)) for r in (0.1, 0.25, 0.5, 0.6, 0.75, 0.85, 0.9)],
     'scratch': [('mae', {}), ('scratch', dict(scratch=True))],
-    'mask_token': [('without [M]', {}), ('with [M]', dict(mask_tokens_in_encoder=True))],  # the encoder's input (Table 1c)
+    # the encoder's input (Table 1c)
+    'mask_token': [('without [M]', {}), ('with [M]', dict(mask_tokens_in_encoder=True))],
     'augmentation': [('none', dict(augment='none')), ('fixed crop', dict(augment='fixed_crop')), ('random crop', {}),
                      ('crop + jitter', dict(augment='random_crop+jitter'))],  # Table 1e
     'partial_ft': [(str(k), dict(blocks=k)) for k in (0, 1, 2, 4)] + [('all', {})],
@@ -129,7 +134,8 @@ GRIDS = {  # grid: [(cell label, settings changed from the base cell)]
     'decoder_width': [(f'{w:g}x', dict(decoder_width=w)) for w in (0.5, 1, 2)],
     'length': [(f'{f:g}', dict(epochs_frac=f)) for f in (0.25, 0.5, 1)],
     'seed': [('0', {}), ('1', dict(seed=1))],  # not an ablation: how far the base cell moves with the seed alone
-    'scaling': None,  # MAE against scratch by encoder size (Fig. 8): its cells come from a budget's `sizes` (`scaling_cells`)
+    # MAE against scratch by encoder size (Fig. 8): its cells come from a budget's `sizes` (`scaling_cells`)
+    'scaling': None,
 }
 
 def scaling_cells(budget:Budget) -> list: # [(label, settings, seeds)]
@@ -180,7 +186,8 @@ def cell_stages(budget:Budget, settings:dict, runs:str|Path='runs/ablations', da
     epochs_x = s.get('ft_epochs_x', 1)
     mk['decoder_depth'] = s.get('decoder_depth', mk['decoder_depth'])
     mk['decoder_embed_dim'] = int(round(s.get('decoder_width', mk['decoder_embed_dim'] / mk['embed_dim']) * mk['embed_dim']))
-    if s.get('mask_tokens_in_encoder'): mk['mask_tokens_in_encoder'] = True  # only when set: the other cells keep their keys
+    # only when set: the other cells keep their keys
+    if s.get('mask_tokens_in_encoder'): mk['mask_tokens_in_encoder'] = True
     cell = dict(model_kwargs=mk, seed=s.get('seed', 0), data_path=data_path, **(observers or {}),
                 **({'precision': s['precision']} if 'precision' in s else {}))  # every stage's
     stages, ck, up = {}, None, ''
@@ -208,7 +215,8 @@ def cell_path(root, budget_name:str, grid:str, label:str) -> Path:
 def _tuning_path(root, budget:str, stage:str, field:str, settings:dict) -> Path: # where `tune_stage` writes its choice
     return Path(root)/'tuning'/f"{budget}-{stage}-{field}{''.join(f'-{k}' if v is True else f'-{k}-{_slug(str(v))}' for k, v in settings.items())}.json"
 
-def _arm(settings:dict) -> dict: return {k: v for k, v in settings.items() if k in ('encoder', 'precision', 'scratch')}  # not the seed, nor a longer schedule
+# not the seed, nor a longer schedule
+def _arm(settings:dict) -> dict: return {k: v for k, v in settings.items() if k in ('encoder', 'precision', 'scratch')}
 
 def _same_work(root, budget_name:str, keys:dict) -> dict|None: # a finished cell whose stages are `keys` ({stage: key}), if any
     for p in sorted((Path(root)/budget_name).glob('*/*.json')):
@@ -229,11 +237,13 @@ def run_cell(grid:str, label:str, settings:dict, budget_name:str='cpu10', root='
     log(f"{budget_name} / {grid} / {label}")
     if settings.get('ft_lr') == 'tuned': settings = {**settings, 'ft_lr': tuned_lr(budget_name, settings, root, runs, data_path, log)}
     stages = cell_stages(budget, settings, runs, data_path, observers)
-    if twin := _same_work(root, budget_name, {name: key for name, (key, _) in stages.items()}):  # e.g. the base cell of another grid
+    # e.g. the base cell of another grid
+    if twin := _same_work(root, budget_name, {name: key for name, (key, _) in stages.items()}):
         res = dict(twin, grid=grid, cell=label, settings=settings, same_as=f"{twin['grid']} / {twin['cell']}")
         _write(path, res); log(f"  -> {path}: the same stages as {res['same_as']}"); return res
     recs = {name: run_stage(cfg, key, log) for name, (key, cfg) in stages.items()}
-    metrics = {'probe_valid_top1': recs['probe']['top1'], 'probe_test_top1': recs['probe'].get('test_top1'),  # no test set: a folder's
+    # no test set: a folder's
+    metrics = {'probe_valid_top1': recs['probe']['top1'], 'probe_test_top1': recs['probe'].get('test_top1'),
                'ft_valid_top1': recs['finetune']['top1'], 'ft_test_top1': recs['finetune'].get('test_top1')}
     if 'finetune_few' in recs: metrics.update(ft_few_valid_top1=recs['finetune_few']['top1'], ft_few_test_top1=recs['finetune_few'].get('test_top1'))
     if 'pretrain' in recs: metrics.update(pretrain_train_loss=recs['pretrain']['train_loss'], pretrain_valid_loss=recs['pretrain']['valid_loss'])
@@ -343,5 +353,6 @@ def tuned_lr(budget_name:str, settings:dict, root='results/ablations', runs='run
     for _ in range(steps + 1):
         best = tune_stage(budget_name, 'finetune', 'ft_lr', lrs, root, runs, data_path, log, settings=_arm(settings))['chosen']
         if best not in (lrs[0], lrs[-1]) or len(lrs) == len(_check_budget(budget_name).ft_lrs) + steps: break
-        lrs = [lrs[0] / 3] + lrs if best == lrs[0] else lrs + [lrs[-1] * 3]  # the best is at an end: one step further out
+        # the best is at an end: one step further out
+        lrs = [lrs[0] / 3] + lrs if best == lrs[0] else lrs + [lrs[-1] * 3]
     return best

@@ -49,11 +49,10 @@ from timm.optim import Lars
 from .data import TensorImageDL
 from .loaders import mae_dataloaders
 from .weights import vit_from_checkpoint, vit_pools
-from .train import (RunConfig, EncoderSettings, effective_batch, scaled_lr, mae_schedule, start_run, run_callbacks, fit_run,
-                          write_result)
-from .precision import run_precision, mixed_precision, precision_autocast
+from .config import RunConfig, EncoderSettings
+from .train import recipe_learner, run_job
+from .precision import Precision, run_precision, precision_autocast
 from .distributed import unwrap_model
-from .logs import keep_loss_on_device
 
 # %% ../nbs/09_linear_probe.ipynb #dd720dae
 def probe_head(num_features:int, num_classes:int, init_std:float=0.01) -> nn.Sequential:
@@ -98,7 +97,8 @@ def lars(params, lr:float, momentum:float=0.9, weight_decay:float=0., **kwargs) 
     return OptimWrapper(params, Lars, convert_groups=False, lr=lr, momentum=momentum, weight_decay=weight_decay, **kwargs)
 
 # %% ../nbs/09_linear_probe.ipynb #5fc98f9a
-FEATURES = vit_pools + ('patches', 'pixels')  # what a probe reads: the cls token, the patch mean, every patch token, or the image
+# what a probe reads: the cls token, the patch mean, every patch token, or the image
+FEATURES = vit_pools + ('patches', 'pixels')
 
 @torch.no_grad()
 def pooled_features(vit:VisionTransformer|None, # a timm ViT whose `norm` is the encoder's last norm (`fc_norm=False`); None: pixels only
@@ -158,15 +158,11 @@ class LinProbeConfig(EncoderSettings, RunConfig):
 
 
 # %% ../nbs/09_linear_probe.ipynb #319d9313
-def linprobe_learner(dls, model:nn.Module, cfg:LinProbeConfig, cbs=None) -> Learner:
+def linprobe_learner(dls, model:nn.Module, cfg:LinProbeConfig, cbs=None,
+                     precision:Precision|None=None, # the frozen encoder's, when it runs every step; None: fp32
+                    ) -> Learner:
     "A fastai `Learner` that trains the trainable parameters of `model` (the probe head) with the paper's recipe."
-    eff = effective_batch(cfg.bs)
-    lr = scaled_lr(cfg.base_lr, eff)
-    cbs = [mae_schedule(lr, cfg.warmup / cfg.epochs)] + list(cbs or [])
-    learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=accuracy, lr=lr, cbs=cbs,
-                    opt_func=lars, splitter=lars_param_groups)
-    learn.effective_batch = eff
-    return keep_loss_on_device(learn)
+    return recipe_learner(dls, model, cfg, CrossEntropyLossFlat(), lars, lars_param_groups, accuracy, cbs or [], precision)
 
 # %% ../nbs/09_linear_probe.ipynb #33f6a940
 def linprobe(cfg:LinProbeConfig|None=None, # the run's settings (keyword arguments build one)
@@ -174,10 +170,11 @@ def linprobe(cfg:LinProbeConfig|None=None, # the run's settings (keyword argumen
              cbs=None, # extra fastai callbacks
              **kwargs) -> Learner:
     "Linear-probe an encoder as `cfg` says; returns the `Learner` (its `vit` attribute is the whole probed model)."
-    if cfg is None: cfg = LinProbeConfig(**kwargs)
-    t0 = time.time()
-    cfg, ck, start, device = start_run(cfg, resume)
-    pool = 'token' if cfg.pool == 'patches' else cfg.pool  # the timm ViT's own pooling; 'patches' reads the tokens itself
+    return run_job(cfg or LinProbeConfig(**kwargs), resume, cbs, _probe_learner, lambda learn: dict(features=learn.feature))
+
+def _probe_learner(cfg:LinProbeConfig, device, callbacks) -> Learner: # `linprobe`'s data, model and `Learner`
+    # the timm ViT's own pooling; 'patches' reads the tokens itself
+    pool = 'token' if cfg.pool == 'patches' else cfg.pool
     vit = None if cfg.pixels else vit_from_checkpoint(cfg.checkpoint, global_pool=pool, fc_norm=False, num_heads=cfg.num_heads,
                                                         preset=cfg.preset, model_kwargs=cfg.model_kwargs)
     img_size, in_chans = (vit.patch_embed.img_size, vit.patch_embed.proj.in_channels) if vit else ((None, None), None)
@@ -185,21 +182,19 @@ def linprobe(cfg:LinProbeConfig|None=None, # the run's settings (keyword argumen
     dls = mae_dataloaders(cfg.source, img_size=img_size[0], in_chans=in_chans, bs=cfg.bs, path=cfg.data_path,
                           augment=not cfg.cached, crop_scale=(0.08, 1.0), num_workers=cfg.num_workers,
                           seed=cfg.seed, device=device)
-    precision = run_precision(cfg, vit, device)  # the frozen encoder's forward; the head trains in fp32 on cached features
-    log_cbs = run_callbacks(cfg, ck, start, precision=precision) + list(cbs or [])
-    feature = 'pixels' if cfg.pixels else cfg.pool
+    # the frozen encoder's forward; the head trains in fp32 on cached features
+    precision = run_precision(cfg, vit, device)
+    cbs, feature = callbacks(precision), 'pixels' if cfg.pixels else cfg.pool
     model = None if cfg.pixels else linear_probe_model(vit, dls.c, cfg.pool)  # the head drawn before the data are read
     if cfg.cached:  # each image's feature once, not augmented (the images themselves for the pixel baseline)
         autocast = precision_autocast(precision.name, dls.device)
         train, valid = (pooled_features(vit, dl, (feature,), autocast)[feature] for dl in (dls.train, dls.valid))
         if cfg.pixels: model = nn.Sequential(nn.Flatten(), probe_head(train[0].shape[1], dls.c))
         head = model[1] if cfg.pixels else model.head
-        learn = linprobe_learner(feature_dataloaders(train, valid, cfg.bs, seed=cfg.seed, device=dls.device), head, cfg, cbs=log_cbs)
-    else:
-        learn = linprobe_learner(dls, model, cfg, cbs=log_cbs + mixed_precision(precision))
-    fit_run(learn, cfg.epochs, start)
-    learn.vit, learn.precision = model, precision
-    learn.result = write_result(cfg.out, cfg, learn, time.time() - t0, features=feature)
+        learn = linprobe_learner(feature_dataloaders(train, valid, cfg.bs, seed=cfg.seed, device=dls.device), head, cfg, cbs)
+    else: learn = linprobe_learner(dls, model, cfg, cbs, precision)
+    learn.vit, learn.feature = model, feature
+    learn.precision = precision  # the encoder's, also when the head trained in fp32
     return learn
 
 # %% ../nbs/09_linear_probe.ipynb #70e55ac3

@@ -117,7 +117,8 @@ class RandomResizedCropImage(RandTransform):
         W, H = img.size
         self.boxes.generator = self.generator if torch.utils.data.get_worker_info() is None else None
         w, h, cx, cy = (t.item() for t in self.boxes.crop_boxes(1, H, W))  # half-sizes and centre on [-1, 1]
-        box = ((cx - w + 1) / 2 * W, (cy - h + 1) / 2 * H, (cx + w + 1) / 2 * W, (cy + h + 1) / 2 * H)  # left, top, right, bottom
+        # left, top, right, bottom
+        box = ((cx - w + 1) / 2 * W, (cy - h + 1) / 2 * H, (cx + w + 1) / 2 * W, (cy + h + 1) / 2 * H)
         img = img.resize((self.size, self.size), Image.BICUBIC, box=box)
         if torch.rand(1, generator=self.boxes.generator).item() < self.flip_p: img = img.transpose(Image.FLIP_LEFT_RIGHT)
         return img
@@ -143,7 +144,8 @@ class FolderDL(TfmdDL):
     def __iter__(self):
         if not self.pin_memory: yield from super().__iter__(); return
         self.randomize(); self.before_iter()
-        self._DataLoader__idxs = self.get_idxs()  # the order `sample` reads, drawn in this process as fastai's own loop does
+        # the order `sample` reads, drawn in this process as fastai's own loop does
+        self._DataLoader__idxs = self.get_idxs()
         for b in _loaders[self.fake_l.num_workers == 0](self.fake_l):
             yield self.after_batch(tuple(type(t)(to_device_async(t, self.device)) for t in b))
         self.after_iter()
@@ -154,7 +156,8 @@ def _class_folders(d:Path) -> set: return {p.name for p in d.iterdir() if p.is_d
 
 def check_split(fns:list, path:Path, valid_name:str):
     "Stop before any work when a split of `path` would be empty: its images must lie in class folders, `split/class/image`."
-    counts = {s: sum(f.parent.parent.name == s for f in fns) for s in ('train', valid_name)}  # `GrandparentSplitter`'s rule
+    # `GrandparentSplitter`'s rule
+    counts = {s: sum(f.parent.parent.name == s for f in fns) for s in ('train', valid_name)}
     for split, n in counts.items():
         if n: continue
         loose = sum(f.parent.name == split for f in fns)
@@ -289,8 +292,10 @@ def check_full_batch(dls):
 def _finish(dls, seed, in_chans, img_size, source):
     if seed is not None:
         for i, dl in enumerate(dls.loaders): dl.rng = random.Random(seed + i)  # fastai shuffles with `dl.rng`
-    dls.in_chans, dls.img_size, dls.c, dls.source = in_chans, img_size, len(dls.classes), source  # `c`: fastai's class count
-    if not hasattr(dls, 'size_note'): dls.size_note = None  # what a folder's images decided, to print (`_folder_dataloaders`)
+    # `c`: fastai's class count
+    dls.in_chans, dls.img_size, dls.c, dls.source = in_chans, img_size, len(dls.classes), source
+    # what a folder's images decided, to print (`_folder_dataloaders`)
+    if not hasattr(dls, 'size_note'): dls.size_note = None
     return dls
 
 # %% ../nbs/05a_loaders.ipynb #e272e0f3
@@ -315,7 +320,8 @@ def read_images(paths, # image files, or folders of them (searched recursively)
             img = open_image(f, 'L' if in_chans == 1 else 'RGB')  # 16-bit scaled to 8, not clipped
         except Exception as e: raise ValueError(f"{f} is not a readable image ({type(e).__name__}: {e})") from e
         modes.add(mode); sizes.add(img.size)
-        if img.size != (W, H): img = ImageOps.fit(img, (W, H), Image.BICUBIC)  # the largest centred box of the model's shape, resized
+        # the largest centred box of the model's shape, resized
+        if img.size != (W, H): img = ImageOps.fit(img, (W, H), Image.BICUBIC)
         imgs.append(torch.from_numpy(np.asarray(img).copy()).reshape(H, W, in_chans).permute(2, 0, 1))
     notes = []
     target = 'L' if in_chans == 1 else 'RGB'

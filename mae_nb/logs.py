@@ -40,14 +40,16 @@ class StepLogger(Callback):
             with open(self.fname, 'a', newline='') as f:
                 w = csv.writer(f)
                 if new: w.writerow(['epoch', 'iter', 'step', 'lr', 'loss'])
-                losses = torch.stack([r[-1] for r in self.rows]).tolist() if self.rows else []  # one read, not one per step
+                # one read, not one per step
+                losses = torch.stack([r[-1] for r in self.rows]).tolist() if self.rows else []
                 w.writerows([(e, i, s, f'{lr:.6g}', f'{l:.6f}') for (e, i, s, lr, _), l in zip(self.rows, losses)])
         self.rows = []
 
 # %% ../nbs/06c_logs.ipynb #5948f3be
 class EpochLogger(CSVLogger):
     "fastai's `CSVLogger`, continuing a resumed run's file: no second header, no rows for the epochs skipped."
-    order = ProgressCallback.order + 1  # after the progress bar has taken over the logger, so that our line reaches it too
+    # after the progress bar has taken over the logger, so that our line reaches it too
+    order = ProgressCallback.order + 1
     def __init__(self, fname:Path, start_epoch:int=0):  # absolute: fastai would put a relative one under `learn.path`, the data's folder
         super().__init__(Path(fname).absolute(), append=start_epoch > 0); self.start_epoch = start_epoch
     def before_fit(self):
@@ -86,7 +88,8 @@ class DeviceSmoothLoss(AvgSmoothLoss):
         loss = learn.loss.detach().mean().float()
         if self.count == 0: self.val = torch.zeros((), device=loss.device)
         self.count += 1
-        self.val = torch.lerp(loss, self.val, self.beta)  # read once an epoch, by the Recorder; rank 0's in data-parallel runs
+        # read once an epoch, by the Recorder; rank 0's in data-parallel runs
+        self.val = torch.lerp(loss, self.val, self.beta)
 
 class DeviceAvgLoss(AvgLoss):
     "fastai's validation loss, summed on the device (fastai's copies each batch's to the host), over all processes at the end."

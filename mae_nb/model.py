@@ -115,7 +115,8 @@ mae_presets = {
     'mae_vit_small_patch4':  dict(img_size=28, in_chans=1, patch_size=4, embed_dim=384, depth=12, num_heads=6,
                                   decoder_embed_dim=256, decoder_depth=4, decoder_num_heads=8),
 }
-DEFAULT_PRESET = 'mae_vit_mini_patch4'  # every run's and reader's architecture unless told otherwise: the reference model's
+# every run's and reader's architecture unless told otherwise: the reference model's
+DEFAULT_PRESET = 'mae_vit_mini_patch4'
 
 def create_mae(name:str, # a key of `mae_presets`
                **kwargs, # overrides of the preset's `MaskedAutoencoderViT` arguments

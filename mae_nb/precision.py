@@ -31,7 +31,8 @@ class DeviceMixedPrecision(MixedPrecision):
         self.autocast = torch.autocast(dev, dtype=dtype)
         self.learn.scaler = torch.amp.GradScaler(dev, enabled=dtype == torch.float16, **{k: v for k, v in self.kwargs.items() if k != 'enabled'})
     def before_step(self):
-        self.scaler.step(self.opt.opt)  # skipped on overflow; decided on the device by optimizers that can (fused AdamW)
+        # skipped on overflow; decided on the device by optimizers that can (fused AdamW)
+        self.scaler.step(self.opt.opt)
         self.stepped = True
         raise CancelStepException()  # the step is taken: fastai's is not
     def before_batch(self): self.stepped = False; super().before_batch()

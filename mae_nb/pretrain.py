@@ -31,7 +31,6 @@ __all__ = ['no_weight_decay', 'PretrainConfig', 'mae_param_groups', 'mae_loss', 
            'reconstruct_files', 'use_fused_attention', 'EagerEvaluation', 'compiles', 'mae_learner', 'pretrain']
 
 # %% ../nbs/08_pretrain.ipynb #d3d23cfa
-import warnings
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -50,11 +49,11 @@ from .data import to_device_async, pretrain_augmentation
 from .loaders import mae_dataloaders, check_full_batch, read_images
 from .masking import check_mask_ratio
 from .weights import mae_from_checkpoint
-from .train import (RunConfig, AdamWSettings, InputSize, effective_batch, scaled_lr, mae_adamw, mae_schedule, start_run, run_callbacks,
-                          fit_run)
-from .precision import Precision, choose_precision, run_precision, mixed_precision, encoder_width
+from .config import RunConfig, AdamWSettings, InputSize
+from .train import recipe_learner, run_job, mae_adamw
+from .precision import Precision, choose_precision, run_precision, encoder_width
 from .distributed import unwrap_model
-from .logs import LazyProgressCallback, keep_loss_on_device, plot_loss_curve
+from .logs import LazyProgressCallback, plot_loss_curve
 from .reconstructions import show_reconstructions, reconstruction_note, ReconstructionRatio
 
 # %% ../nbs/08_pretrain.ipynb #39e5d1c8
@@ -81,7 +80,8 @@ class PretrainConfig(InputSize, AdamWSettings, RunConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if not (isinstance(self.mask_ratio, (int, float)) and 0 < self.mask_ratio < 1):  # 0 would leave no patch to reconstruct
+        # 0 would leave no patch to reconstruct
+        if not (isinstance(self.mask_ratio, (int, float)) and 0 < self.mask_ratio < 1):
             raise ValueError(f"mask_ratio must be in (0, 1): the loss is on the removed patches, so some must be removed; got {self.mask_ratio!r}")
         pretrain_augmentation(self.augment)  # a name it does not know stops the run here
         modes = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
@@ -115,14 +115,21 @@ class MAETrainer(Callback):
     order = -5
     def __init__(self, mask_ratio:float=0.75, valid_seed:int=0,
                  check_every:int=50, # read the non-finite flag (a host-device sync) every this many batches
-                ): store_attr()
+                ): store_attr(); self.masking = {}
+    def before_fit(self): self.hook = unwrap_model(self.model).register_forward_pre_hook(self.by_name, with_kwargs=True)
+    def after_fit(self): self.hook.remove()
+    @torch.compiler.disable  # bookkeeping, kept out of a compiled graph
+    def by_name(self, module, args, kwargs): # the batch's masking, by name, to the one forward call it was drawn for
+        masking, self.masking = self.masking, {}
+        return args, {**masking, **kwargs}
     def before_batch(self):
         model = unwrap_model(self.model)
         if self.training: noise = model.mask_noise(len(self.x), self.mask_ratio, device=self.x.device)
         else:  # the same masks every epoch, drawn on the CPU and sent without waiting for the device
             g = torch.Generator().manual_seed(self.valid_seed + self.iter)
             noise = to_device_async(model.mask_noise(len(self.x), self.mask_ratio, generator=g), self.x.device)
-        self.learn.xb = (self.x, self.mask_ratio, noise, False)  # False: predict the removed patches only
+        self.learn.xb = (self.x,)
+        self.masking = dict(mask_ratio=self.mask_ratio, noise=noise, pred_visible=False)  # the removed patches only
     def before_train(self): self.first_bad = None
     def after_loss(self):
         if not self.training: return
@@ -137,7 +144,8 @@ class MAETrainer(Callback):
         "Raise `NonFiniteLossError` if a training loss of this epoch so far was not finite, in this or any other process."
         if self.first_bad is None: return
         anywhere = (self.first_bad >= 0).float()
-        if dist.is_available() and dist.is_initialized(): dist.all_reduce(anywhere, op=dist.ReduceOp.MAX)  # all stop together
+        # all stop together
+        if dist.is_available() and dist.is_initialized(): dist.all_reduce(anywhere, op=dist.ReduceOp.MAX)
         if not anywhere: return
         i, stop = int(self.first_bad), "training stopped, checkpoints already written are untouched"
         if i < 0: raise NonFiniteLossError(f"non-finite loss in another data-parallel process during epoch {self.epoch}; {stop}")
@@ -190,9 +198,7 @@ def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None,
                 precision:Precision|None=None, # chosen already (`run_precision`); by default from `cfg.precision`
                ) -> Learner:
     "A fastai `Learner` that pretrains `model` on `dls` with the recipe of `cfg`."
-    eff = effective_batch(cfg.bs, cfg.accum)
-    lr = scaled_lr(cfg.base_lr, eff)
-    cbs = [MAETrainer(cfg.mask_ratio), mae_schedule(lr, cfg.warmup / cfg.epochs)] + list(cbs or [])
+    cbs = [MAETrainer(cfg.mask_ratio), *(cbs or [])]
     if cfg.accum > 1: cbs.append(GradientAccumulation(cfg.bs * cfg.accum))
     # measured on a CPU: for the short sequences of small images torch's fused kernel is slower than the three ops,
     # which the compiler can also fuse with their neighbours (bench/README.md)
@@ -200,17 +206,16 @@ def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None,
     use_fused_attention(model, not (cpu and model.num_patches <= 64))
     learn_compiles = compiles(cfg, cfg.epochs * len(dls.train), model, dls.device)
     precision = precision or choose_precision(cfg.precision, dls.device, model, learn_compiles)
-    cbs += mixed_precision(precision)
     if learn_compiles:
         model.compile(mode=cfg.compile_mode, dynamic=False)  # in place: the state dict keeps its names
         cbs.append(EagerEvaluation())
-    learn = Learner(dls, model, loss_func=mae_loss, lr=lr, cbs=cbs, metrics=ReconstructionRatio(dls.stats),
-                    opt_func=partial(mae_adamw, betas=cfg.betas),
-                    splitter=partial(mae_param_groups, weight_decay=cfg.weight_decay))
+    learn = recipe_learner(dls, model, cfg, mae_loss, partial(mae_adamw, betas=cfg.betas),
+                           partial(mae_param_groups, weight_decay=cfg.weight_decay), ReconstructionRatio(dls.stats), cbs,
+                           precision, accum=cfg.accum)
     if any(type(cb) is ProgressCallback for cb in learn.cbs):  # fastai's default bar reads the loss every batch
         learn.remove_cb(ProgressCallback); learn.add_cb(LazyProgressCallback())
-    learn.effective_batch, learn.compiled, learn.precision = eff, learn_compiles, precision
-    return keep_loss_on_device(learn)
+    learn.compiled = learn_compiles
+    return learn
 
 # %% ../nbs/08_pretrain.ipynb #814b9658
 def pretrain(cfg:PretrainConfig|None=None, # the run's settings (keyword arguments build one)
@@ -219,8 +224,16 @@ def pretrain(cfg:PretrainConfig|None=None, # the run's settings (keyword argumen
              cbs=None, # extra fastai callbacks
              **kwargs):
     "Pretrain an MAE as `cfg` says; returns the fastai `Learner`."
-    if cfg is None: cfg = PretrainConfig(**kwargs)
-    cfg, ck, start, device = start_run(cfg, resume)
+    learn = run_job(cfg or PretrainConfig(**kwargs), resume, cbs, _mae_learner)
+    out = Path(learn.cfg.out)
+    if figures and not rank_distrib():
+        xv = learn.dls.valid.one_batch()[0][:8]
+        show_reconstructions(learn.model, xv, learn.dls.stats, learn.cfg.mask_ratio).savefig(out/'reconstructions.png', dpi=100)
+        plot_loss_curve(out/'steps.csv', out/'epochs.csv').savefig(out/'loss.png', dpi=100)
+        plt.close('all')
+    return learn
+
+def _mae_learner(cfg:PretrainConfig, device, callbacks) -> Learner: # `pretrain`'s data, model and `Learner`
     patch = {**mae_presets[cfg.preset], **cfg.model_kwargs}['patch_size']
     dls = mae_dataloaders(cfg.source, img_size=cfg.img_size, bs=cfg.bs, path=cfg.data_path, num_workers=cfg.num_workers,
                           seed=cfg.seed, device=device, labels=False, multiple_of=patch,  # pretraining reads no labels
@@ -230,14 +243,4 @@ def pretrain(cfg:PretrainConfig|None=None, # the run's settings (keyword argumen
     model = create_mae(cfg.preset, img_size=dls.img_size, in_chans=dls.in_chans, norm_pix_loss=cfg.norm_pix_loss,
                        mask_sampling=cfg.mask_sampling, **cfg.model_kwargs)
     precision = run_precision(cfg, model, device, compiles(cfg, cfg.epochs * len(dls.train), model, device))
-    cbs = run_callbacks(cfg, ck, start, steps=True, keep_all=cfg.keep_all, precision=precision) + list(cbs or [])
-    learn = mae_learner(dls, model, cfg, cbs=cbs, precision=precision)
-    if start >= cfg.epochs: warnings.warn(f"the checkpoint is at epoch {start}, the run asks for {cfg.epochs}: nothing to train")
-    fit_run(learn, cfg.epochs, start)
-    out = Path(cfg.out)
-    if figures and not rank_distrib():
-        xv = dls.valid.one_batch()[0][:8]
-        show_reconstructions(learn.model, xv, dls.stats, cfg.mask_ratio).savefig(out/'reconstructions.png', dpi=100)
-        plot_loss_curve(out/'steps.csv', out/'epochs.csv').savefig(out/'loss.png', dpi=100)
-        plt.close('all')
-    return learn
+    return mae_learner(dls, model, cfg, callbacks(precision, steps=True, keep_all=cfg.keep_all), precision)

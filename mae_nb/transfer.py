@@ -28,7 +28,7 @@ from .distributed import local_device
 from fastai.torch_core import rank_distrib
 from .weights import read_encoder, create_vit, load_encoder_weights, adapt_encoder
 from .finetune import FinetuneConfig, finetune
-from .train import InputSize
+from .config import InputSize
 
 # %% ../nbs/11_transfer.ipynb #f1772ab7
 def digits_folder(path:str|Path, # folder to write (`train/<digit>/*.png`, `valid/<digit>/*.png`)

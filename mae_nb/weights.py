@@ -142,7 +142,8 @@ def vit_from_checkpoint(checkpoint:str|Path|dict|None, # an MAE checkpoint; None
     return load_encoder_weights(vit, sd)
 
 # %% ../nbs/06d_weights.ipynb #da71ff2f
-TIMM_PRESETS = {'mae_nb_vit_mini_patch4': ('mae_vit_mini_patch4', 'fashion_mnist'),  # timm name: (preset, shipped weights)
+# timm name: (preset, shipped weights)
+TIMM_PRESETS = {'mae_nb_vit_mini_patch4': ('mae_vit_mini_patch4', 'fashion_mnist'),
                 'mae_nb_vit_tiny_patch4': ('mae_vit_tiny_patch4', None),
                 'mae_nb_vit_small_patch4': ('mae_vit_small_patch4', None)}
 
@@ -157,7 +158,8 @@ def timm_data_cfg(arch:dict, stats=FASHION_MNIST_STATS, num_classes:int=0) -> di
 def _timm_entry(name:str):
     preset, weights = TIMM_PRESETS[name]
     def entry(pretrained:bool=False, num_classes:int=0, global_pool:str='token', **kwargs) -> VisionTransformer:
-        for k in ('pretrained_cfg', 'pretrained_cfg_overlay', 'cache_dir'): kwargs.pop(k, None)  # timm's loading options: ours is local
+        # timm's loading options: ours is local
+        for k in ('pretrained_cfg', 'pretrained_cfg_overlay', 'cache_dir'): kwargs.pop(k, None)
         if pretrained and weights is None: raise ValueError(f"mae_nb ships no weights for {name}; use pretrained=False")
         sd, arch = read_encoder(weights) if pretrained else (None, _arch_from_preset(preset))
         vit = create_vit(**arch, num_classes=num_classes, global_pool=global_pool, **kwargs)
@@ -167,7 +169,8 @@ def _timm_entry(name:str):
     entry.__name__ = name
     return entry
 
-for _name in TIMM_PRESETS: globals()[_name] = register_model(_timm_entry(_name))  # timm lists it in this module's `__all__`: it must be here
+# timm lists it in this module's `__all__`: it must be here
+for _name in TIMM_PRESETS: globals()[_name] = register_model(_timm_entry(_name))
 
 # %% ../nbs/06d_weights.ipynb #14b674fa
 @torch.no_grad()
@@ -225,21 +228,27 @@ def _read_mae(checkpoint, # a full MAE: a `mae-nb` pretraining checkpoint or run
     if isinstance(cfg, dict) and cfg.get('preset') in mae_presets:  # a mae-nb pretraining checkpoint: its own settings
         kw = {**mae_presets[cfg['preset']], **cfg.get('model_kwargs', {}), 'norm_pix_loss': cfg.get('norm_pix_loss', False)}
         if cfg.get('img_size'): kw['img_size'] = cfg['img_size']
-        stats = ck.get('stats') or data_stats(cfg.get('source'), kw.get('in_chans', 3))  # recorded since 2026-12; before, from `source`
-    elif isinstance(ck.get('arch'), dict): kw, stats = dict(ck['arch']), ck.get('stats') or imagenet_stats  # Hugging Face
-    else:  # the official files: the architecture from the shapes, the heads from the preset of that width; ImageNet's statistics
+        # recorded since 2026-12; before, from `source`
+        stats = ck.get('stats') or data_stats(cfg.get('source'), kw.get('in_chans', 3))
+    # Hugging Face
+    elif isinstance(ck.get('arch'), dict): kw, stats = dict(ck['arch']), ck.get('stats') or imagenet_stats
+    # the official files: the architecture from the shapes, the heads from the preset of that width; ImageNet's
+    # statistics
+    else:
         _, arch = read_encoder(ck, model_kwargs.get('num_heads'))
         kw = dict(arch, decoder_embed_dim=sd['decoder_embed.weight'].shape[0],
                   decoder_depth=1 + max(int(k.split('.')[1]) for k in sd if k.startswith('decoder_blocks.')))
         same = [v.get('decoder_num_heads', 16) for v in mae_presets.values()
                 if (v['embed_dim'], v['patch_size'], v.get('decoder_embed_dim', 512)) == (arch['embed_dim'], arch['patch_size'], kw['decoder_embed_dim'])]
         if same: kw['decoder_num_heads'] = same[0]
-        if isinstance(args, argparse.Namespace): kw['norm_pix_loss'] = bool(getattr(args, 'norm_pix_loss', False))  # training checkpoints say
+        # training checkpoints say
+        if isinstance(args, argparse.Namespace): kw['norm_pix_loss'] = bool(getattr(args, 'norm_pix_loss', False))
         stats = imagenet_stats
     kw.update(model_kwargs)
     if 'decoder_num_heads' not in kw: raise ValueError(f"cannot tell the decoder's attention heads of {checkpoint}: pass decoder_num_heads")
     mean, std, c = list(stats[0]), list(stats[1]), kw.get('in_chans', 3)
-    if len(mean) != c: mean, std = [sum(mean) / len(mean)] * c, [sum(std) / len(std)] * c  # RGB statistics for a grey model
+    # RGB statistics for a grey model
+    if len(mean) != c: mean, std = [sum(mean) / len(mean)] * c, [sum(std) / len(std)] * c
     return sd, kw, (mean, std)
 
 def mae_from_checkpoint(checkpoint, # see `_read_mae`; with `model`, also an encoder-only file (it fills the encoder)
