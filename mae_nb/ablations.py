@@ -137,6 +137,7 @@ def _key(cells:dict, m:str, split:str='test') -> str|None: # the metric read for
     for k in (f'{m}_{split}_top1', f'{m}_valid_top1'):
         if any(r['metrics'].get(k) is not None for r in cells.values()): return k
 
+# %% ../nbs/13_ablations.ipynb #825d8648
 def _gap(results:dict, grid:str, a:str, b:str, key:str): # (mean a - mean b, a's stats, b's stats, spread) or None when missing
     "Cell a against cell b, with their own seed spread (the mean of their two ranges) where both have seeds, else the pooled one."
     st = cell_stats(results.get(grid, {}), key)
@@ -162,6 +163,7 @@ def readings(results:dict, split:str='test') -> list: # a dict per claim: grid, 
         out.append(row)
     return out
 
+# %% ../nbs/13_ablations.ipynb #a46a88e6
 def show_readings(results:dict, split:str='test', grids=None): # grids: only these (default: all)
     "Print `readings` as a table."
     print(f"{'grid':14} {'a - b':26} {'metric':18} {'paper':>6} {'ours':>6} {'2 spreads':>9} {'seeds':>5}  reading")
@@ -180,6 +182,7 @@ _PANELS = {'ft': ('fine-tuning', 0), 'ft_few': ('fine-tuning, 10% of the labels'
 _XLABEL = {'mask_ratio': 'mask ratio', 'decoder_depth': 'decoder blocks', 'length': 'pretraining epochs',
            'decoder_width': 'decoder width / encoder width', 'partial_ft': 'blocks tuned (last k)'}
 
+# %% ../nbs/13_ablations.ipynb #4fb6249f
 def _panel(ax, results:dict, grid:str, m:str, split:str):
     cells, paper = results.get(grid, {}), PAPER_ABLATIONS.get(grid, {})
     key = _key(cells, m, split)
@@ -213,6 +216,7 @@ def _panel(ax, results:dict, grid:str, m:str, split:str):
     ax.tick_params(labelsize=7); ax.set_xlabel(_XLABEL.get(grid, ''), fontsize=8)
     ax.set_title(f'{grid}: {_PANELS[m][0]}', fontsize=9)
 
+# %% ../nbs/13_ablations.ipynb #2e28ed2a
 def plot_ablations(results:dict, # from `read_ablations` (and `reference_ablations`)
                    panels:list, # grid names (each with its fine-tuning, 10%-label and probe panels) or (grid, 'ft'|'ft_few'|'probe')
                    split:str='test', # 'test' or 'valid' top-1 (a grid that has only held-out numbers shows those)

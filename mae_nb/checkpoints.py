@@ -91,6 +91,7 @@ def _split_block(k:str): # ('<blocks prefix><i>.', rest) for a key inside a numb
     i = next((j for j, s in enumerate(parts) if s.isdigit()), None)
     return (None, k) if i is None else ('.'.join(parts[:i + 1]) + '.', '.'.join(parts[i + 1:]))
 
+# %% ../nbs/06_checkpoints.ipynb #181af45a
 def _v4_name(k:str) -> str: # a key of transformers 5's module names as the files on the hub name it
     k = _renamed(k, _HF_V5, 0) or k
     head, rest = _split_block(k)
@@ -115,6 +116,7 @@ def mae_to_hf_vitmae(sd:dict) -> dict:
     if unknown: raise ValueError(f"keys with no place in Hugging Face's ViTMAE: {key_report(unknown)}")
     return out
 
+# %% ../nbs/06_checkpoints.ipynb #4ddbe0da
 def hf_vitmae_to_mae(sd:dict) -> dict:
     "A Hugging Face ViTMAE state dict (`ViTMAEForPreTraining`, or `ViTMAEModel` without the decoder) in our layout."
     # `ViTMAEModel`: no `vit.` prefix
@@ -161,6 +163,7 @@ def _mae_kwargs_from_hf(cfg:dict) -> dict: # `MaskedAutoencoderViT` keyword argu
 
 _HF_WEIGHTS = ('model.safetensors', 'pytorch_model.bin')
 
+# %% ../nbs/06_checkpoints.ipynb #9986d72e
 def _read_hf_vitmae(folder:str|Path) -> dict:
     "A Hugging Face ViTMAE folder (`config.json` and `model.safetensors` or `pytorch_model.bin`) as a checkpoint dict in our layout."
     folder = Path(folder)

@@ -65,6 +65,7 @@ _jobs = {  # subcommand: (settings, function, help)
     'experiment': (AblationConfig, experiment, "run a grid of the paper's ablations end to end (pretrain, probe, fine-tune), resumable"),
 }
 
+# %% ../nbs/98_cli.ipynb #75f3ab0c
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='mae-nb', description="Masked autoencoders (He et al., 2021) on fastai and timm.")
     sub = p.add_subparsers(dest='command', required=True)
@@ -142,6 +143,7 @@ def _one_line(e:Exception) -> str: # the message, without the line fastai puts b
     msg = str(e)
     return msg.split('\n', 1)[1].strip() if msg.startswith('Exception occured in `') and '\n' in msg else msg
 
+# %% ../nbs/98_cli.ipynb #7ba20ed6
 def run(argv:list|None=None):
     "Parse `argv` and run the subcommand; returns what it returns (the `Learner` of a training job)."
     parser = make_parser()

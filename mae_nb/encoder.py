@@ -58,6 +58,7 @@ def add_encoder(m:nn.Module, # the model: gets the encoder's parts, under the of
     if mask_tokens_in_encoder: m.encoder_mask_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
     return m
 
+# %% ../nbs/02_encoder.ipynb #47431c43
 def _init_linear_norm(mod:nn.Module):
     if isinstance(mod, nn.Linear):
         nn.init.xavier_uniform_(mod.weight)  # following the official JAX ViT

@@ -140,6 +140,7 @@ PAPER_REGULARISATION = dict(mixup=0.8, cutmix=1.0, rand_augment=True, reprob=0.2
 # 1e-3, 3e-3, 1e-2) and measured on a small folder of digits (5 epochs: 77.7% at 1e-2, chance at 5e-4)
 SHORT_RUN_BASE_LR = 1e-2
 
+# %% ../nbs/10_finetune.ipynb #ef7ef7f7
 @dataclass
 class FinetuneConfig(AdamWSettings, EncoderSettings, RunConfig):
     "Every setting of a (partial) fine-tuning run (`RunConfig`'s, `EncoderSettings`, `AdamWSettings` and these); defaults follow the paper's ViT-B recipe (§A.1, Table 9)."
@@ -175,7 +176,6 @@ class FinetuneConfig(AdamWSettings, EncoderSettings, RunConfig):
         if not 0 < self.layer_decay <= 1: raise ValueError(f"layer_decay must be in (0, 1], got {self.layer_decay}")
         self.blocks = _check_blocks(self.blocks)  # the depth is checked against the model
         self.betas = tuple(self.betas)
-
 
 # %% ../nbs/10_finetune.ipynb #5d4f1a73
 def finetune_learner(dls, model:VisionTransformer, cfg:FinetuneConfig, cbs=None,
@@ -218,6 +218,7 @@ def finetune(cfg:FinetuneConfig|None=None, # the run's settings (keyword argumen
     trainable = lambda learn: dict(trainable_params=sum(p.numel() for p in learn.model.parameters() if p.requires_grad))
     return run_job(cfg or FinetuneConfig(**kwargs), resume, cbs, partial(_finetune_learner, model=model), trainable)
 
+# %% ../nbs/10_finetune.ipynb #c2b48f57
 def _finetune_learner(cfg:FinetuneConfig, device, callbacks, model=None) -> Learner: # `finetune`'s data, model and `Learner`
     if model is None:
         sd, arch = read_encoder(cfg.checkpoint, cfg.num_heads, preset=cfg.preset, model_kwargs=cfg.model_kwargs)

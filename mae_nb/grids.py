@@ -61,6 +61,7 @@ class Budget:
         for s in STAGES: stages[s].update(changes.get(s, {}))  # a stage's own settings win
         return replace(self, **own, **{s: replace(getattr(self, s), **kw) for s, kw in stages.items() if kw})
 
+# %% ../nbs/12a_grids.ipynb #a7d451ce
 STAGES = ('pretrain', 'probe', 'finetune')  # a budget's stage configs, in the order a cell runs them
 _BUDGET_FIELDS = [f.name for f in fields(Budget) if f.name not in STAGES]
 
@@ -76,6 +77,8 @@ def base_cell(shared:dict, # settings of every stage: data, architecture, precis
 _mk64 = dict(embed_dim=64, depth=6, num_heads=4, decoder_embed_dim=64, decoder_depth=2, decoder_num_heads=4)
 # every choice on the held-out split; the test set read once
 _fmnist = dict(source='fashion_mnist_dev', precision='fp32')
+
+# %% ../nbs/12a_grids.ipynb #4ead2ac4
 BUDGETS = {
     'cpu': Budget(**base_cell(dict(**_fmnist, preset='mae_vit_tiny_patch4', model_kwargs=_mk64),
                               pretrain=dict(epochs=4, bs=128, base_lr=1.5e-3), probe=dict(epochs=30, base_lr=8.0),
@@ -110,6 +113,7 @@ BUDGETS = {
                     note='the reference recipe on 2 CPU cores: 10 pretraining, 30 probe, 3 fine-tuning epochs and 20 on 10% of the labels; 3 seeds of every grid'),
 }
 
+# %% ../nbs/12a_grids.ipynb #0696a2a0
 def _check_budget(name:str) -> Budget:
     if name not in BUDGETS: raise ValueError(f"unknown budget {name!r}; expected one of {list(BUDGETS)}")
     return BUDGETS[name]
@@ -138,6 +142,7 @@ GRIDS = {  # grid: [(cell label, settings changed from the base cell)]
     'scaling': None,
 }
 
+# %% ../nbs/12a_grids.ipynb #80dd0904
 def scaling_cells(budget:Budget) -> list: # [(label, settings, seeds)]
     "The model-size grid of a budget: per encoder size, MAE, scratch, and scratch trained `scratch_long` times longer."
     if not budget.sizes: raise ValueError("this budget has no encoder `sizes`: it cannot run the scaling grid")
@@ -149,6 +154,7 @@ def scaling_cells(budget:Budget) -> list: # [(label, settings, seeds)]
                 (f'{size} scratch long', {**s, 'scratch': True, 'ft_epochs_x': budget.scratch_long}, seeds)]
     return out
 
+# %% ../nbs/12a_grids.ipynb #29551458
 def grid_cells(grids='all', # 'all', a grid name, or a list or comma-separated string of names
                seeds=(0,), # each cell once per seed; seed 0 keeps the plain label, others get ' seed N'
                seed_grids=None, # the grids run with every seed (None: all); the others with the first seed only
@@ -228,6 +234,7 @@ def _write(path:Path, res:dict): # one writer per job; written whole or not at a
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix('.tmp'); tmp.write_text(json.dumps(res, indent=1, default=str)); tmp.replace(path)
 
+# %% ../nbs/12a_grids.ipynb #211c5487
 def run_cell(grid:str, label:str, settings:dict, budget_name:str='cpu10', root='results/ablations', runs='runs/ablations',
              data_path=None, log=print, observers:dict|None=None) -> dict:
     "Run one cell end to end (pretrain, probe, fine-tune; each stage resumed or reused) and write its results file."
@@ -345,6 +352,7 @@ def tune_stage(budget:str, # a key of `BUDGETS`
     _write(path, res)
     return res
 
+# %% ../nbs/12a_grids.ipynb #d4bf3edc
 def tuned_lr(budget_name:str, settings:dict, root='results/ablations', runs='runs/ablations', data_path=None, log=print,
              steps:int=2, # how far past the budget's `ft_lrs` to look (a factor of 3 each) while the best is at an end
             ) -> float:

@@ -123,6 +123,7 @@ def pooled_features(vit:VisionTransformer|None, # a timm ViT whose `norm` is the
     y = torch.cat(ys)
     return {p: (torch.cat(f), y) for p, f in fs.items()}
 
+# %% ../nbs/09_linear_probe.ipynb #d9d8c04c
 class FeatureDataset:
     "Feature vectors and labels in two tensors; item `i` is `(feature, TensorCategory)`, a list of indices gives a batch."
     def __init__(self, x:Tensor, y:Tensor): store_attr()
@@ -172,6 +173,7 @@ def linprobe(cfg:LinProbeConfig|None=None, # the run's settings (keyword argumen
     "Linear-probe an encoder as `cfg` says; returns the `Learner` (its `vit` attribute is the whole probed model)."
     return run_job(cfg or LinProbeConfig(**kwargs), resume, cbs, _probe_learner, lambda learn: dict(features=learn.feature))
 
+# %% ../nbs/09_linear_probe.ipynb #89575390
 def _probe_learner(cfg:LinProbeConfig, device, callbacks) -> Learner: # `linprobe`'s data, model and `Learner`
     # the timm ViT's own pooling; 'patches' reads the tokens itself
     pool = 'token' if cfg.pool == 'patches' else cfg.pool

@@ -50,6 +50,7 @@ def verify_record(path:Path, # the folder
     for name in sorted(str(f.relative_to(path)) for f in fns): h.update(b'\0' + name.encode())
     return cache_dir()/'verified'/f'{h.hexdigest()[:16]}.json'
 
+# %% ../nbs/05a_loaders.ipynb #293fcc80
 def readable_images(fns:list, path:Path,
                     wait:float=3 * 3600, # seconds the other processes of a machine wait for the first one's check
                    ) -> list:
@@ -74,6 +75,7 @@ def readable_images(fns:list, path:Path,
 _WIDE_GREY = ('I;16', 'I;16B', 'I;16L', 'I;16N', 'I')  # 16- and 32-bit integer grey images
 _GREY = ('1', 'L', 'LA', 'F') + _WIDE_GREY
 
+# %% ../nbs/05a_loaders.ipynb #bf5739d5
 def open_image(fn, mode:str|None=None) -> Image.Image:
     "An image file, converted to `mode` ('L' or 'RGB') if given; 16-bit images are scaled to 8 bits, not clipped."
     img = Image.open(fn); img.load()
@@ -169,6 +171,7 @@ def check_split(fns:list, path:Path, valid_name:str):
     if (left := len(fns) - sum(counts.values())): warnings.warn(f"{left} image files under {path} lie outside "
         f"train/<class>/ and {valid_name}/<class>/ (deeper, or loose in a split's folder) and are left out")
 
+# %% ../nbs/05a_loaders.ipynb #9da345be
 def _folder_dataloaders(path, img_size:int|None, in_chans:int|None, augment:bool, seed, verify:bool, generator, crop:dict,
                         extra, labels:bool, multiple_of:int, **kwargs):
     path = Path(path)

@@ -126,6 +126,7 @@ def create_mae(name:str, # a key of `mae_presets`
     check_model_kwargs(kwargs)
     return MaskedAutoencoderViT(**{**mae_presets[name], **kwargs})
 
+# %% ../nbs/04_model.ipynb #5c7b916c
 def check_model_kwargs(kwargs:dict):
     "Refuse settings `MaskedAutoencoderViT` does not take, naming those it does."
     if not isinstance(kwargs, dict): raise ValueError(f"model_kwargs must be a dict of MaskedAutoencoderViT arguments, got {kwargs!r}")

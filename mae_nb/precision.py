@@ -99,6 +99,7 @@ def run_precision(cfg, model:nn.Module|None, device=None, compiled:bool=False) -
     if cfg.precision == 'auto' and not rank_distrib(): print(f"precision auto: {p.name} ({p.why})")
     return p
 
+# %% ../nbs/06b_precision.ipynb #3d9f8b70
 def mixed_precision(p:Precision|str) -> list:
     "The callbacks of a run's precision: `DeviceMixedPrecision` for bf16 or fp16, none for fp32."
     name = p if isinstance(p, str) else p.name

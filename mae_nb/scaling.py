@@ -84,6 +84,7 @@ def scaling_readings(results:dict, budget:Budget, split:str='test') -> list: # a
                              verdict='one seed' if spread is None else verdict(lead, '+', 2 * spread)))
     return rows
 
+# %% ../nbs/14_scaling.ipynb #1c8e7032
 def show_scaling(results:dict, budget:Budget, split:str='test'):
     "Print `scaling_readings` as a table."
     print(f"{'size':10} {'labels':6} {'mae':>6} {'scratch':>7} {'(setting)':13} {'lead':>6} {'2 spreads':>9} {'seeds':>5}  reading")

@@ -280,6 +280,7 @@ def release_out(out:Path):
     # a run's folder holds only what it wrote
     if lock is not None: Path(lock.name).unlink(missing_ok=True); lock.close()
 
+# %% ../nbs/07_train.ipynb #71d744a2
 def start_run(cfg, # a run's settings (a `RunConfig`)
               resume:str|Path|bool|None=None, # True: the latest checkpoint in `cfg.out`; or a checkpoint path
              ): # (settings, checkpoint or None, first epoch, this process's device)
@@ -317,6 +318,7 @@ def recipe_learner(dls, model:nn.Module, cfg, # the run's settings: its batch, b
     learn.effective_batch, learn.lrs, learn.precision = eff, lrs, precision
     return keep_loss_on_device(learn)
 
+# %% ../nbs/07_train.ipynb #95a1fa37
 def run_job(cfg, # a job's settings (`PretrainConfig`, `LinProbeConfig`, ...)
             resume:str|Path|bool|None, # True: the latest checkpoint in `cfg.out`; or a checkpoint path
             cbs, # extra fastai callbacks

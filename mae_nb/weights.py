@@ -35,6 +35,7 @@ from .checkpoints import (save_atomic, is_pretraining_key, key_report, PRETRAINE
 # %% ../nbs/06d_weights.ipynb #1f44acda
 _head_keys = ('head.', 'fc_norm.')
 
+# %% ../nbs/06d_weights.ipynb #f7c1e9ec
 def read_encoder(checkpoint:str|Path|dict|None, # a file, a `mae-nb` run folder, or a loaded dict; None: MAE's initialisation, no pretraining
                  num_heads:int|None=None, # attention heads, when neither the checkpoint nor a preset says
                  keep_head:bool=False, # keep a classifier's `head.*` and `fc_norm.*` (fine-tuned checkpoints)
@@ -251,6 +252,7 @@ def _read_mae(checkpoint, # a full MAE: a `mae-nb` pretraining checkpoint or run
     if len(mean) != c: mean, std = [sum(mean) / len(mean)] * c, [sum(std) / len(std)] * c
     return sd, kw, (mean, std)
 
+# %% ../nbs/06d_weights.ipynb #edf93537
 def mae_from_checkpoint(checkpoint, # see `_read_mae`; with `model`, also an encoder-only file (it fills the encoder)
                         model:MaskedAutoencoderViT|None=None, # load into this model instead of building one
                         **model_kwargs, # settings the file does not state
