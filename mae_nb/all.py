@@ -27,7 +27,8 @@ from .linprobe import LinProbeConfig, linprobe
 from .finetune import FinetuneConfig, finetune, tune_last_blocks
 from .transfer import TransferConfig, transfer
 from .experiments import accuracy_on_test_set, read_results
-from .grids import AblationConfig, experiment, run_grid
+from .cli import AblationConfig, experiment
+from .grids import run_grid
 from .ablations import read_ablations, plot_ablations, show_targets
 
 # %% ../nbs/99_all.ipynb #bda1be6b

@@ -35,7 +35,6 @@ from .checkpoints import (save_atomic, is_pretraining_key, key_report, PRETRAINE
 # %% ../nbs/06d_weights.ipynb #1f44acda
 _head_keys = ('head.', 'fc_norm.')
 
-# %% ../nbs/06d_weights.ipynb #f7c1e9ec
 def read_encoder(checkpoint:str|Path|dict|None, # a file, a `mae-nb` run folder, or a loaded dict; None: MAE's initialisation, no pretraining
                  num_heads:int|None=None, # attention heads, when neither the checkpoint nor a preset says
                  keep_head:bool=False, # keep a classifier's `head.*` and `fc_norm.*` (fine-tuned checkpoints)
@@ -143,8 +142,7 @@ def vit_from_checkpoint(checkpoint:str|Path|dict|None, # an MAE checkpoint; None
     return load_encoder_weights(vit, sd)
 
 # %% ../nbs/06d_weights.ipynb #da71ff2f
-# timm name: (preset, shipped weights)
-TIMM_PRESETS = {'mae_nb_vit_mini_patch4': ('mae_vit_mini_patch4', 'fashion_mnist'),
+TIMM_PRESETS = {'mae_nb_vit_mini_patch4': ('mae_vit_mini_patch4', 'fashion_mnist'),  # name: (preset, weights)
                 'mae_nb_vit_tiny_patch4': ('mae_vit_tiny_patch4', None),
                 'mae_nb_vit_small_patch4': ('mae_vit_small_patch4', None)}
 
@@ -231,11 +229,8 @@ def _read_mae(checkpoint, # a full MAE: a `mae-nb` pretraining checkpoint or run
         if cfg.get('img_size'): kw['img_size'] = cfg['img_size']
         # recorded since 2026-12; before, from `source`
         stats = ck.get('stats') or data_stats(cfg.get('source'), kw.get('in_chans', 3))
-    # Hugging Face
-    elif isinstance(ck.get('arch'), dict): kw, stats = dict(ck['arch']), ck.get('stats') or imagenet_stats
-    # the official files: the architecture from the shapes, the heads from the preset of that width; ImageNet's
-    # statistics
-    else:
+    elif isinstance(ck.get('arch'), dict): kw, stats = dict(ck['arch']), ck.get('stats') or imagenet_stats  # HF ViTMAE
+    else:  # the official files: architecture from the shapes, heads from the preset of that width; ImageNet's stats
         _, arch = read_encoder(ck, model_kwargs.get('num_heads'))
         kw = dict(arch, decoder_embed_dim=sd['decoder_embed.weight'].shape[0],
                   decoder_depth=1 + max(int(k.split('.')[1]) for k in sd if k.startswith('decoder_blocks.')))
@@ -248,11 +243,9 @@ def _read_mae(checkpoint, # a full MAE: a `mae-nb` pretraining checkpoint or run
     kw.update(model_kwargs)
     if 'decoder_num_heads' not in kw: raise ValueError(f"cannot tell the decoder's attention heads of {checkpoint}: pass decoder_num_heads")
     mean, std, c = list(stats[0]), list(stats[1]), kw.get('in_chans', 3)
-    # RGB statistics for a grey model
-    if len(mean) != c: mean, std = [sum(mean) / len(mean)] * c, [sum(std) / len(std)] * c
+    if len(mean) != c: mean, std = [sum(mean) / len(mean)] * c, [sum(std) / len(std)] * c  # RGB stats, grey model
     return sd, kw, (mean, std)
 
-# %% ../nbs/06d_weights.ipynb #edf93537
 def mae_from_checkpoint(checkpoint, # see `_read_mae`; with `model`, also an encoder-only file (it fills the encoder)
                         model:MaskedAutoencoderViT|None=None, # load into this model instead of building one
                         **model_kwargs, # settings the file does not state
