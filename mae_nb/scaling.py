@@ -30,13 +30,11 @@ Docs: https://mae-nb.github.io/mae_nb/scaling.html.md"""
 __all__ = ['ARMS', 'PAPER_TABLE3', 'encoder_size', 'scaling_stats', 'scaling_readings', 'show_scaling', 'plot_scaling']
 
 # %% ../nbs/14_scaling.ipynb #0c4003f8
-import json
-from pathlib import Path
 import torch
 import matplotlib.pyplot as plt
 from torch.utils.flop_counter import FlopCounterMode
 from .model import create_mae
-from .grids import Budget, BUDGETS
+from .grids import Budget
 from .ablations import cell_stats, verdict
 
 # %% ../nbs/14_scaling.ipynb #a398f00f
