@@ -315,7 +315,7 @@ def recipe_learner(dls, model:nn.Module, cfg, # the run's settings: its batch, b
     lrs = lr if lr_scale is None else lr * np.asarray(lr_scale)
     learn = Learner(dls, model, loss_func=loss_func, metrics=metrics, lr=lr, opt_func=opt_func, splitter=splitter,
                     cbs=[mae_schedule(lrs, cfg.warmup / cfg.epochs), *cbs, *(mixed_precision(precision) if precision else [])])
-    learn.effective_batch, learn.lrs, learn.precision = eff, lrs, precision
+    learn.effective_batch, learn.precision = eff, precision
     return keep_loss_on_device(learn)
 
 # %% ../nbs/07_train.ipynb #95a1fa37
