@@ -117,7 +117,9 @@ def get_budget(name:str) -> Budget:
 # %% ../nbs/12a_grids.ipynb #4243d901
 _PRETRAIN_KEYS = ('mask_ratio', 'norm_pix_loss', 'mask_sampling', 'decoder_depth', 'decoder_width', 'epochs_frac',
                   'mask_tokens_in_encoder', 'augment')
-_KEYS = _PRETRAIN_KEYS + ('blocks', 'scratch', 'seed', 'encoder', 'ft_lr', 'ft_epochs_x', 'precision')
+_KEYS = _PRETRAIN_KEYS + ('blocks', 'scratch', 'seed', 'encoder', 'ft_lr', 'few_ft_lr', 'ft_epochs_x', 'precision')
+# the settings a cell may leave 'tuned', to be chosen on held-out images (`tuned_lr`): the stage each one sets
+_TUNED = {'ft_lr': 'finetune', 'few_ft_lr': 'finetune_few'}
 
 GRIDS = {  # grid: [(cell label, settings changed from the base cell)]
     'mask_ratio': [(f'{r:g}', dict(mask_ratio=r)) for r in (0.1, 0.25, 0.5, 0.6, 0.75, 0.85, 0.9)],
@@ -144,7 +146,8 @@ def scaling_cells(budget:Budget) -> list: # [(label, settings, seeds)]
     out, names = [], list(budget.sizes)
     for size in names:
         seeds = budget.seeds if size in (names[0], names[-1]) else budget.size_seeds  # the claim rests on the ends
-        s = dict(encoder=size, ft_lr='tuned', precision=budget.size_precision)  # lr: chosen per size and arm, held out
+        # lrs chosen per size, arm and label budget, held out
+        s = dict(encoder=size, ft_lr='tuned', **({'few_ft_lr': 'tuned'} if budget.few_label_frac else {}), precision=budget.size_precision)
         out += [(f'{size} mae', s, seeds), (f'{size} scratch', {**s, 'scratch': True}, seeds),
                 (f'{size} scratch long', {**s, 'scratch': True, 'ft_epochs_x': budget.scratch_long}, seeds)]
     return out
@@ -177,7 +180,8 @@ def cell_stages(budget:Budget, settings:dict, runs:str|Path='runs/ablations', da
     "The stages of one cell: {'pretrain' (unless from scratch), 'probe', 'finetune': (key, config)}, outputs under `runs`."
     unknown = set(settings) - set(_KEYS)
     if unknown: raise ValueError(f"unknown cell settings {sorted(unknown)}; expected some of {list(_KEYS)}")
-    if settings.get('ft_lr') == 'tuned': raise ValueError("this cell's fine-tuning lr is still to be chosen ('tuned'): `tuned_lr` chooses it")
+    if tuned := [k for k in _TUNED if settings.get(k) == 'tuned']:
+        raise ValueError(f"this cell's {' and '.join(tuned)} still to be chosen ('tuned'): `tuned_lr` chooses each")
     s, runs, b = settings, Path(runs), budget
     mk = dict(b.pretrain.model_kwargs)  # every stage's architecture
     if 'encoder' in s:
@@ -199,7 +203,8 @@ def cell_stages(budget:Budget, settings:dict, runs:str|Path='runs/ablations', da
     probe = replace(b.probe, **cell, checkpoint=ck)
     ft_lr = s.get('ft_lr', b.scratch_base_lr if s.get('scratch') and b.scratch_base_lr else b.finetune.base_lr)
     ft = replace(b.finetune, **cell, checkpoint=ck, blocks=s.get('blocks'), epochs=b.finetune.epochs * epochs_x, base_lr=ft_lr)
-    few = [('finetune_few', replace(ft, label_frac=b.few_label_frac, epochs=b.few_ft_epochs * epochs_x))] if b.few_label_frac else []
+    few = [('finetune_few', replace(ft, label_frac=b.few_label_frac, epochs=b.few_ft_epochs * epochs_x, base_lr=s.get('few_ft_lr', ft_lr)))
+           ] if b.few_label_frac else []
     for name, cfg in [('probe', probe), ('finetune', ft)] + few:
         key = stage_key(cfg, up); cfg.out = str(runs/f'{name.replace("_", "-")}-{key}')
         stages[name] = (key, cfg)
@@ -218,6 +223,15 @@ def _tuning_path(root, budget:str, stage:str, field:str, settings:dict) -> Path:
 # not the seed, nor a longer schedule
 def _arm(settings:dict) -> dict: return {k: v for k, v in settings.items() if k in ('encoder', 'precision', 'scratch')}
 
+def _recorded(path:Path, settings:dict) -> dict|None: # a cell's results file, unless the cell has gained a setting since
+    res = json.loads(path.read_text()) if path.exists() else {}
+    return res if res and set(settings) <= set(res.get('settings', {})) else None
+
+def _resolve(budget_name:str, settings:dict, root, runs, data_path, log) -> dict: # the cell's 'tuned' settings chosen
+    for field in _TUNED:
+        if settings.get(field) == 'tuned': settings = {**settings, field: tuned_lr(budget_name, settings, root, runs, data_path, log, field)}
+    return settings
+
 def _same_work(root, budget_name:str, keys:dict) -> dict|None: # a finished cell whose stages are `keys` ({stage: key}), if any
     for p in sorted((Path(root)/budget_name).glob('*/*.json')):
         r = json.loads(p.read_text())
@@ -233,9 +247,9 @@ def run_cell(grid:str, label:str, settings:dict, budget_name:str='cpu10', root='
     "Run one cell end to end (pretrain, probe, fine-tune; each stage resumed or reused) and write its results file."
     budget = get_budget(budget_name)
     path = cell_path(root, budget_name, grid, label)
-    if path.exists(): return json.loads(path.read_text())
+    if res := _recorded(path, settings): return res
     log(f"{budget_name} / {grid} / {label}")
-    if settings.get('ft_lr') == 'tuned': settings = {**settings, 'ft_lr': tuned_lr(budget_name, settings, root, runs, data_path, log)}
+    settings = _resolve(budget_name, settings, root, runs, data_path, log)
     stages = cell_stages(budget, settings, runs, data_path, observers)
     # e.g. the base cell of another grid
     if twin := _same_work(root, budget_name, {name: key for name, (key, _) in stages.items()}):
@@ -275,11 +289,12 @@ def run_grid(grids='all', # 'all', a grid name, or a list or comma-separated str
     cells = grid_cells(b.grids if grids in (None, 'all') and b.grids else grids, b.seeds, b.seed_grids, b)
     if dry_run:
         def status(g, label, s):
-            if cell_path(root, budget, g, label).exists(): return 'done'
-            if s.get('ft_lr') == 'tuned':
-                tuned = _tuning_path(root, budget, 'finetune', 'ft_lr', _arm(s))
+            if _recorded(cell_path(root, budget, g, label), s): return 'done'
+            for field, stage in _TUNED.items():
+                if s.get(field) != 'tuned': continue
+                tuned = _tuning_path(root, budget, stage, field, _arm(s))
                 if not tuned.exists(): return 'to tune'
-                s = {**s, 'ft_lr': json.loads(tuned.read_text())['chosen']}
+                s = {**s, field: json.loads(tuned.read_text())['chosen']}
             return 'started' if any(Path(c.out).exists() for _, c in cell_stages(BUDGETS[budget], s, runs, data_path).values()) else 'to do'
         return [(g, label, status(g, label, s)) for g, label, s in cells]
     done, pending = {}, cells
@@ -295,13 +310,14 @@ def run_grid(grids='all', # 'all', a grid name, or a list or comma-separated str
 
 # %% ../nbs/12a_grids.ipynb #fad2560d
 def tune_stage(budget:str, # a key of `BUDGETS`
-               stage:str, # 'probe' or 'finetune': the base cell's stage to tune
+               stage:str, # 'probe', 'finetune' or 'finetune_few': the base cell's stage to tune
                field:str, # what is varied: a cell setting, e.g. 'ft_lr'; a `Budget` field, e.g. 'scratch_base_lr'; or a setting of `stage`, e.g. 'base_lr'
                values:list, root='results/ablations', runs='runs/ablations', data_path=None, log=print,
                settings:dict|None=None, # the cell tuned (default: the base cell), e.g. `{'scratch': True}`
               ) -> dict:
     "Run a cell's `stage` with each value of `field` and choose the value by validation top-1 (held-out split)."
-    if stage not in ('probe', 'finetune'): raise ValueError(f"stage must be 'probe' or 'finetune', got {stage!r}")
+    if stage not in ('probe', 'finetune', 'finetune_few'):
+        raise ValueError(f"stage must be 'probe', 'finetune' or 'finetune_few', got {stage!r}")
     get_budget(budget)
     settings = settings or {}
     path = _tuning_path(root, budget, stage, field, settings)
@@ -311,6 +327,7 @@ def tune_stage(budget:str, # a key of `BUDGETS`
         b, s = (BUDGETS[budget], {**settings, field: v}) if field in _KEYS else \
                (BUDGETS[budget].set(**({field: v} if field in _BUDGET_FIELDS else {stage: {field: v}})), settings)
         stages = cell_stages(b, s, runs, data_path)
+        if stage not in stages: raise ValueError(f"budget {budget!r} has no {stage} stage (its stages: {list(stages)})")
         if 'pretrain' in stages: run_stage(stages['pretrain'][1], stages['pretrain'][0], log=log)
         rec = run_stage(stages[stage][1], stages[stage][0], log=log)
         rows.append(dict(value=v, key=rec['key'], valid_top1=rec['top1'], valid_loss=rec['valid_loss'], wall_s=rec['wall_s']))
@@ -322,12 +339,14 @@ def tune_stage(budget:str, # a key of `BUDGETS`
     return res
 
 def tuned_lr(budget_name:str, settings:dict, root='results/ablations', runs='runs/ablations', data_path=None, log=print,
+             field:str='ft_lr', # the lr chosen: 'ft_lr' (fine-tuning on all the labels) or 'few_ft_lr' (on the budget's fraction)
              steps:int=2, # how far past the budget's `ft_lrs` to look (a factor of 3 each) while the best is at an end
             ) -> float:
-    "A scaling cell's fine-tuning base lr: the best on held-out top-1 for its size and arm, of the budget's `ft_lrs` and beyond an end."
+    "A scaling cell's fine-tuning base lr: the best on held-out top-1 for its size, arm and labels, of the budget's `ft_lrs` and beyond an end."
+    if field not in _TUNED: raise ValueError(f"field must be one of {list(_TUNED)}, got {field!r}")
     lrs = sorted(get_budget(budget_name).ft_lrs)
     for _ in range(steps + 1):
-        best = tune_stage(budget_name, 'finetune', 'ft_lr', lrs, root, runs, data_path, log, settings=_arm(settings))['chosen']
+        best = tune_stage(budget_name, _TUNED[field], field, lrs, root, runs, data_path, log, settings=_arm(settings))['chosen']
         if best not in (lrs[0], lrs[-1]) or len(lrs) == len(get_budget(budget_name).ft_lrs) + steps: break
         # the best is at an end: one step further out
         lrs = [lrs[0] / 3] + lrs if best == lrs[0] else lrs + [lrs[-1] * 3]

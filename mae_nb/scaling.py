@@ -18,8 +18,9 @@ at every size, as the paper keeps its 8 × 512 decoder for ViT-B to ViT-H. Each 
 
 Every arm is fine-tuned on all the labels (3 epochs) and on a class-balanced 10% of them (20 epochs; twice that
 for scratch long). With few labels a large model trained from scratch should overfit most: that is where MAE's
-advantage should be largest. Each size and arm gets its own fine-tuning learning rate, the best of the budget's
-`ft_lrs` on the 5,000 held-out images (seed 0, all labels; the 10% fine-tuning uses the same). The smallest and
+advantage should be largest. Each size and arm gets its own fine-tuning learning rates, the best of the budget's
+`ft_lrs` on the 5,000 held-out images (seed 0): one for all the labels, and one for the 10%, chosen on its own
+held-out runs, since a rate that suits 3 epochs on 55,000 images need not suit 20 on 5,500. The smallest and
 the largest sizes, which carry the claim, run with 3 seeds; the middle ones with 2.
 
 Docs: https://mae-nb.github.io/mae_nb/scaling.html.md"""
