@@ -33,13 +33,15 @@ from .grids import BUDGETS, GRIDS, scaling_cells
 def read_ablations(root='results/ablations', budget:str='cpu10') -> dict: # {grid: {cell label: result}}
     "The results files of `budget` under `root`, by grid and cell label, in each grid's order."
     folder = Path(root)/budget
-    if not folder.is_dir(): raise FileNotFoundError(f"no results in {folder}; run `mae-nb experiment --budget {budget}` to make them")
+    if not folder.is_dir(): raise FileNotFoundError(f"no results in {folder}; run `mae-nb experiment --budget "
+                                                    f"{budget}` to make them")
     found = {}
     for p in sorted(folder.glob('*/*.json')):
         r = json.loads(p.read_text())
         found.setdefault(r['grid'], {})[r['cell']] = r
     def labels(g): # a grid's cells in run order (a budget's own grid: from the budget)
-        if g in GRIDS and GRIDS[g] is None: return [l for l, *_ in scaling_cells(BUDGETS[budget])] if budget in BUDGETS else []
+        if g in GRIDS and GRIDS[g] is None:
+            return [l for l, *_ in scaling_cells(BUDGETS[budget])] if budget in BUDGETS else []
         return [label for label, _ in GRIDS.get(g, [])]
     order = {g: labels(g) for g in found}
     return {g: dict(sorted(cells.items(), key=lambda kv: order[g].index(kv[0]) if kv[0] in order[g] else 99))
@@ -50,32 +52,39 @@ def show_cells(results:dict, # from `read_ablations`
                split:str='test'):
     "Print every cell: seeds, then each metric's seed mean and [lowest, highest], the pretraining loss and minutes per seed."
     ms = [('probe', 'probe'), ('ft', 'fine-tune'), ('ft_few', 'ft 10% labels')]
-    print(f"{'grid':13} {'cell':11} {'seeds':>5} " + ' '.join(f'{n:>19}' for _, n in ms) + f" {'pretrain loss':>13} {'min/seed':>8}")
+    print(f"{'grid':13} {'cell':11} {'seeds':>5} " + ' '.join(f'{n:>19}' for _, n in ms) + f" {'pretrain loss':>13} "
+                                                                                           f"{'min/seed':>8}")
     for g, cells in results.items():
         for label, rs in seed_groups(cells).items():
             cols = []
             for m, _ in ms:
                 v = _values(rs, f'{m}_{split}_top1')
-                cols.append(f'{"":>19}' if not v else f'{sum(v) / len(v):6.2f} [{min(v):5.2f}, {max(v):5.2f}]' if len(v) > 1 else f'{v[0]:6.2f}{"":>13}')
+                cols.append(f'{"":>19}' if not v else f'{sum(v) / len(v):6.2f} [{min(v):5.2f}, {max(v):5.2f}]'
+                            if len(v) > 1 else f'{v[0]:6.2f}{"":>13}')
             loss = [r['metrics']['pretrain_valid_loss'] for r in rs if 'pretrain_valid_loss' in r['metrics']]
             wall = [r['wall_s'] / 60 for r in rs if 'wall_s' in r]
-            print(f"{g:13} {label:11} {len(rs):5} " + ' '.join(cols) + (f" {sum(loss) / len(loss):13.4f}" if loss else f"{'':>14}")
+            print(f"{g:13} {label:11} {len(rs):5} " + ' '.join(cols)
+                  + (f" {sum(loss) / len(loss):13.4f}" if loss else f"{'':>14}")
                   + (f" {sum(wall) / len(wall):8.1f}" if wall else ''))
 
 # %% ../nbs/13_ablations.ipynb #af242494
 PAPER_ABLATIONS = {  # grid: {x: (fine-tune, linear) top-1, None where the paper gives no number}
     'mask_ratio': {0.1: (None, 54.6), 0.75: (84.9, 73.5), 0.9: (None, 66.1)},
     'decoder_depth': {1: (84.8, 65.5), 2: (84.9, 70.0), 4: (84.9, 71.9), 8: (84.9, 73.5), 12: (84.4, 73.3)},
-    'decoder_width': {128/1024: (84.9, 69.1), 256/1024: (84.8, 71.3), 512/1024: (84.9, 73.5), 768/1024: (84.4, 73.1), 1.0: (84.3, 73.1)},
+    'decoder_width': {128/1024: (84.9, 69.1), 256/1024: (84.8, 71.3), 512/1024: (84.9, 73.5), 768/1024: (84.4, 73.1),
+                      1.0: (84.3, 73.1)},
     'target': {'pixel': (84.9, 73.5), 'norm_pixel': (85.4, 73.9)},
-    'mask_sampling': {'random 75%': (84.9, 73.5), 'block 50%': (83.9, 72.3), 'block 75%': (82.8, 63.9), 'grid 75%': (84.0, 66.0)},
+    'mask_sampling': {'random 75%': (84.9, 73.5), 'block 50%': (83.9, 72.3), 'block 75%': (82.8, 63.9),
+                      'grid 75%': (84.0, 66.0)},
     'length': {100: (82.3, 57.3), 200: (83.3, 64.4), 400: (84.3, 69.7), 800: (84.9, 73.5), 1600: (85.1, 75.1)},
-    'partial_ft': {0: (73.5, None), 1: (81.0, None), 2: (83.1, None), 4: (84.2, None), 6: (84.4, None), 12: (84.6, None),
+    'partial_ft': {0: (73.5, None), 1: (81.0, None), 2: (83.1, None), 4: (84.2, None), 6: (84.4, None),
+                   12: (84.6, None),
                    18: (84.7, None), 24: (84.9, None)},
     'scratch': {'mae': (85.9, 75.8), 'scratch': (82.6, None)},  # ViT-L: MAE 1600 epochs (Table 3) vs from scratch
     'mask_token': {'without [M]': (84.9, 73.5), 'with [M]': (84.2, 59.6)},  # Table 1c
     # Table 1e
-    'augmentation': {'none': (84.0, 65.7), 'fixed crop': (84.7, 73.1), 'random crop': (84.9, 73.5), 'crop + jitter': (84.3, 71.9)},
+    'augmentation': {'none': (84.0, 65.7), 'fixed crop': (84.7, 73.1), 'random crop': (84.9, 73.5),
+                     'crop + jitter': (84.3, 71.9)},
 }
 _CATEGORICAL = ('target', 'mask_sampling', 'scratch', 'mask_token', 'augmentation')
 
@@ -84,7 +93,8 @@ def _x(grid:str, label:str, r:dict) -> float|str: # where a cell of ours goes on
     if grid == 'decoder_width':
         mk = r['configs']['pretrain']['model_kwargs']; return mk['decoder_embed_dim'] / mk['embed_dim']
     if grid == 'length': return r['epochs']['pretrain']
-    if grid == 'partial_ft': return r['configs']['finetune']['model_kwargs'].get('depth') if label == 'all' else int(label)
+    if grid == 'partial_ft':
+        return r['configs']['finetune']['model_kwargs'].get('depth') if label == 'all' else int(label)
     return float(label)
 
 # %% ../nbs/13_ablations.ipynb #e52d8cab
@@ -100,7 +110,8 @@ def _values(rs:list, key:str) -> list: return [100 * r['metrics'][key] for r in 
 
 def cell_stats(cells:dict, key:str) -> dict: # {cell label: (mean, lowest, highest, seeds)}, in points
     "Each cell's metric `key` over its seeds (cells without it are left out)."
-    return {label: (sum(v) / len(v), min(v), max(v), len(v)) for label, rs in seed_groups(cells).items() if (v := _values(rs, key))}
+    return {label: (sum(v) / len(v), min(v), max(v), len(v)) for label, rs in seed_groups(cells).items()
+            if (v := _values(rs, key))}
 
 def seed_spread(results:dict, key:str) -> tuple: # (spread in points or None, how many cells it is averaged over)
     "The seed spread of `key`: the range (highest - lowest) of a cell's seeds, averaged over the cells run with the most seeds."
@@ -126,11 +137,13 @@ PAPER_CLAIMS = [
     ('decoder_depth', '8', '1', 'probe', 8.0), ('decoder_depth', '8', '1', 'ft', 0),
     ('decoder_width', '0.5x', '1x', 'probe', 0.4), ('decoder_width', '0.5x', '1x', 'ft', 0.6),
     ('target', 'norm_pixel', 'pixel', 'probe', 0.4), ('target', 'norm_pixel', 'pixel', 'ft', 0.5),
-    ('mask_sampling', 'random 75%', 'block 50%', 'probe', 1.2), ('mask_sampling', 'random 75%', 'block 75%', 'probe', 9.6),
+    ('mask_sampling', 'random 75%', 'block 50%', 'probe', 1.2),
+    ('mask_sampling', 'random 75%', 'block 75%', 'probe', 9.6),
     ('mask_sampling', 'random 75%', 'grid 75%', 'probe', 7.5), ('mask_sampling', 'random 75%', 'block 75%', 'ft', 2.1),
     ('mask_token', 'without [M]', 'with [M]', 'probe', 13.9), ('mask_token', 'without [M]', 'with [M]', 'ft', 0.7),
     ('augmentation', 'random crop', 'none', 'probe', 7.8), ('augmentation', 'random crop', 'none', 'ft', 0.9),
-    ('augmentation', 'fixed crop', 'none', 'probe', 7.4), ('augmentation', 'random crop', 'crop + jitter', 'probe', 1.6),
+    ('augmentation', 'fixed crop', 'none', 'probe', 7.4),
+    ('augmentation', 'random crop', 'crop + jitter', 'probe', 1.6),
 ]
 
 def _key(cells:dict, m:str, split:str='test') -> str|None: # the metric read for `m`: on `split` where the cells have it, else held out
@@ -156,7 +169,8 @@ def readings(results:dict, split:str='test') -> list: # a dict per claim: grid, 
     out = []
     for g, a, b, m, paper in PAPER_CLAIMS:
         cells = results.get(g, {}); key = _key(cells, m, split)
-        row = dict(grid=g, comparison=f'{a} - {b}', metric=key or m, paper=paper, ours=None, noise=None, seeds=0, verdict='not run')
+        row = dict(grid=g, comparison=f'{a} - {b}', metric=key or m, paper=paper, ours=None, noise=None, seeds=0,
+                   verdict='not run')
         if key and (gap := _gap(results, g, a, b, key)):
             d, sa, sb, spread = gap
             row.update(ours=d, noise=2 * spread, seeds=min(sa[3], sb[3]), verdict=verdict(d, paper, 2 * spread))
@@ -171,7 +185,8 @@ def show_readings(results:dict, split:str='test', grids=None): # grids: only the
         if grids and r['grid'] not in grids: continue
         p = r['paper'] if isinstance(r['paper'], str) else f"{r['paper']:+.1f}"
         o, n = ('', '') if r['ours'] is None else (f"{r['ours']:+.2f}", f"{r['noise']:.2f}")
-        print(f"{r['grid']:14} {r['comparison']:26} {r['metric']:18} {p:>6} {o:>6} {n:>9} {r['seeds'] or '':>5}  {r['verdict']}")
+        print(f"{r['grid']:14} {r['comparison']:26} {r['metric']:18} {p:>6} {o:>6} {n:>9} {r['seeds'] or '':>5}  "
+              f"{r['verdict']}")
 
 # %% ../nbs/13_ablations.ipynb #a4fcfaba
 def _same_scale(axes_values:list, min_span:float=2.): # one span (in points) for every axis: a point is as tall on each
@@ -194,13 +209,20 @@ def _panel(ax, results:dict, grid:str, m:str, split:str):
     xs, ys = [pos(_x(grid, l, first[l])) for l in st], [s[0] for s in st.values()]
     if not cats: ax.plot(xs, ys, '-', color='C0', lw=1)
     many = [i for i, s in enumerate(st.values()) if s[3] > 1]
-    ax.errorbar([xs[i] for i in many], [ys[i] for i in many], fmt='o', color='C0', capsize=3, label='ours: mean of the seeds, bars lowest to highest',
+    ax.errorbar([xs[i] for i in many], [ys[i] for i in many], fmt='o', color='C0', capsize=3, label='ours: mean of '
+                                                                                                    'the seeds, bars '
+                                                                                                    'lowest to '
+                                                                                                    'highest',
                 yerr=[[ys[i] - list(st.values())[i][1] for i in many], [list(st.values())[i][2] - ys[i] for i in many]])
     one = [i for i in range(len(xs)) if i not in many]
-    if one: ax.errorbar([xs[i] for i in one], [ys[i] for i in one], yerr=None if spread is None else spread / 2, fmt='o', mfc='white',
+    if one:
+        ax.errorbar([xs[i] for i in one], [ys[i] for i in one], yerr=None if spread is None else spread / 2, fmt='o',
+                    mfc='white',
                         color='C0', capsize=3, alpha=.7, label='ours: one seed, bars ± half the seed spread')
-    for x, y in zip(xs, ys): ax.annotate(f'{y:.1f}', (x, y), textcoords='offset points', xytext=(6, 2), fontsize=7, color='C0')
-    ours = [s[i] for s in st.values() for i in (1, 2)] + [y + d for y in ys for d in ((-spread / 2, spread / 2) if spread else (0,))]
+    for x, y in zip(xs, ys):
+        ax.annotate(f'{y:.1f}', (x, y), textcoords='offset points', xytext=(6, 2), fontsize=7, color='C0')
+    ours = [s[i] for s in st.values() for i in (1, 2)] + [y + d for y in ys
+                                                          for d in ((-spread / 2, spread / 2) if spread else (0,))]
     if grid == 'partial_ft' and (lp := _m(results, grid, 'all', key.replace('ft_', 'probe_'))) is not None:
         ax.axhline(100 * lp, color='C0', ls=':', lw=1, label='ours: linear probe'); ours.append(100 * lp)
     i = _PANELS[m][1]
@@ -208,7 +230,9 @@ def _panel(ax, results:dict, grid:str, m:str, split:str):
     lims = _same_scale([ours, [y for _, y in pts]])
     ax.set_ylim(*lims[0]); ax.set_ylabel(f"ours: {key.split('_')[-2]} top-1 (%)", color='C0', fontsize=8)
     if pts:
-        ax2 = ax.twinx(); ax2.plot(*zip(*pts), 's' if cats else 's--', color='C1', alpha=.8, ms=4, label='paper (ViT-L, ImageNet), right axis')
+        ax2 = ax.twinx()
+        ax2.plot(*zip(*pts), 's' if cats else 's--', color='C1', alpha=.8, ms=4,
+                 label='paper (ViT-L, ImageNet), right axis')
         ax2.set_ylim(*lims[1]); ax2.tick_params(labelsize=7)
     if cats: ax.set_xticks(range(len(cats)), cats, fontsize=7)
     if grid == 'length': ax.set_xscale('log')
@@ -239,15 +263,18 @@ def plot_ablations(results:dict, # from `read_ablations` (and `reference_ablatio
 def reference_ablations(ref='results/reference') -> dict: # {'length': {...}, 'partial_ft': {...}}, as `read_ablations` gives them
     "Fig. 7 and 9 of the reference MAE (notebooks 08, 10) as cells: its cls probe by pretraining length, its last k blocks tuned."
     ref = Path(ref)
-    if not (ref/'probes.json').exists(): raise FileNotFoundError(f"no {ref/'probes.json'}: the reference run of notebook 08 writes it")
+    if not (ref/'probes.json').exists(): raise FileNotFoundError(f"no {ref/'probes.json'}: the reference run of "
+                                                                 "notebook 08 writes it")
     length = {str(p['epoch']): dict(grid='length', cell=str(p['epoch']), epochs={'pretrain': p['epoch']},
-                                    metrics={'probe_valid_top1': p['token']}) for p in json.loads((ref/'probes.json').read_text())}
+                                    metrics={'probe_valid_top1': p['token']})
+                                    for p in json.loads((ref/'probes.json').read_text())}
     ks = ['0', '1', '2', '4', 'all']
     ev = read_results(ref/'eval', [f'ft_k{k}' for k in ks] + ['lp_token'])
     cfg = ev['ft_kall']['config']
     depth = {**mae_presets[cfg['preset']], **cfg['model_kwargs']}['depth']
     part = {k: dict(grid='partial_ft', cell=k, configs={'finetune': {'model_kwargs': {'depth': depth}}},
-                    metrics={'ft_valid_top1': ev[f'ft_k{k}']['top1'], 'ft_test_top1': ev[f'ft_k{k}']['test_top1']}) for k in ks}
+                    metrics={'ft_valid_top1': ev[f'ft_k{k}']['top1'], 'ft_test_top1': ev[f'ft_k{k}']['test_top1']})
+                    for k in ks}
     part['all']['metrics'].update(probe_valid_top1=ev['lp_token']['top1'], probe_test_top1=ev['lp_token']['test_top1'])
     return {'length': length, 'partial_ft': part}
 
@@ -264,22 +291,31 @@ def check_targets(results:dict) -> list: # [{'target', 'measured', 'met' (True, 
         t, g = f"budget: the base cell's held-out {name} sits >= 3 seed spreads above the untrained encoder's", \
                _gap(results, 'scratch', 'mae', 'scratch', f'{m}_valid_top1')
         out.append(dict(target=t, met=None, measured=None) if g is None else
-                   dict(target=t, met=g[0] > 3 * g[3], measured=f'{g[0]:+.2f} points ({g[1][0]:.2f}% vs {g[2][0]:.2f}%); 3 spreads: {3 * g[3]:.2f}'))
+                   dict(target=t, met=g[0] > 3 * g[3], measured=f'{g[0]:+.2f} points ({g[1][0]:.2f}% vs '
+                                                                f'{g[2][0]:.2f}%); 3 spreads: {3 * g[3]:.2f}'))
     t, found = 'the mask-ratio curve peaks in 0.6-0.85, > 2 seed spreads above the 0.25 cell, on fine-tuning or the probe', []
     for m in ('ft', 'probe', 'ft_few'):  # 2. the mask ratio (10% labels: shown, not part of the target)
         st = cell_stats(results.get('mask_ratio', {}), f'{m}_test_top1')
         if len(st) < 3 or '0.25' not in st: continue
-        peak = max(st, key=lambda c: st[c][0]); d, *_, spread = _gap(results, 'mask_ratio', peak, '0.25', f'{m}_test_top1')
-        found.append((m, 0.6 <= float(peak) <= 0.85 and d > 2 * spread, f'{m}: peak {peak} ({st[peak][0]:.2f}%), {d:+.2f} over 0.25 (2 spreads: {2 * spread:.2f})'))
-    out.append(dict(target=t, met=any(ok for m, ok, _ in found if m != 'ft_few') if found else None, measured='; '.join(s for *_, s in found) or None))
-    t, g = 'MAE fine-tuning beats the same ViT from scratch by > 2 seed spreads', _gap(results, 'scratch', 'mae', 'scratch', 'ft_test_top1')
+        peak = max(st, key=lambda c: st[c][0])
+        d, *_, spread = _gap(results, 'mask_ratio', peak, '0.25', f'{m}_test_top1')
+        found.append((m, 0.6 <= float(peak) <= 0.85 and d > 2 * spread, f'{m}: peak {peak} ({st[peak][0]:.2f}%), '
+                                                                        f'{d:+.2f} over 0.25 (2 spreads: '
+                                                                        f'{2 * spread:.2f})'))
+    out.append(dict(target=t, met=any(ok for m, ok, _ in found if m != 'ft_few') if found else None,
+                    measured='; '.join(s for *_, s in found) or None))
+    t, g = 'MAE fine-tuning beats the same ViT from scratch by > 2 seed spreads', _gap(results, 'scratch', 'mae',
+                                                                                       'scratch', 'ft_test_top1')
     few = _gap(results, 'scratch', 'mae', 'scratch', 'ft_few_test_top1')  # 3. MAE vs scratch
     out.append(dict(target=t, met=None, measured=None) if g is None else
-               dict(target=t, met=g[0] > 2 * g[3], measured=f'{g[0]:+.2f} points ({g[1][0]:.2f}% vs {g[2][0]:.2f}%), 2 spreads: {2 * g[3]:.2f}'
-                    + ('' if few is None else f'; 10% of the labels: {few[0]:+.2f} ({few[1][0]:.2f}% vs {few[2][0]:.2f}%)')))
+               dict(target=t, met=g[0] > 2 * g[3], measured=f'{g[0]:+.2f} points ({g[1][0]:.2f}% vs {g[2][0]:.2f}%), 2 '
+                                                            f'spreads: {2 * g[3]:.2f}'
+                    + ('' if few is None else f'; 10% of the labels: {few[0]:+.2f} ({few[1][0]:.2f}% vs '
+                                              f'{few[2][0]:.2f}%)')))
     return out
 
 def show_targets(results:dict):
     "Print `check_targets` as a table: met, not met, or missing."
     for t in check_targets(results):
-        print(f"{ {True: 'MET    ', False: 'NOT MET', None: 'MISSING'}[t['met']]}  {t['target']}: {t['measured'] or 'no result yet'}")
+        print(f"{ {True: 'MET    ', False: 'NOT MET', None: 'MISSING'}[t['met']]}  {t['target']}: "
+              f"{t['measured'] or 'no result yet'}")

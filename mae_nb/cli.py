@@ -77,16 +77,20 @@ def experiment(cfg:AblationConfig|None=None, **kwargs) -> list:
     "Run (or list) an ablation grid as `cfg` says: the function behind `mae-nb experiment`."
     if cfg is None: cfg = AblationConfig(**kwargs)
     if cfg.threads: torch.set_num_threads(cfg.threads)
-    return run_grid(cfg.grids, cfg.budget, cfg.root, cfg.runs, cfg.data_path, cfg.dry_run, log=lambda m: print(m, flush=True),
+    return run_grid(cfg.grids, cfg.budget, cfg.root, cfg.runs, cfg.data_path, cfg.dry_run,
+                    log=lambda m: print(m, flush=True),
                     observers=dict(tensorboard=cfg.tensorboard, wandb=cfg.wandb))
 
 # %% ../nbs/98_cli.ipynb #3dcec673
 _jobs = {  # subcommand: (settings, function, help)
     'pretrain': (PretrainConfig, pretrain, 'pretrain a masked autoencoder'),
     'linprobe': (LinProbeConfig, linprobe, 'linear-probe a pretrained encoder (frozen, BatchNorm + Linear head, LARS)'),
-    'finetune': (FinetuneConfig, finetune, 'fine-tune a pretrained encoder, all of it or its last k blocks (--blocks k)'),
-    'transfer': (TransferConfig, transfer, 'fine-tune a pretrained encoder on data of another image size or channel count'),
-    'experiment': (AblationConfig, experiment, "run a grid of the paper's ablations end to end (pretrain, probe, fine-tune), resumable"),
+    'finetune': (FinetuneConfig, finetune,
+                 'fine-tune a pretrained encoder, all of it or its last k blocks (--blocks k)'),
+    'transfer': (TransferConfig, transfer, 'fine-tune a pretrained encoder on data of another image size or channel '
+                                           'count'),
+    'experiment': (AblationConfig, experiment, "run a grid of the paper's ablations end to end (pretrain, probe, "
+                                               "fine-tune), resumable"),
 }
 
 # %% ../nbs/98_cli.ipynb #75f3ab0c
@@ -95,34 +99,44 @@ def make_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest='command', required=True)
     p.jobs = {}
     for name, (cls, fn, hlp) in _jobs.items():
-        job = sub.add_parser(name, help=hlp, description=fn.__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        job = sub.add_parser(name, help=hlp, description=fn.__doc__,
+                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         add_dataclass_args(job, cls); p.jobs[name] = job
         if name == 'experiment': continue  # a grid always resumes: done cells are skipped, stopped stages resumed
         job.add_argument('--resume', nargs='?', const=True, default=None, metavar='CHECKPOINT',
                          help='continue from the latest checkpoint in --out, or from CHECKPOINT')
         job.add_argument('--config', default=None, metavar='YAML',
                          help="start from the settings in this file (a run's config.yaml); flags given override them")
-        if name == 'pretrain': job.add_argument('--no-figures', dest='figures', action='store_false', help='skip the PNG figures')
-    ex = sub.add_parser('export', help="write an encoder for timm (or, with --hf, the whole MAE for Hugging Face)", description=export_timm.__doc__)
-    ex.add_argument('checkpoint', help="a mae-nb checkpoint or run folder, 'fashion_mnist' (shipped), or an official, timm or Hugging Face MAE")
-    ex.add_argument('path', help="a folder (timm's layout, with the data's pretrained_cfg), or a .pth file (the bare state dict)")
-    ex.add_argument('--hf', action='store_true', help="write the whole MAE as a Hugging Face ViTMAE folder (ViTMAEForPreTraining.from_pretrained)")
+        if name == 'pretrain':
+            job.add_argument('--no-figures', dest='figures', action='store_false', help='skip the PNG figures')
+    ex = sub.add_parser('export', help="write an encoder for timm (or, with --hf, the whole MAE for Hugging Face)",
+                        description=export_timm.__doc__)
+    ex.add_argument('checkpoint', help="a mae-nb checkpoint or run folder, 'fashion_mnist' (shipped), or an official, "
+                                       "timm or Hugging Face MAE")
+    ex.add_argument('path', help="a folder (timm's layout, with the data's pretrained_cfg), or a .pth file (the bare "
+                                 "state dict)")
+    ex.add_argument('--hf', action='store_true', help="write the whole MAE as a Hugging Face ViTMAE folder "
+                                                      "(ViTMAEForPreTraining.from_pretrained)")
     for f, h in [('img_size', 'move the encoder to this image size first (position embeddings resampled)'),
                  ('in_chans', 'move the encoder to this channel count first (patch embedding adapted)'),
                  ('num_heads', 'attention heads, for checkpoints whose heads cannot be read')]:
         ex.add_argument(_flag(f), dest=f, type=int, default=None, help=h)
-    rc = sub.add_parser('reconstruct', help="the paper's reconstruction figure of image files, by any full MAE checkpoint",
+    rc = sub.add_parser('reconstruct', help="the paper's reconstruction figure of image files, by any full MAE "
+                                            "checkpoint",
                         description=reconstruct_files.__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    rc.add_argument('checkpoint', help="a mae-nb checkpoint or run folder, 'fashion_mnist' (shipped), an official *_full.pth or "
-                                       "mae_visualize_*.pth, or a Hugging Face ViTMAE folder")
+    rc.add_argument('checkpoint', help="a mae-nb checkpoint or run folder, 'fashion_mnist' (shipped), an official "
+                                       "*_full.pth or mae_visualize_*.pth, or a Hugging Face ViTMAE folder")
     rc.add_argument('images', nargs='+', help='image files, or folders of them')
     rc.add_argument('-o', '--out', default='reconstructions.png', help='the figure to write')
     rc.add_argument('--mask-ratio', type=float, default=0.75, help='fraction of patches removed')
     rc.add_argument('--seed', type=int, default=0, help='fixes the masks')
     rc.add_argument('--max-images', type=int, default=16, help='rows of the figure')
     rc.add_argument('--norm-pix-loss', action=argparse.BooleanOptionalAction, default=None,
-                    help="whether the model predicts normalised patches; mae-nb and official training checkpoints say, other files do not (default: no)")
-    rc.add_argument('--model-kwargs', type=json.loads, default={}, metavar='JSON', help='architecture settings the file does not state, e.g. {"decoder_num_heads": 16}')
+                    help="whether the model predicts normalised patches; mae-nb and official training checkpoints "
+                         "say, other files do not (default: no)")
+    rc.add_argument('--model-kwargs', type=json.loads, default={}, metavar='JSON', help='architecture settings the '
+                                                                                        'file does not state, e.g. '
+                                                                                        '{"decoder_num_heads": 16}')
     return p
 
 # %% ../nbs/98_cli.ipynb #86019e42
@@ -130,7 +144,8 @@ def _read_config(path:str, cls, cmd:str) -> dict:
     "The settings in a YAML file (e.g. a run's `config.yaml`, less what the run `chosen` for itself), checked against `cls`'s fields."
     try: given = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as e: sys.exit(f"mae-nb {cmd}: cannot read the settings file {path}: {e}")
-    if not isinstance(given, dict): sys.exit(f"mae-nb {cmd}: {path} should hold settings (name: value), got {type(given).__name__}")
+    if not isinstance(given, dict): sys.exit(f"mae-nb {cmd}: {path} should hold settings (name: value), got "
+                                             f"{type(given).__name__}")
     given.pop('chosen', None)  # the precision the run chose on its machine: another machine chooses its own
     try: given = cls.upgrade(given) if hasattr(cls, 'upgrade') else given  # settings renamed since it was written
     except ValueError as e: sys.exit(f"mae-nb {cmd}: {path}: {e}")
@@ -154,12 +169,14 @@ def _write(cmd:str, args:dict): # the subcommands that write a file: `export` an
         return folder
     if cmd == 'export':
         arch = export_timm(**args)
-        print(f"wrote {args['path']}: timm VisionTransformer {'weights' if Path(args['path']).suffix else 'folder'}, {arch}")
+        print(f"wrote {args['path']}: timm VisionTransformer {'weights' if Path(args['path']).suffix else 'folder'}, "
+              f"{arch}")
         return arch
     kw = args.pop('model_kwargs')
     if (npl := args.pop('norm_pix_loss')) is not None: kw['norm_pix_loss'] = npl
     fig = reconstruct_files(**args, **kw)
-    print(f"wrote {args['out']}: {len(fig.axes) // 4} images, {args['mask_ratio']:.0%} of each removed; " + fig.texts[-1].get_text().replace('\n', '; '))
+    print(f"wrote {args['out']}: {len(fig.axes) // 4} images, {args['mask_ratio']:.0%} of each removed; "
+          + fig.texts[-1].get_text().replace('\n', '; '))
     return fig
 
 # %% ../nbs/98_cli.ipynb #495d9ce6
@@ -203,7 +220,8 @@ def run(argv:list|None=None):
               + (f"; figures {out/'reconstructions.png'}, {out/'loss.png'}" if figures else ''))
         r = reconstruction_ratio(learn.model, learn.dls.valid, learn.dls.stats, cfg.mask_ratio)
         print(f"removed pixels of the {len(learn.dls.valid_ds)} validation images, {cfg.mask_ratio:.0%} masked: MSE "
-              f"{r['mse']:.4f}, against {r['fill_mse']:.4f} for the visible pixels' mean: ratio {r['ratio']:.2f} (lower is better)")
+              f"{r['mse']:.4f}, against {r['fill_mse']:.4f} for the visible pixels' mean: ratio {r['ratio']:.2f} "
+              "(lower is better)")
     else:
         r = learn.result
         print(f"done: top-1 accuracy {r['top1']:.2%} on {r['n_valid']} validation images after {cfg.epochs} epochs "

@@ -17,17 +17,22 @@ _precisions = ('auto', 'fp32', 'bf16', 'fp16')
 
 def check_run_settings(cfg, positive_ints=('epochs', 'bs', 'save_every')):
     "The checks every run's settings share: a known precision, positive integers, a warmup within the run."
-    if cfg.precision not in _precisions: raise ValueError(f"precision must be one of {_precisions}, got {cfg.precision!r}")
+    if cfg.precision not in _precisions: raise ValueError(f"precision must be one of {_precisions}, got "
+                                                          f"{cfg.precision!r}")
     for k in positive_ints:
-        if not (isinstance(getattr(cfg, k), int) and getattr(cfg, k) >= 1): raise ValueError(f"{k} must be a positive integer, got {getattr(cfg, k)!r}")
+        if not (isinstance(getattr(cfg, k), int) and getattr(cfg, k) >= 1): raise ValueError(f"{k} must be a positive "
+                                                                                             "integer, got "
+                                                                                             f"{getattr(cfg, k)!r}")
     if cfg.base_lr is not None and not (isinstance(cfg.base_lr, (int, float)) and cfg.base_lr > 0):
         raise ValueError(f"base_lr must be a positive number, got {cfg.base_lr!r}")
     if cfg.warmup_epochs is not None and not 0 <= cfg.warmup_epochs <= cfg.epochs:
         raise ValueError(f"warmup_epochs must be in [0, epochs={cfg.epochs}], got {cfg.warmup_epochs}")
     if cfg.num_workers is not None and not (isinstance(cfg.num_workers, int) and cfg.num_workers >= 0):
-        raise ValueError(f"num_workers must be a non-negative integer or None (chosen for the data), got {cfg.num_workers!r}")
+        raise ValueError("num_workers must be a non-negative integer or None (chosen for the data), got "
+                         f"{cfg.num_workers!r}")
     if cfg.clip_grad is not None and not (isinstance(cfg.clip_grad, (int, float)) and cfg.clip_grad > 0):
-        raise ValueError(f"clip_grad must be a positive number (the largest gradient norm) or None, got {cfg.clip_grad!r}")
+        raise ValueError("clip_grad must be a positive number (the largest gradient norm) or None, got "
+                         f"{cfg.clip_grad!r}")
 
 # %% ../nbs/06e_config.ipynb #74cdd9eb
 @dataclass
@@ -54,7 +59,8 @@ class RunConfig:
     stage = ''  # the job these settings configure ('pretrain', 'probe', 'finetune', 'transfer'); its `run` runs it
     renamed, retired = {}, {}  # settings since renamed (old: new name), or retired (name: the value it always had)
 
-    def run(self, **kwargs): raise TypeError(f"{type(self).__name__} configures no job: use a job's settings, e.g. `PretrainConfig`")
+    def run(self, **kwargs): raise TypeError(f"{type(self).__name__} configures no job: use a job's settings, e.g. "
+                                             "`PretrainConfig`")
 
     # each stage's default warmup: this share of its epochs, at most this many
     warmup_share, max_warmup = Fraction(1, 20), None
@@ -70,13 +76,15 @@ class RunConfig:
         "Settings an earlier version wrote (a checkpoint's, a `config.yaml`'s) under today's names; a retired one must hold its one value."
         d = {cls.renamed.get(k, k): v for k, v in saved.items()}
         for k, v in cls.retired.items():
-            if k in d and d.pop(k) != v: raise ValueError(f"{k}={saved[k]!r}: {cls.__name__} no longer has this setting (it is always {v!r})")
+            if k in d and d.pop(k) != v: raise ValueError(f"{k}={saved[k]!r}: {cls.__name__} no longer has this "
+                                                          f"setting (it is always {v!r})")
         return d
 
     def __post_init__(self):
         for k, v in self.defaults.items():
             if getattr(self, k) is None: setattr(self, k, v)
-        if self.preset not in mae_presets: raise ValueError(f"unknown preset {self.preset!r}; expected one of {list(mae_presets)}")
+        if self.preset not in mae_presets: raise ValueError(f"unknown preset {self.preset!r}; expected one of "
+                                                            f"{list(mae_presets)}")
         check_model_kwargs(self.model_kwargs)  # a misspelt setting stops the run before any work
         check_run_settings(self, self._positive)
 

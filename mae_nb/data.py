@@ -171,7 +171,8 @@ class RandomResizedCropFlip(RandTransform):
         theta = torch.zeros(N, 2, 3)
         theta[:, 0, 0], theta[:, 0, 2] = torch.where(flip, -w, w), cx
         theta[:, 1, 1], theta[:, 1, 2] = h, cy
-        grid = F.affine_grid(to_device_async(theta, x.device).to(x.dtype), (N, C, self.size, self.size), align_corners=False)
+        grid = F.affine_grid(to_device_async(theta, x.device).to(x.dtype), (N, C, self.size, self.size),
+                             align_corners=False)
         x = F.grid_sample(x, grid, mode='bicubic', padding_mode='border', align_corners=False)
         return x.clamp_(0, 1)  # bicubic overshoots at edges
 
@@ -211,15 +212,19 @@ def _check_images_labels(x, y, name):
         raise ValueError(f"expected {name} labels as an int64 tensor ({len(x)},), got "
                          f"{type(y).__name__}{f' {y.dtype} {tuple(y.shape)}' if isinstance(y, Tensor) else ''}")
 
-def _in_memory_dataloaders(source, img_size, in_chans, augment, generator, bs, valid_bs, device, num_workers, crop, extra):
+def _in_memory_dataloaders(source, img_size, in_chans, augment, generator, bs, valid_bs, device, num_workers, crop,
+                           extra):
     try: (xt, yt), (xv, yv) = source
     except (TypeError, ValueError):
-        raise ValueError("expected source ((train images, labels), (valid images, labels)), got a tuple of another shape") from None
+        raise ValueError("expected source ((train images, labels), (valid images, labels)), got a tuple of another "
+                         "shape") from None
     _check_images_labels(xt, yt, 'train'); _check_images_labels(xv, yv, 'valid')
     C = xt.shape[1]
-    if xv.shape[1:] != xt.shape[1:]: raise ValueError(f"train and valid images differ in shape: {tuple(xt.shape[1:])} vs {tuple(xv.shape[1:])}")
+    if xv.shape[1:] != xt.shape[1:]: raise ValueError(f"train and valid images differ in shape: {tuple(xt.shape[1:])} "
+                                                      f"vs {tuple(xv.shape[1:])}")
     in_chans = in_chans or C
-    if C not in (1, in_chans): raise ValueError(f"in_chans={in_chans} does not fit images of {C} channels (1 can be repeated)")
+    if C not in (1, in_chans): raise ValueError(f"in_chans={in_chans} does not fit images of {C} channels (1 can be "
+                                                "repeated)")
     x01 = xt.float().div_(255).transpose(0, 1).flatten(1)
     stats = (x01.mean(1).tolist(), x01.std(1).tolist())
     classes = [str(i) for i in range(int(max(yt.max(), yv.max())) + 1)]

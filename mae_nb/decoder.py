@@ -49,7 +49,8 @@ def add_decoder(m:nn.Module, # the model, with its encoder (`add_encoder`)
     m.decoder_embed = nn.Linear(m.cls_token.shape[-1], decoder_embed_dim)
     m.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dim))
     m.decoder_pos_embed = nn.Parameter(torch.zeros(1, m.num_patches + 1, decoder_embed_dim), requires_grad=False)
-    m.decoder_blocks = nn.ModuleList([Block(decoder_embed_dim, decoder_num_heads, mlp_ratio, qkv_bias=True, norm_layer=norm_layer)
+    m.decoder_blocks = nn.ModuleList([Block(decoder_embed_dim, decoder_num_heads, mlp_ratio, qkv_bias=True,
+                                            norm_layer=norm_layer)
                                       for _ in range(decoder_depth)])
     m.decoder_norm = norm_layer(decoder_embed_dim)
     m.decoder_pred = nn.Linear(decoder_embed_dim, m.patch_size**2 * m.in_chans)  # p*p*C pixels per patch
@@ -57,7 +58,8 @@ def add_decoder(m:nn.Module, # the model, with its encoder (`add_encoder`)
 
 def init_decoder(m:nn.Module) -> nn.Module:
     "The official initialisation of what `init_encoder` leaves: the decoder's position embeddings and its mask token."
-    m.decoder_pos_embed.data.copy_(get_2d_sincos_pos_embed(m.decoder_pos_embed.shape[-1], m.grid_size, cls_token=True)[None])
+    m.decoder_pos_embed.data.copy_(get_2d_sincos_pos_embed(m.decoder_pos_embed.shape[-1], m.grid_size,
+                                                           cls_token=True)[None])
     nn.init.normal_(m.mask_token, std=.02)
     return m
 

@@ -24,7 +24,8 @@ from fastai.distributed import DistributedDL, DistributedTrainer
 from fastai.torch_core import rank_distrib, num_distrib, default_device
 
 # %% ../nbs/06a_distributed.ipynb #c9fff3f7
-def unwrap_model(model): "The model inside a `DistributedDataParallel` (or the model itself)."; return getattr(model, 'module', model)
+def unwrap_model(model):
+    "The model inside a `DistributedDataParallel` (or the model itself)."; return getattr(model, 'module', model)
 
 # %% ../nbs/06a_distributed.ipynb #089d4470
 def _gather(obj) -> list:
@@ -74,8 +75,8 @@ def local_device() -> torch.device:
     if local is not None and torch.cuda.is_available():
         n = torch.cuda.device_count()
         if not 0 <= int(local) < n:
-            raise RuntimeError(f"LOCAL_RANK={local}, but this process sees {n} CUDA device(s): start at most {n} processes "
-                               f"per node, or make more devices visible (CUDA_VISIBLE_DEVICES)")
+            raise RuntimeError(f"LOCAL_RANK={local}, but this process sees {n} CUDA device(s): start at most {n} "
+                               "processes per node, or make more devices visible (CUDA_VISIBLE_DEVICES)")
         # before any loader or model is built: fastai's default device is the current one
         torch.cuda.set_device(int(local))
     return default_device()

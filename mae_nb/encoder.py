@@ -52,7 +52,8 @@ def add_encoder(m:nn.Module, # the model: gets the encoder's parts, under the of
     m.num_patches = m.grid_size[0] * m.grid_size[1]
     m.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
     m.pos_embed = nn.Parameter(torch.zeros(1, m.num_patches + 1, embed_dim), requires_grad=False)  # fixed sin-cos
-    m.blocks = nn.ModuleList([Block(embed_dim, num_heads, mlp_ratio, qkv_bias=True, norm_layer=norm_layer) for _ in range(depth)])
+    m.blocks = nn.ModuleList([Block(embed_dim, num_heads, mlp_ratio, qkv_bias=True, norm_layer=norm_layer)
+                              for _ in range(depth)])
     m.norm = norm_layer(embed_dim)
     # not in the official model
     if mask_tokens_in_encoder: m.encoder_mask_token = nn.Parameter(torch.zeros(1, 1, embed_dim))

@@ -27,7 +27,7 @@ import torch
 from fastai.torch_core import num_distrib, rank_distrib
 from .data import FASHION_SOURCES
 from .loaders import mae_dataloaders
-from .checkpoints import latest_checkpoint
+from .checkpoints import latest_checkpoint, write_json
 from .config import RunConfig
 from .train import hardware, chosen, evaluate, OBSERVERS
 
@@ -49,7 +49,8 @@ def stage_key(cfg, upstream:str='') -> str:
 def stage_kind(cfg) -> tuple: # (name, the function that runs it)
     "What kind of stage `cfg` configures: 'pretrain', 'probe', 'finetune' or 'transfer' (its `stage`), and its job (`cfg.run`)."
     if not (isinstance(cfg, RunConfig) and cfg.stage):
-        raise TypeError(f"a stage is configured by one of PretrainConfig, LinProbeConfig, FinetuneConfig or TransferConfig, got {type(cfg).__name__}")
+        raise TypeError("a stage is configured by one of PretrainConfig, LinProbeConfig, FinetuneConfig or "
+                        f"TransferConfig, got {type(cfg).__name__}")
     return cfg.stage, cfg.run
 
 # %% ../nbs/12_experiments.ipynb #6dc8bc80
@@ -111,8 +112,8 @@ def _record(path:Path, key:str) -> dict|None: # a finished stage's record
     if not path.exists(): return None
     rec = json.loads(path.read_text())
     if 'key' not in rec: return None  # the run finished, the stage's record is not written yet
-    if rec['key'] != key: raise ValueError(f"{path} is the record of stage {rec['key']}, not of {key}: another stage's folder; "
-                                           "give each stage its own `out`")
+    if rec['key'] != key: raise ValueError(f"{path} is the record of stage {rec['key']}, not of {key}: another stage's "
+                                           "folder; give each stage its own `out`")
     return rec
 
 def run_stage(cfg, # a `PretrainConfig`, `LinProbeConfig`, `FinetuneConfig` or `TransferConfig`, its `out` the stage's folder
@@ -136,7 +137,8 @@ def _run_stage(cfg, key:str, out:Path, log, test:bool) -> dict:
     learn = fn(resume=resume, **({'figures': False} if name == 'pretrain' else {}))
     if name == 'pretrain':
         train_loss, valid_loss = map(float, learn.recorder.values[-1][:2])
-        rec = dict(train_loss=train_loss, valid_loss=valid_loss, epochs=cfg.epochs, config=asdict(cfg), hardware=hardware(),
+        rec = dict(train_loss=train_loss, valid_loss=valid_loss, epochs=cfg.epochs, config=asdict(cfg),
+                   hardware=hardware(),
                    torch=torch.__version__, **chosen(getattr(learn, 'precision', None)))
     else: rec = dict(learn.result)
     rec.update(stage=name, key=key, wall_s=round(time.time() - t0, 1), resumed=bool(resume), device=_device())
@@ -145,9 +147,9 @@ def _run_stage(cfg, key:str, out:Path, log, test:bool) -> dict:
         # the pixel probe: Fashion-MNIST's own size
         size = model.patch_embed.img_size[0] if hasattr(model, 'patch_embed') else 28
         rec.update(test_top1=accuracy_on_test_set(model, size, data_path=cfg.data_path), n_test=10_000)
-    if not rank_distrib():  # one writer per job; written whole or not at all
-        tmp = out/'result.json.tmp'; tmp.write_text(json.dumps(rec, indent=1, default=str)); tmp.replace(out/'result.json')
-    log(f"  {name} {key}: done in {rec['wall_s']:.0f} s" + (f", test top-1 {rec['test_top1']:.2%}" if 'test_top1' in rec else
+    if not rank_distrib(): write_json(out/'result.json', rec)  # one writer per job
+    log(f"  {name} {key}: done in {rec['wall_s']:.0f} s"
+        + (f", test top-1 {rec['test_top1']:.2%}" if 'test_top1' in rec else
                                                           f", valid loss {rec['valid_loss']:.4f}"))
     return rec
 
@@ -159,5 +161,6 @@ def read_results(folder:str|Path='results/reference/eval', # a folder of run fol
     folder = Path(folder)
     paths = [folder/n/'result.json' for n in names] if names else sorted(folder.glob('*/result.json'))
     missing = [str(p) for p in paths if not p.exists()]
-    if missing: raise FileNotFoundError(f"no result for {', '.join(missing)}; the command that makes them is in the notebook that reads them")
+    if missing: raise FileNotFoundError(f"no result for {', '.join(missing)}; the command that makes them is in the "
+                                        "notebook that reads them")
     return {p.parent.name: json.loads(p.read_text()) for p in paths}

@@ -49,7 +49,8 @@ from .weights import read_encoder, create_vit, load_encoder_weights, vit_pools
 # %% ../nbs/10_finetune.ipynb #c4cbb85d
 def layer_decay_groups(model:VisionTransformer, weight_decay:float=0.05, layer_decay:float=0.75) -> list:
     "Trainable parameters of `model` by layer and by weight decay, each group with its `lr_scale` (timm's grouping)."
-    return param_groups_layer_decay(model, weight_decay, no_weight_decay_list=model.no_weight_decay(), layer_decay=layer_decay)
+    return param_groups_layer_decay(model, weight_decay, no_weight_decay_list=model.no_weight_decay(),
+                                    layer_decay=layer_decay)
 
 # %% ../nbs/10_finetune.ipynb #93f96548
 def _check_blocks(blocks, depth:int|None=None): # `depth` None: only the form is checked
@@ -93,7 +94,8 @@ class BatchRandAugment(Transform):
         name, (magnitudes, signed) = self.ops[op]
         mags = magnitudes(self.ra.num_magnitude_bins, *x.shape[-2:])
         m = 0. if mags is None else float(mags[self.ra.magnitude]) * (-1 if signed and negate else 1)
-        return self.ra._apply_image_or_video_transform(x, name, m, interpolation=self.ra.interpolation, fill=self.ra._fill)
+        return self.ra._apply_image_or_video_transform(x, name, m, interpolation=self.ra.interpolation,
+                                                       fill=self.ra._fill)
 
     def encodes(self, x:TensorImage):
         x = x.as_subclass(Tensor).clone()
@@ -166,13 +168,18 @@ class FinetuneConfig(AdamWSettings, EncoderSettings, RunConfig):
     def __post_init__(self):
         super().__post_init__()
         if self.pool not in vit_pools: raise ValueError(f"pool must be one of {vit_pools}, got {self.pool!r}")
-        if self.bs is not None and not (isinstance(self.bs, int) and self.bs >= 1): raise ValueError(f"bs must be a positive integer or None, got {self.bs!r}")
+        if self.bs is not None and not (isinstance(self.bs, int) and self.bs >= 1): raise ValueError("bs must be a "
+                                                                                                     "positive "
+                                                                                                     "integer or "
+                                                                                                     "None, got "
+                                                                                                     f"{self.bs!r}")
         # the paper's regularisation pays over a long schedule, slows a short one
         long_run = self.epochs >= LONG_RUN_EPOCHS
         for k, paper in PAPER_REGULARISATION.items():
             if getattr(self, k) is None: setattr(self, k, paper if long_run else type(paper)(0))
         if self.base_lr is None: self.base_lr = 5e-4 if long_run else SHORT_RUN_BASE_LR
-        if self.bs is not None and (self.mixup > 0 or self.cutmix > 0) and self.bs % 2: raise ValueError(f"mixup/cutmix pair the images of a batch: bs must be even, got {self.bs}")
+        if self.bs is not None and (self.mixup > 0 or self.cutmix > 0) and self.bs % 2:
+            raise ValueError(f"mixup/cutmix pair the images of a batch: bs must be even, got {self.bs}")
         if not 0 < self.layer_decay <= 1: raise ValueError(f"layer_decay must be in (0, 1], got {self.layer_decay}")
         self.blocks = _check_blocks(self.blocks)  # the depth is checked against the model
         self.betas = tuple(self.betas)
@@ -203,10 +210,11 @@ def announce(cfg:FinetuneConfig, dls):
     if rank_distrib(): return
     n, steps = len(dls.train_ds), cfg.epochs * len(dls.train)
     reg = 'on' if (cfg.mixup or cfg.cutmix or cfg.rand_augment or cfg.reprob) else 'off'
-    print(f"fine-tuning on {n:,} images ({dls.source}) for {cfg.epochs} epochs at batch {cfg.bs}: {steps:,} optimizer steps, "
-          f"lr {scaled_lr(cfg.base_lr, effective_batch(cfg.bs)):.3g}; mixup, cutmix, RandAugment and erasing {reg}")
-    if steps < 500: warnings.warn(f"{steps} optimizer steps is a short run: fine-tuning measured on small data needs several "
-                                  f"hundred; give it more epochs (or a smaller batch)")
+    print(f"fine-tuning on {n:,} images ({dls.source}) for {cfg.epochs} epochs at batch {cfg.bs}: {steps:,} optimizer "
+          f"steps, lr {scaled_lr(cfg.base_lr, effective_batch(cfg.bs)):.3g}; mixup, cutmix, RandAugment and erasing "
+          f"{reg}")
+    if steps < 500: warnings.warn(f"{steps} optimizer steps is a short run: fine-tuning measured on small data needs "
+                                  "several hundred; give it more epochs (or a smaller batch)")
 
 # %% ../nbs/10_finetune.ipynb #f71b84ec
 def finetune(cfg:FinetuneConfig|None=None, # the run's settings (keyword arguments build one)
@@ -225,7 +233,8 @@ def _finetune_learner(cfg:FinetuneConfig, device, callbacks, model=None) -> Lear
         img_size, in_chans = arch['img_size'], arch['in_chans']
     else: img_size, in_chans = model.patch_embed.img_size, model.patch_embed.proj.in_channels
     if img_size[0] != img_size[1]: raise ValueError(f"the data loaders make square images; this model takes {img_size}")
-    extra = ([BatchRandAugment()] if cfg.rand_augment else []) + ([BatchRandomErasing(cfg.reprob)] if cfg.reprob else [])
+    extra = ([BatchRandAugment()] if cfg.rand_augment else []) + ([BatchRandomErasing(cfg.reprob)] if cfg.reprob
+                                                                  else [])
     loaders = lambda bs: mae_dataloaders(cfg.source, img_size=img_size[0], in_chans=in_chans, bs=bs, path=cfg.data_path,
                                          crop_scale=(0.08, 1.0), batch_tfms=extra, num_workers=cfg.num_workers,
                                          seed=cfg.seed, device=device, label_frac=cfg.label_frac)
@@ -236,7 +245,8 @@ def _finetune_learner(cfg:FinetuneConfig, device, callbacks, model=None) -> Lear
     check_full_batch(dls)
     announce(cfg, dls)
     if model is None:
-        vit = create_vit(**arch, num_classes=dls.c, global_pool=cfg.pool, drop_path_rate=cfg.drop_path, head_init_std=2e-5)
+        vit = create_vit(**arch, num_classes=dls.c, global_pool=cfg.pool, drop_path_rate=cfg.drop_path,
+                         head_init_std=2e-5)
         if cfg.checkpoint is not None: load_encoder_weights(vit, sd)  # else from scratch: timm's initialisation
     elif model.num_classes != dls.c:
         raise ValueError(f"the model's head has {model.num_classes} classes, the data {dls.c} ({dls.source}); "

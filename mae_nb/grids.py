@@ -1,12 +1,11 @@
 """The paper's ablations as grids of cells, each cell three stages of the experiment runner (pretrain, probe, fine-tune) at a budget that fits the machine: run, resumed, shared between processes, with learning rates chosen on held-out images.
 
-Section 4 of the paper is a list of ablations, each a table or figure on ViT-L and ImageNet. This notebook makes
-each of them a **grid** that runs end to end at a scale we can afford. Each **cell** of a grid is one setting of
-one ablation, run as three stages of the experiment runner (notebook 12): pretrain (`mae_nb.pretrain`), linear probe
-(`mae_nb.linprobe`, cached features, cls token), fine-tune (`mae_nb.finetune`). Every choice is made on
-`'fashion_mnist_dev'` (55,000 training images, 5,000 held out as the validation set); the 10,000 test images are
-read once, at the end of each stage. Every cell writes one JSON file under `results/ablations/`, which notebook 13
-reads beside the paper's numbers and notebook 14 reads for model size.
+Section 4 of the paper is a list of ablations, each a table or figure on ViT-L and ImageNet. Here each becomes a
+**grid** that runs end to end at a scale we can afford. A **cell** of a grid is one setting of one ablation, run as
+three stages of the experiment runner (notebook 12): pretrain, linear probe (cached features, cls token), fine-tune.
+Every choice is made on `'fashion_mnist_dev'` (55,000 training images, 5,000 held out); the 10,000 test images are
+read once, at the end of each stage. Each cell writes one JSON file under `results/ablations/`, which notebooks 13
+(the paper's ablations) and 14 (model size) read.
 
 Docs: https://mae-nb.github.io/mae_nb/grids.html.md"""
 
@@ -28,6 +27,7 @@ from .linprobe import LinProbeConfig
 from .finetune import FinetuneConfig
 from .train import hardware
 from .experiments import stage_key, StageBusy, run_stage
+from .checkpoints import write_json
 
 # %% ../nbs/12a_grids.ipynb #679fb813
 @dataclass
@@ -146,7 +146,6 @@ def scaling_cells(budget:Budget) -> list: # [(label, settings, seeds)]
     out, names = [], list(budget.sizes)
     for size in names:
         seeds = budget.seeds if size in (names[0], names[-1]) else budget.size_seeds  # the claim rests on the ends
-        # lrs chosen per size, arm and label budget, held out
         s = dict(encoder=size, ft_lr='tuned', **({'few_ft_lr': 'tuned'} if budget.few_label_frac else {}), precision=budget.size_precision)
         out += [(f'{size} mae', s, seeds), (f'{size} scratch', {**s, 'scratch': True}, seeds),
                 (f'{size} scratch long', {**s, 'scratch': True, 'ft_epochs_x': budget.scratch_long}, seeds)]
@@ -237,10 +236,8 @@ def _same_work(root, budget_name:str, keys:dict) -> dict|None: # a finished cell
         r = json.loads(p.read_text())
         if {k: st['key'] for k, st in r.get('stages', {}).items()} == keys: return r
 
-def _write(path:Path, res:dict): # one writer per job; written whole or not at all
-    if rank_distrib(): return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix('.tmp'); tmp.write_text(json.dumps(res, indent=1, default=str)); tmp.replace(path)
+def _write(path:Path, res:dict): # one writer per job
+    if not rank_distrib(): write_json(path, res)
 
 def run_cell(grid:str, label:str, settings:dict, budget_name:str='cpu10', root='results/ablations', runs='runs/ablations',
              data_path=None, log=print, observers:dict|None=None) -> dict:
@@ -251,10 +248,10 @@ def run_cell(grid:str, label:str, settings:dict, budget_name:str='cpu10', root='
     log(f"{budget_name} / {grid} / {label}")
     settings = _resolve(budget_name, settings, root, runs, data_path, log)
     stages = cell_stages(budget, settings, runs, data_path, observers)
-    # e.g. the base cell of another grid
     if twin := _same_work(root, budget_name, {name: key for name, (key, _) in stages.items()}):
-        res = dict(twin, grid=grid, cell=label, settings=settings, same_as=f"{twin['grid']} / {twin['cell']}")
-        _write(path, res); log(f"  -> {path}: the same stages as {res['same_as']}"); return res
+        res = dict(twin, grid=grid, cell=label, settings=settings)  # this cell's own record, or another grid's cell
+        if (twin['grid'], twin['cell']) != (grid, label): res['same_as'] = f"{twin['grid']} / {twin['cell']}"
+        _write(path, res); log(f"  -> {path}: the same stages as {twin['grid']} / {twin['cell']}"); return res
     recs = {name: run_stage(cfg, key, log) for name, (key, cfg) in stages.items()}
     # no test set: a folder's
     metrics = {'probe_valid_top1': recs['probe']['top1'], 'probe_test_top1': recs['probe'].get('test_top1'),
@@ -290,9 +287,8 @@ def run_grid(grids='all', # 'all', a grid name, or a list or comma-separated str
     if dry_run:
         def status(g, label, s):
             if _recorded(cell_path(root, budget, g, label), s): return 'done'
-            for field, stage in _TUNED.items():
-                if s.get(field) != 'tuned': continue
-                tuned = _tuning_path(root, budget, stage, field, _arm(s))
+            for field in [f for f in _TUNED if s.get(f) == 'tuned']:
+                tuned = _tuning_path(root, budget, _TUNED[field], field, _arm(s))
                 if not tuned.exists(): return 'to tune'
                 s = {**s, field: json.loads(tuned.read_text())['chosen']}
             return 'started' if any(Path(c.out).exists() for _, c in cell_stages(BUDGETS[budget], s, runs, data_path).values()) else 'to do'
@@ -321,7 +317,8 @@ def tune_stage(budget:str, # a key of `BUDGETS`
     get_budget(budget)
     settings = settings or {}
     path = _tuning_path(root, budget, stage, field, settings)
-    if path.exists() and (done := json.loads(path.read_text())).get('values') == list(values): return done
+    # a choice made over these values (and maybe more) stands
+    if path.exists() and set(values) <= set((done := json.loads(path.read_text())).get('values', ())): return done
     rows = []
     for v in values:
         b, s = (BUDGETS[budget], {**settings, field: v}) if field in _KEYS else \

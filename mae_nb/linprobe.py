@@ -94,7 +94,8 @@ def lars_param_groups(model:nn.Module) -> list:
 
 def lars(params, lr:float, momentum:float=0.9, weight_decay:float=0., **kwargs) -> OptimWrapper:
     "timm's `Lars` for fastai, on the groups of `lars_param_groups`."
-    return OptimWrapper(params, Lars, convert_groups=False, lr=lr, momentum=momentum, weight_decay=weight_decay, **kwargs)
+    return OptimWrapper(params, Lars, convert_groups=False, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                        **kwargs)
 
 # %% ../nbs/09_linear_probe.ipynb #5fc98f9a
 # what a probe reads: the cls token, the patch mean, every patch token, or the image
@@ -109,7 +110,8 @@ def pooled_features(vit:VisionTransformer|None, # a timm ViT whose `norm` is the
     bad = [p for p in pools if p not in FEATURES]
     if bad: raise ValueError(f"pools must be among {FEATURES}, got {bad}")
     tokens_needed = set(pools) - {'pixels'}
-    if vit is None and tokens_needed: raise ValueError(f"the features {sorted(tokens_needed)} need an encoder, got vit=None")
+    if vit is None and tokens_needed: raise ValueError(f"the features {sorted(tokens_needed)} need an encoder, got "
+                                                       "vit=None")
     if vit is not None: vit = unwrap_model(vit).eval().to(dl.device or 'cpu')  # the whole model where the batches are
     n = vit.num_prefix_tokens if vit is not None else 0
     take = {'token': lambda t: t[:, 0], 'avg': lambda t: t[:, n:].mean(1), 'patches': lambda t: t[:, n:].flatten(1)}
@@ -130,7 +132,8 @@ class FeatureDataset:
     def __len__(self): return len(self.x)
     def __getitem__(self, i): return self.x[i], TensorCategory(self.y[i])
 
-def feature_dataloaders(train:tuple, valid:tuple, bs:int, valid_bs:int|None=None, seed:int|None=None, device=None) -> DataLoaders:
+def feature_dataloaders(train:tuple, valid:tuple, bs:int, valid_bs:int|None=None, seed:int|None=None,
+                        device=None) -> DataLoaders:
     "Loaders over `(features, labels)` pairs that shuffle exactly as `mae_dataloaders` with the same `seed` does."
     dls = DataLoaders(TensorImageDL(FeatureDataset(*train), bs=bs, shuffle=True, drop_last=True),
                       TensorImageDL(FeatureDataset(*valid), bs=valid_bs or bs), device=device)
@@ -145,7 +148,8 @@ class LinProbeConfig(EncoderSettings, RunConfig):
     "Every setting of a linear-probing run (`RunConfig`'s, `EncoderSettings` and these); defaults follow the paper (§A.1, Table 10)."
     cached:bool = False # compute the features once (not augmented) and train the head on them: much faster; else the paper's crop + flip
     pixels:bool = False # baseline: the probe on raw pixels instead of encoder features (implies cached)
-    defaults = {**RunConfig.defaults, 'epochs': 90, 'base_lr': 0.1, 'out': 'runs/linprobe', 'save_every': 10, 'pool': 'token'}
+    defaults = {**RunConfig.defaults, 'epochs': 90, 'base_lr': 0.1, 'out': 'runs/linprobe', 'save_every': 10,
+                'pool': 'token'}
     stage = 'probe'
     warmup_share = Fraction(1, 9)  # the paper: 10 warmup epochs of 90
     retired = {'augment': True}  # the probe augments its images unless it trains on cached features
@@ -154,7 +158,8 @@ class LinProbeConfig(EncoderSettings, RunConfig):
 
     def __post_init__(self):
         super().__post_init__()  # fills `pool`: the cls token, the paper's
-        if self.pool not in vit_pools + ('patches',): raise ValueError(f"pool must be one of {vit_pools + ('patches',)}, got {self.pool!r}")
+        if self.pool not in vit_pools + ('patches',): raise ValueError("pool must be one of "
+                                                                       f"{vit_pools + ('patches',)}, got {self.pool!r}")
         if self.pixels: self.cached = True
 
 
@@ -163,7 +168,8 @@ def linprobe_learner(dls, model:nn.Module, cfg:LinProbeConfig, cbs=None,
                      precision:Precision|None=None, # the frozen encoder's, when it runs every step; None: fp32
                     ) -> Learner:
     "A fastai `Learner` that trains the trainable parameters of `model` (the probe head) with the paper's recipe."
-    return recipe_learner(dls, model, cfg, CrossEntropyLossFlat(), lars, lars_param_groups, accuracy, cbs or [], precision)
+    return recipe_learner(dls, model, cfg, CrossEntropyLossFlat(), lars, lars_param_groups, accuracy, cbs or [],
+                          precision)
 
 # %% ../nbs/09_linear_probe.ipynb #33f6a940
 def linprobe(cfg:LinProbeConfig|None=None, # the run's settings (keyword arguments build one)
@@ -171,16 +177,19 @@ def linprobe(cfg:LinProbeConfig|None=None, # the run's settings (keyword argumen
              cbs=None, # extra fastai callbacks
              **kwargs) -> Learner:
     "Linear-probe an encoder as `cfg` says; returns the `Learner` (its `vit` attribute is the whole probed model)."
-    return run_job(cfg or LinProbeConfig(**kwargs), resume, cbs, _probe_learner, lambda learn: dict(features=learn.feature))
+    return run_job(cfg or LinProbeConfig(**kwargs), resume, cbs, _probe_learner,
+                   lambda learn: dict(features=learn.feature))
 
 # %% ../nbs/09_linear_probe.ipynb #89575390
 def _probe_learner(cfg:LinProbeConfig, device, callbacks) -> Learner: # `linprobe`'s data, model and `Learner`
     # the timm ViT's own pooling; 'patches' reads the tokens itself
     pool = 'token' if cfg.pool == 'patches' else cfg.pool
-    vit = None if cfg.pixels else vit_from_checkpoint(cfg.checkpoint, global_pool=pool, fc_norm=False, num_heads=cfg.num_heads,
+    vit = None if cfg.pixels else vit_from_checkpoint(cfg.checkpoint, global_pool=pool, fc_norm=False,
+                                                      num_heads=cfg.num_heads,
                                                         preset=cfg.preset, model_kwargs=cfg.model_kwargs)
     img_size, in_chans = (vit.patch_embed.img_size, vit.patch_embed.proj.in_channels) if vit else ((None, None), None)
-    if img_size[0] != img_size[1]: raise ValueError(f"the data loaders make square images; this encoder takes {img_size}")
+    if img_size[0] != img_size[1]: raise ValueError("the data loaders make square images; this encoder takes "
+                                                    f"{img_size}")
     dls = mae_dataloaders(cfg.source, img_size=img_size[0], in_chans=in_chans, bs=cfg.bs, path=cfg.data_path,
                           augment=not cfg.cached, crop_scale=(0.08, 1.0), num_workers=cfg.num_workers,
                           seed=cfg.seed, device=device)
@@ -193,7 +202,8 @@ def _probe_learner(cfg:LinProbeConfig, device, callbacks) -> Learner: # `linprob
         train, valid = (pooled_features(vit, dl, (feature,), autocast)[feature] for dl in (dls.train, dls.valid))
         if cfg.pixels: model = nn.Sequential(nn.Flatten(), probe_head(train[0].shape[1], dls.c))
         head = model[1] if cfg.pixels else model.head
-        learn = linprobe_learner(feature_dataloaders(train, valid, cfg.bs, seed=cfg.seed, device=dls.device), head, cfg, cbs)
+        learn = linprobe_learner(feature_dataloaders(train, valid, cfg.bs, seed=cfg.seed, device=dls.device), head, cfg,
+                                 cbs)
     else: learn = linprobe_learner(dls, model, cfg, cbs, precision)
     learn.vit, learn.feature = model, feature
     learn.precision = precision  # the encoder's, also when the head trained in fp32
@@ -206,7 +216,8 @@ def probe_top1(train:tuple, # (features, labels) to train the head on
     "Validation top-1 of the paper's probe head (BatchNorm + Linear, LARS, warmup + cosine) trained on cached features."
     cfg = LinProbeConfig(epochs=epochs, bs=bs, base_lr=base_lr, cached=True, seed=seed)
     set_seed(seed)
-    learn = linprobe_learner(feature_dataloaders(train, valid, bs, seed=seed), probe_head(train[0].shape[1], num_classes), cfg)
+    learn = linprobe_learner(feature_dataloaders(train, valid, bs, seed=seed),
+                             probe_head(train[0].shape[1], num_classes), cfg)
     with learn.no_bar(), learn.no_logging(): learn.fit(epochs)
     return float(learn.recorder.values[-1][2])
 
@@ -228,6 +239,7 @@ class ProbeCurve(Callback):
         vit = vit_from_checkpoint({'model': mae.state_dict()}, global_pool='token', fc_norm=False,
                                   num_heads=mae.blocks[0].attn.num_heads)
         train, valid = (pooled_features(vit, dl, self.pools) for dl in (self.train_dl, self.valid_dl))
-        row = {'epoch': epoch, **{p: probe_top1(train[p], valid[p], self.dls.c, **self.probe_kwargs) for p in self.pools}}
+        row = {'epoch': epoch,
+               **{p: probe_top1(train[p], valid[p], self.dls.c, **self.probe_kwargs) for p in self.pools}}
         random.setstate(states[0]); np.random.set_state(states[1]); torch.set_rng_state(states[2])
         path.write_text(json.dumps(rows + [{**row, 'probe_s': round(time.time() - t0, 1)}], indent=1))

@@ -34,6 +34,7 @@ from fastai.vision.data import ImageBlock
 from fastai.vision.augment import RandTransform, Resize, CropPad
 from fastai.vision.utils import verify_images
 from .patchify import load_sample
+from .checkpoints import write_json
 from .data import (FASHION_SOURCES, read_fashion_mnist, data_stats, to_device_async, RandomResizedCropFlip, _batch_tfms,
                          _tensor_dataloaders, _in_memory_dataloaders, fashion_mnist_dev_split, label_subset)
 
@@ -59,9 +60,7 @@ def readable_images(fns:list, path:Path,
     if not rec.exists() and int(os.environ.get('LOCAL_RANK', 0)) == 0:  # one process per machine checks, with every CPU
         if len(fns) >= 10_000: print(f"checking that the {len(fns):,} image files under {path} open (once: recorded in {rec})")
         bad = sorted(str(f.relative_to(path)) for f in verify_images(fns))
-        rec.parent.mkdir(parents=True, exist_ok=True)
-        tmp = rec.with_name(f'{rec.name}.{os.getpid()}')
-        tmp.write_text(json.dumps(dict(folder=str(path.absolute()), files=len(fns), unreadable=bad))); tmp.replace(rec)
+        write_json(rec, dict(folder=str(path.absolute()), files=len(fns), unreadable=bad))
     t0 = time.time()
     while not rec.exists():  # the other processes of this machine read the first one's record
         if time.time() - t0 > wait: raise TimeoutError(f"the check of the {len(fns):,} image files under {path} was not recorded "

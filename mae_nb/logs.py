@@ -73,9 +73,11 @@ def plot_loss_curve(step_log:Path, epoch_log:Path|None=None):
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     ax.plot(log['step'], log['loss'], lw=0.8, label='train (per step)')
     if epoch_log is not None and Path(epoch_log).exists():
-        with open(epoch_log) as f: rows = [r for r in csv.DictReader(f) if r.get('valid_loss') not in (None, '', 'None')]
+        with open(epoch_log) as f:
+            rows = [r for r in csv.DictReader(f) if r.get('valid_loss') not in (None, '', 'None')]
         steps_per_epoch = max(log['iter']) + 1
-        ax.plot([(int(r['epoch']) + 1) * steps_per_epoch for r in rows], [float(r['valid_loss']) for r in rows], 'o-', label='valid (per epoch)')
+        ax.plot([(int(r['epoch']) + 1) * steps_per_epoch for r in rows], [float(r['valid_loss']) for r in rows], 'o-',
+                label='valid (per epoch)')
     ax.set_xlabel('optimizer step'); ax.set_ylabel('loss'); ax.legend(loc='upper right', fontsize=8)
     ax2 = ax.twinx(); ax2.plot(log['step'], log['lr'], c='gray', lw=0.8, ls=':'); ax2.set_ylabel('lr', color='gray')
     fig.tight_layout()
@@ -119,7 +121,8 @@ class LazyProgressCallback(ProgressCallback):
     def name(self): return 'progress'  # fastai's name for its bar: `learn.progress`, and `learn.no_bar()` finds it
     def after_batch(self):
         self.pbar.update(self.iter + 1)
-        if hasattr(self, 'smooth_loss') and (self.iter + 1) % self.every == 0: self.pbar.comment = f'{self.smooth_loss.item():.4f}'
+        if hasattr(self, 'smooth_loss') and (self.iter + 1) % self.every == 0:
+            self.pbar.comment = f'{self.smooth_loss.item():.4f}'
 
 # %% ../nbs/06c_logs.ipynb #97e39629
 def wandb_callback(cfg) -> Callback:
@@ -146,5 +149,6 @@ def tensorboard_callback(cfg) -> Callback:
             self.writer.add_scalar('train_loss', self.smooth_loss, self.train_iter)
             for i, h in enumerate(self.opt.hypers):
                 for k, v in h.items():
-                    if isinstance(v, (int, float)) and not isinstance(v, bool): self.writer.add_scalar(f'{k}_{i}', v, self.train_iter)
+                    if isinstance(v, (int, float)) and not isinstance(v, bool):
+                        self.writer.add_scalar(f'{k}_{i}', v, self.train_iter)
     return TensorBoardRun(str(Path(cfg.out)/'tensorboard'), trace_model=False, log_preds=False)

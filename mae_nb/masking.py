@@ -56,7 +56,8 @@ def random_masking(x:Tensor, # tokens `(N, L, D)`
     len_keep = int(L * (1 - mask_ratio))
     if noise is None: noise = torch.rand(N, L, device=x.device)
     elif not isinstance(noise, Tensor) or noise.shape != (N, L):
-        raise ValueError(f"noise must have shape (N, L) = {(N, L)}, got {tuple(noise.shape) if isinstance(noise, Tensor) else type(noise).__name__}")
+        raise ValueError(f"noise must have shape (N, L) = {(N, L)}, got "
+                         f"{tuple(noise.shape) if isinstance(noise, Tensor) else type(noise).__name__}")
     ids_shuffle = torch.argsort(noise, dim=1)  # ascending: small noise is kept
     ids_restore = torch.argsort(ids_shuffle, dim=1)
     ids_keep = ids_shuffle[:, :len_keep]

@@ -71,7 +71,8 @@ class MaskedAutoencoderViT(nn.Module):
                  mask_tokens_in_encoder:bool=False, # Table 1c's ablation (notebook 02): the decoder then gets no mask tokens of its own
                 ):
         super().__init__()
-        add_encoder(self, img_size, patch_size, in_chans, embed_dim, depth, num_heads, mlp_ratio, norm_layer, mask_sampling,
+        add_encoder(self, img_size, patch_size, in_chans, embed_dim, depth, num_heads, mlp_ratio, norm_layer,
+                    mask_sampling,
                     mask_tokens_in_encoder)
         add_decoder(self, decoder_embed_dim, decoder_depth, decoder_num_heads, mlp_ratio, norm_layer)
         self.norm_pix_loss = norm_pix_loss
@@ -129,7 +130,8 @@ def create_mae(name:str, # a key of `mae_presets`
 # %% ../nbs/04_model.ipynb #5c7b916c
 def check_model_kwargs(kwargs:dict):
     "Refuse settings `MaskedAutoencoderViT` does not take, naming those it does."
-    if not isinstance(kwargs, dict): raise ValueError(f"model_kwargs must be a dict of MaskedAutoencoderViT arguments, got {kwargs!r}")
+    if not isinstance(kwargs, dict): raise ValueError("model_kwargs must be a dict of MaskedAutoencoderViT arguments, "
+                                                      f"got {kwargs!r}")
     known = [p for p in inspect.signature(MaskedAutoencoderViT.__init__).parameters if p != 'self']
     unknown = sorted(set(kwargs) - set(known))
     if unknown: raise ValueError(f"unknown model settings {unknown}; MaskedAutoencoderViT takes {known}")

@@ -108,7 +108,8 @@ def show_img(img:Tensor, # `(C, H, W)`, uint8 or float in [0, 1]
              ax=None, title:str|None=None, **kwargs):
     "fastai's `show_image` on a fixed [0, 1] scale, grey-scale for one channel."
     img = img.float() / 255 if img.dtype == torch.uint8 else img.float()
-    return show_image(img.clamp(0, 1), ax=ax, title=title, cmap='gray', vmin=0, vmax=1, interpolation='nearest', **kwargs)
+    return show_image(img.clamp(0, 1), ax=ax, title=title, cmap='gray', vmin=0, vmax=1, interpolation='nearest',
+                      **kwargs)
 
 # %% ../nbs/00_patchify.ipynb #5db12dfe
 def _sincos_1d(dim:int, pos:Tensor) -> Tensor:

@@ -29,7 +29,8 @@ class DeviceMixedPrecision(MixedPrecision):
         dev = torch.device(self.dls.device or 'cpu').type
         dtype = torch.bfloat16 if str(self.amp_mode.value) == 'bf16' else torch.float16
         self.autocast = torch.autocast(dev, dtype=dtype)
-        self.learn.scaler = torch.amp.GradScaler(dev, enabled=dtype == torch.float16, **{k: v for k, v in self.kwargs.items() if k != 'enabled'})
+        self.learn.scaler = torch.amp.GradScaler(dev, enabled=dtype == torch.float16,
+                                                 **{k: v for k, v in self.kwargs.items() if k != 'enabled'})
     def before_step(self):
         # skipped on overflow; decided on the device by optimizers that can (fused AdamW)
         self.scaler.step(self.opt.opt)
@@ -42,7 +43,8 @@ class DeviceMixedPrecision(MixedPrecision):
 def precision_autocast(precision:str, device=None):
     "The autocast context of a run's `precision` ('fp32', 'bf16', 'fp16') on `device`; None for fp32."
     if precision == 'fp32': return None
-    return torch.autocast(torch.device(device or 'cpu').type, dtype=torch.bfloat16 if precision == 'bf16' else torch.float16)
+    return torch.autocast(torch.device(device or 'cpu').type,
+                          dtype=torch.bfloat16 if precision == 'bf16' else torch.float16)
 
 # %% ../nbs/06b_precision.ipynb #76238282
 class Precision(NamedTuple):
@@ -68,7 +70,8 @@ def encoder_width(model:nn.Module|None) -> int|None:
 
 # the narrowest encoder whose training step bf16 autocast was measured to speed up on a CPU, by the CPU's native bf16
 # and whether the step is compiled (bench/README.md); what is not listed was not measured faster, and stays fp32
-CPU_BF16_FROM_WIDTH = {('AMX-bf16', False): 64, ('AMX-bf16', True): 64, ('avx512_bf16', False): 64, ('avx512_bf16', True): 64}
+CPU_BF16_FROM_WIDTH = {('AMX-bf16', False): 64, ('AMX-bf16', True): 64, ('avx512_bf16', False): 64,
+                       ('avx512_bf16', True): 64}
 
 # %% ../nbs/06b_precision.ipynb #eebf3f84
 def choose_precision(precision:str, # a run's setting: 'auto', or 'fp32', 'bf16', 'fp16' (which always win)
@@ -81,16 +84,20 @@ def choose_precision(precision:str, # a run's setting: 'auto', or 'fp32', 'bf16'
     dev = torch.device(device or 'cpu')
     if dev.type == 'cuda':
         name = torch.cuda.get_device_name(dev)
-        if torch.cuda.is_bf16_supported(including_emulation=False): return Precision('bf16', f"{name} does bf16 natively")
+        if torch.cuda.is_bf16_supported(including_emulation=False):
+            return Precision('bf16', f"{name} does bf16 natively")
         return Precision('fp32', f"{name} has no native bf16")
     if dev.type != 'cpu': return Precision('fp32', f"bf16 autocast is not chosen on {dev.type}")
     native, width = cpu_bf16(), encoder_width(model)
     if native is None:
-        return Precision('fp32', f"this CPU has no native bf16 (torch sees {torch.backends.cpu.get_cpu_capability()}): bf16 would be emulated")
+        return Precision('fp32', f"this CPU has no native bf16 (torch sees {torch.backends.cpu.get_cpu_capability()}): "
+                                 "bf16 would be emulated")
     step, need = 'compiled' if compiled else 'eager', CPU_BF16_FROM_WIDTH.get((native, compiled))
     if width is None: return Precision('fp32', f"CPU with {native}, but the model has no encoder to speed up")
-    if need is None: return Precision('fp32', f"CPU with {native}: bf16 was not measured to speed up an {step} step there")
-    if width < need: return Precision('fp32', f"CPU with {native}, but bf16 was measured to pay from {need} wide, not for a {width}-wide encoder")
+    if need is None: return Precision('fp32', f"CPU with {native}: bf16 was not measured to speed up an {step} step "
+                                              "there")
+    if width < need: return Precision('fp32', f"CPU with {native}, but bf16 was measured to pay from {need} wide, not "
+                                              f"for a {width}-wide encoder")
     return Precision('bf16', f"CPU with {native}, {width}-wide encoder, {step} step")
 
 def run_precision(cfg, model:nn.Module|None, device=None, compiled:bool=False) -> Precision:

@@ -82,16 +82,18 @@ class PretrainConfig(InputSize, AdamWSettings, RunConfig):
         super().__post_init__()
         # 0 would leave no patch to reconstruct
         if not (isinstance(self.mask_ratio, (int, float)) and 0 < self.mask_ratio < 1):
-            raise ValueError(f"mask_ratio must be in (0, 1): the loss is on the removed patches, so some must be removed; got {self.mask_ratio!r}")
+            raise ValueError("mask_ratio must be in (0, 1): the loss is on the removed patches, so some must be "
+                             f"removed; got {self.mask_ratio!r}")
         pretrain_augmentation(self.augment)  # a name it does not know stops the run here
         modes = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
-        if self.compile_mode not in modes: raise ValueError(f"compile_mode must be one of {list(modes)}, got {self.compile_mode!r}")
+        if self.compile_mode not in modes: raise ValueError(f"compile_mode must be one of {list(modes)}, got "
+                                                            f"{self.compile_mode!r}")
         if self.compile_mode in _cuda_graph_modes and self.compile is not False:
-            if self.accum > 1: raise ValueError(f"compile_mode={self.compile_mode!r} replays CUDA graphs, whose outputs each replay "
-                f"overwrites, so gradients cannot accumulate across steps (accum={self.accum}): use accum=1 or "
-                f"compile_mode='default' or 'max-autotune-no-cudagraphs'")
-            if num_distrib() > 1: raise ValueError(f"compile_mode={self.compile_mode!r} (CUDA graphs) is not tested with several "
-                f"processes ({num_distrib()}): use compile_mode='default' or 'max-autotune-no-cudagraphs'")
+            if self.accum > 1: raise ValueError(f"compile_mode={self.compile_mode!r} replays CUDA graphs, whose "
+                f"outputs each replay overwrites, so gradients cannot accumulate across steps (accum={self.accum}): "
+                "use accum=1 or compile_mode='default' or 'max-autotune-no-cudagraphs'")
+            if num_distrib() > 1: raise ValueError(f"compile_mode={self.compile_mode!r} (CUDA graphs) is not tested "
+                f"with several processes ({num_distrib()}): use compile_mode='default' or 'max-autotune-no-cudagraphs'")
         self.betas = tuple(self.betas)
 
 
@@ -148,7 +150,8 @@ class MAETrainer(Callback):
         if dist.is_available() and dist.is_initialized(): dist.all_reduce(anywhere, op=dist.ReduceOp.MAX)
         if not anywhere: return
         i, stop = int(self.first_bad), "training stopped, checkpoints already written are untouched"
-        if i < 0: raise NonFiniteLossError(f"non-finite loss in another data-parallel process during epoch {self.epoch}; {stop}")
+        if i < 0: raise NonFiniteLossError("non-finite loss in another data-parallel process during epoch "
+                                           f"{self.epoch}; {stop}")
         raise NonFiniteLossError(f"non-finite loss ({self.bad_loss.item()}) at epoch {self.epoch}, iteration {i} "
                                  f"(optimizer step {self.epoch * self.n_iter + i}); {stop}")
 
@@ -190,7 +193,8 @@ def compiles(cfg:PretrainConfig, steps:int, model:nn.Module|None=None, device=No
     "Whether a run compiles: as `cfg.compile` says, or, left to us, when its `steps` repay the warm-up and its step gains."
     if cfg.compile is not None: return cfg.compile
     if steps < 1000: return False  # warm-up 20-60 s on a 2-core CPU, less from a warm cache (bench/README.md)
-    fp32_cpu = torch.device(device or 'cpu').type == 'cpu' and choose_precision(cfg.precision, device, model, True).name == 'fp32'
+    fp32_cpu = torch.device(device or 'cpu').type == 'cpu' and choose_precision(cfg.precision, device, model,
+                                                                                True).name == 'fp32'
     return not (fp32_cpu and (encoder_width(model) or 0) > 128)  # measured no faster compiled from 192 wide in fp32
 
 # %% ../nbs/08_pretrain.ipynb #b3be5a10
@@ -210,7 +214,8 @@ def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None,
         model.compile(mode=cfg.compile_mode, dynamic=False)  # in place: the state dict keeps its names
         cbs.append(EagerEvaluation())
     learn = recipe_learner(dls, model, cfg, mae_loss, partial(mae_adamw, betas=cfg.betas),
-                           partial(mae_param_groups, weight_decay=cfg.weight_decay), ReconstructionRatio(dls.stats), cbs,
+                           partial(mae_param_groups, weight_decay=cfg.weight_decay), ReconstructionRatio(dls.stats),
+                           cbs,
                            precision, accum=cfg.accum)
     if any(type(cb) is ProgressCallback for cb in learn.cbs):  # fastai's default bar reads the loss every batch
         learn.remove_cb(ProgressCallback); learn.add_cb(LazyProgressCallback())
@@ -228,7 +233,8 @@ def pretrain(cfg:PretrainConfig|None=None, # the run's settings (keyword argumen
     out = Path(learn.cfg.out)
     if figures and not rank_distrib():
         xv = learn.dls.valid.one_batch()[0][:8]
-        show_reconstructions(learn.model, xv, learn.dls.stats, learn.cfg.mask_ratio).savefig(out/'reconstructions.png', dpi=100)
+        show_reconstructions(learn.model, xv, learn.dls.stats, learn.cfg.mask_ratio).savefig(out/'reconstructions.png',
+                                                                                             dpi=100)
         plot_loss_curve(out/'steps.csv', out/'epochs.csv').savefig(out/'loss.png', dpi=100)
         plt.close('all')
     return learn

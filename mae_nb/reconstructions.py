@@ -49,7 +49,8 @@ def reconstruct(model:MaskedAutoencoderViT, x:Tensor, mask_ratio:float=0.75, noi
 # %% ../nbs/04a_reconstructions.ipynb #3f262252
 def show_reconstructions(model, x:Tensor, stats, mask_ratio:float=0.75, seed:int=0, titles=True):
     "The paper's figure: original | masked | reconstruction | reconstruction + visible, one row per image."
-    noise = torch.rand(len(x), unwrap_model(model).num_patches, generator=torch.Generator().manual_seed(seed)).to(x.device)
+    noise = torch.rand(len(x), unwrap_model(model).num_patches,
+                       generator=torch.Generator().manual_seed(seed)).to(x.device)
     masked, rec, rec_vis, grey = reconstruct(model, x, mask_ratio, noise)
     mean, std = (torch.as_tensor(s, device=x.device).view(1, -1, 1, 1) for s in stats)
     denorm = lambda t: (t * std + mean).clamp(0, 1).cpu()
@@ -57,7 +58,8 @@ def show_reconstructions(model, x:Tensor, stats, mask_ratio:float=0.75, seed:int
     cols = [denorm(x), denorm(masked) * (1 - grey) + 0.5 * grey, denorm(rec), denorm(rec_vis)]
     fig, axs = plt.subplots(len(x), 4, figsize=(4 * 1.4, len(x) * 1.4), squeeze=False)
     for i in range(len(x)):
-        for j, (col, name) in enumerate(zip(cols, ['original', f'masked {mask_ratio:.0%}', 'reconstruction', '+ visible'])):
+        for j, (col, name) in enumerate(zip(cols, ['original', f'masked {mask_ratio:.0%}', 'reconstruction',
+                                                   '+ visible'])):
             show_img(col[i], axs[i, j], name if (titles and i == 0) else None)
     fig.tight_layout()
     return fig
@@ -66,8 +68,9 @@ def show_reconstructions(model, x:Tensor, stats, mask_ratio:float=0.75, seed:int
 # %% ../nbs/04a_reconstructions.ipynb #d2c6254c
 def reconstruction_note(model:MaskedAutoencoderViT, stats) -> str:
     "What a reconstruction figure's un-normalisation uses, in words."
-    if model.norm_pix_loss: return ("norm_pix_loss: each removed patch is predicted in units of its own mean and std, which the model "
-                                    "never sees; shown with the mean and std of the visible patches of the same image")
+    if model.norm_pix_loss: return ("norm_pix_loss: each removed patch is predicted in units of its own mean and std, "
+                                    "which the model never sees; shown with the mean and std of the visible patches "
+                                    "of the same image")
     fmt = lambda v: '(' + ', '.join(f'{x:.3f}' for x in v) + ')'
     return f"pixel targets: un-normalised with the training data's mean {fmt(stats[0])} and std {fmt(stats[1])}"
 
@@ -94,7 +97,8 @@ def reconstruction_errors(model:MaskedAutoencoderViT,
     pixels, truth, rec = to01(target), to01(gather_tokens(target, ids)), to01(pred).clamp(0, 1)
     vis = (1 - mask)[..., None, None]
     fill = (pixels * vis).sum((1, 2), keepdim=True) / (vis.sum(1, keepdim=True) * pixels.shape[2])  # `(N, 1, 1, C)`
-    return torch.stack([((rec - truth) ** 2).sum(), ((fill - truth) ** 2).sum(), torch.full((), float(truth.numel()), device=x.device)])
+    return torch.stack([((rec - truth) ** 2).sum(), ((fill - truth) ** 2).sum(),
+                        torch.full((), float(truth.numel()), device=x.device)])
 
 # %% ../nbs/04a_reconstructions.ipynb #a47170f4
 class ReconstructionRatio(Metric):
@@ -129,7 +133,8 @@ def reconstruction_ratio(model:MaskedAutoencoderViT,
     total = 0.
     with torch.compiler.set_stance('force_eager'):
         for i, (x, *_) in enumerate(dl):
-            noise = model.mask_noise(len(x), mask_ratio, generator=torch.Generator().manual_seed(seed + i), device=x.device)
+            noise = model.mask_noise(len(x), mask_ratio, generator=torch.Generator().manual_seed(seed + i),
+                                     device=x.device)
             _, pred, mask = model(x, mask_ratio, noise, False)
             total = total + reconstruction_errors(model, x, pred, mask, stats)
     mse, fill_mse, n = total.tolist()

@@ -79,21 +79,24 @@ def scaling_readings(results:dict, budget:Budget, split:str='test') -> list: # a
             best = max(scratch, key=lambda a: chosen[size][a][0])
             lead, spread = arms['mae'][0] - arms[best][0], _spread(arms['mae'], arms[best])
             rows.append(dict(size=size, labels=labels, mae=arms['mae'][0], scratch=arms[best][0], scratch_arm=best,
-                             lead=lead, noise=None if spread is None else 2 * spread, seeds=min(arms['mae'][3], arms[best][3]),
+                             lead=lead, noise=None if spread is None else 2 * spread,
+                             seeds=min(arms['mae'][3], arms[best][3]),
                              verdict='one seed' if spread is None else verdict(lead, '+', 2 * spread)))
     return rows
 
 # %% ../nbs/14_scaling.ipynb #1c8e7032
 def show_scaling(results:dict, budget:Budget, split:str='test'):
     "Print `scaling_readings` as a table."
-    print(f"{'size':10} {'labels':6} {'mae':>6} {'scratch':>7} {'(setting)':13} {'lead':>6} {'2 spreads':>9} {'seeds':>5}  reading")
+    print(f"{'size':10} {'labels':6} {'mae':>6} {'scratch':>7} {'(setting)':13} {'lead':>6} {'2 spreads':>9} "
+          f"{'seeds':>5}  reading")
     for r in scaling_readings(results, budget, split):
         n = '' if r['noise'] is None else f"{r['noise']:.2f}"
         print(f"{r['size']:10} {r['labels']:6} {r['mae']:6.2f} {r['scratch']:7.2f} {r['scratch_arm']:13} "
               f"{r['lead']:+6.2f} {n:>9} {r['seeds']:5}  {r['verdict']}")
 
 # %% ../nbs/14_scaling.ipynb #132e37f7
-_STYLE = {'mae': ('o-', 'C0', 'MAE'), 'scratch': ('s--', 'C3', 'scratch'), 'scratch long': ('s:', 'C1', 'scratch, longer')}
+_STYLE = {'mae': ('o-', 'C0', 'MAE'), 'scratch': ('s--', 'C3', 'scratch'),
+          'scratch long': ('s:', 'C1', 'scratch, longer')}
 
 def _axes(ax, title:str, ylabel:str):
     ax.set_xscale('log'); ax.set_xlabel('encoder parameters', fontsize=8); ax.set_ylabel(ylabel, fontsize=8)

@@ -106,7 +106,8 @@ class MAECheckpoint(Callback):
         ck = self.resume
         unwrap_model(self.model).load_state_dict(ck['model'])
         self.opt.opt.load_state_dict(ck['optimizer'])
-        if ck.get('scaler') and getattr(self.learn, 'scaler', None) is not None: self.learn.scaler.load_state_dict(ck['scaler'])
+        if ck.get('scaler') and getattr(self.learn, 'scaler', None) is not None:
+            self.learn.scaler.load_state_dict(ck['scaler'])
         states = ck['rng']
         _set_rng_state(states[rank_distrib() % len(states)], self.dls.train)
 
@@ -170,7 +171,8 @@ def resume_run(cfg, # a run's settings (a dataclass such as `PretrainConfig`)
     if path is None: raise FileNotFoundError(f"resume=True but there is no checkpoint-*.pth in {out}")
     ck, path = _newest_readable(out, path) if resume is True else (_read_resumable(path), path)
     saved = {k: v for k, v in type(cfg).upgrade(ck['config']).items() if k not in ('epochs', 'out', *OBSERVERS)}
-    given, cfg = cfg, type(cfg)(**{**saved, 'epochs': cfg.epochs, 'out': cfg.out, **{k: getattr(cfg, k) for k in OBSERVERS}})
+    given, cfg = cfg, type(cfg)(**{**saved, 'epochs': cfg.epochs, 'out': cfg.out,
+                                   **{k: getattr(cfg, k) for k in OBSERVERS}})
     differ = [f"{k}={getattr(cfg, k)!r} (not {getattr(given, k)!r})" for k in saved
               # None: chosen by the run itself
               if getattr(given, k) is not None and getattr(cfg, k) != getattr(given, k)]
@@ -178,9 +180,10 @@ def resume_run(cfg, # a run's settings (a dataclass such as `PretrainConfig`)
     was, now = ck.get('world_size', 1), max(num_distrib(), 1)
     if was != now:
         old, new = (effective_batch(cfg.bs, getattr(cfg, 'accum', 1), n) for n in (was, now))
-        warnings.warn(f"{path} was written by a run of {was} process(es), this one has {now}: the effective batch becomes "
-                      f"{new} (was {old}) and the lr {scaled_lr(cfg.base_lr, new):.3g} (was {scaled_lr(cfg.base_lr, old):.3g}); "
-                      f"to keep them, resume with {was} process(es) or a per-process batch of {old // (now * getattr(cfg, 'accum', 1))}")
+        warnings.warn(f"{path} was written by a run of {was} process(es), this one has {now}: the effective batch "
+                      f"becomes {new} (was {old}) and the lr {scaled_lr(cfg.base_lr, new):.3g} (was "
+                      f"{scaled_lr(cfg.base_lr, old):.3g}); to keep them, resume with {was} process(es) or a "
+                      f"per-process batch of {old // (now * getattr(cfg, 'accum', 1))}")
     return cfg, ck, ck['epoch']
 
 # %% ../nbs/07_train.ipynb #b80c66d4
@@ -204,7 +207,8 @@ def evaluate(model:nn.Module, dl, loss_func, autocast=None) -> tuple: # (mean lo
         # plain tensors: fastai's types would not mix in the loss
         xb, yb = xb.as_subclass(Tensor), yb.as_subclass(Tensor)
         with (autocast or torch.autocast(xb.device.type, enabled=False)): out = model(xb)
-        total += torch.stack([loss_func(out, yb).float() * len(yb), (out.argmax(1) == yb).sum().float(), total.new_tensor(len(yb))])
+        total += torch.stack([loss_func(out, yb).float() * len(yb), (out.argmax(1) == yb).sum().float(),
+                              total.new_tensor(len(yb))])
     model.train(was_training)
     loss, correct, n = total.tolist()
     return loss / n, correct / n
@@ -216,9 +220,11 @@ def write_result(out:Path, cfg, learn:Learner, wall_s:float, **extra) -> dict:
     row = learn.recorder.values[-1] if learn.recorder.values else []
     if len(row) >= 3 and num_distrib() <= 1: valid_loss, top1 = row[1:3]
     else:  # data-parallel (each process validated its shard only), or a resumed run that had nothing left to train
-        valid_loss, top1 = evaluate(learn.model, learn.dls.valid, learn.loss_func, precision_autocast(precision.name, learn.dls.device))
+        valid_loss, top1 = evaluate(learn.model, learn.dls.valid, learn.loss_func,
+                                    precision_autocast(precision.name, learn.dls.device))
     res = dict(top1=float(top1), valid_loss=float(valid_loss), n_valid=len(learn.dls.valid_ds), epochs=cfg.epochs,
-               config=asdict(cfg), **chosen(precision), hardware=hardware(), wall_s=round(wall_s, 1), torch=torch.__version__, **extra)
+               config=asdict(cfg), **chosen(precision), hardware=hardware(), wall_s=round(wall_s, 1),
+               torch=torch.__version__, **extra)
     if not rank_distrib(): (Path(out)/'result.json').write_text(json.dumps(res, indent=1, default=str))
     return res
 
@@ -258,7 +264,8 @@ _held = {}  # the run folders this process holds, each with its lock file open (
 def claim_out(out:Path, resume=None):
     "Hold `out` for this run (rank 0): not a file, not written by another live run, and no earlier run's checkpoints unless resumed."
     out = Path(out).absolute()
-    if out.exists() and not out.is_dir(): raise NotADirectoryError(f"out must be a folder for the run's checkpoints and logs, got {out}, which is a file")
+    if out.exists() and not out.is_dir(): raise NotADirectoryError("out must be a folder for the run's checkpoints "
+                                                                   f"and logs, got {out}, which is a file")
     if rank_distrib(): return
     if out not in _held:
         out.mkdir(parents=True, exist_ok=True)
@@ -267,12 +274,14 @@ def claim_out(out:Path, resume=None):
         try: fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.seek(0); pid = lock.read().strip() or '?'; lock.close()
-            raise RunFolderBusy(f"another run (process {pid}) is writing to {out}: wait for it to end, or give this run another out") from None
+            raise RunFolderBusy(f"another run (process {pid}) is writing to {out}: wait for it to end, or give this "
+                                "run another out") from None
         lock.seek(0); lock.truncate(); lock.write(str(os.getpid())); lock.flush()
         _held[out] = lock
     if not resume and (found := latest_checkpoint(out)) is not None:
         release_out(out)
-        raise FileExistsError(f"{out} holds an earlier run's {found.name}: resume it (resume=True, --resume) or give this run another out")
+        raise FileExistsError(f"{out} holds an earlier run's {found.name}: resume it (resume=True, --resume) or give "
+                              "this run another out")
 
 def release_out(out:Path):
     "Let go of a run folder this process holds (`claim_out`): at the end of its run."
@@ -314,7 +323,8 @@ def recipe_learner(dls, model:nn.Module, cfg, # the run's settings: its batch, b
     lr = scaled_lr(cfg.base_lr, eff)
     lrs = lr if lr_scale is None else lr * np.asarray(lr_scale)
     learn = Learner(dls, model, loss_func=loss_func, metrics=metrics, lr=lr, opt_func=opt_func, splitter=splitter,
-                    cbs=[mae_schedule(lrs, cfg.warmup / cfg.epochs), *cbs, *(mixed_precision(precision) if precision else [])])
+                    cbs=[mae_schedule(lrs, cfg.warmup / cfg.epochs), *cbs,
+                         *(mixed_precision(precision) if precision else [])])
     learn.effective_batch, learn.precision = eff, precision
     return keep_loss_on_device(learn)
 
@@ -328,9 +338,11 @@ def run_job(cfg, # a job's settings (`PretrainConfig`, `LinProbeConfig`, ...)
     "Every job's skeleton: open the run, `build` its `Learner`, fit it from where it stopped, write its result."
     t0 = time.time()
     cfg, ck, start, device = start_run(cfg, resume)
-    learn = build(cfg, device, lambda precision, **kw: run_callbacks(cfg, ck, start, precision=precision, **kw) + list(cbs or []))
+    learn = build(cfg, device,
+                  lambda precision, **kw: run_callbacks(cfg, ck, start, precision=precision, **kw) + list(cbs or []))
     learn.cfg = cfg  # the settings it ran with: a resumed run's are its checkpoint's
-    if start >= cfg.epochs: warnings.warn(f"the checkpoint is at epoch {start}, the run asks for {cfg.epochs}: nothing to train")
+    if start >= cfg.epochs: warnings.warn(f"the checkpoint is at epoch {start}, the run asks for {cfg.epochs}: nothing "
+                                          "to train")
     fit_run(learn, cfg.epochs, start)
     if result is not None: learn.result = write_result(cfg.out, cfg, learn, time.time() - t0, **result(learn))
     return learn

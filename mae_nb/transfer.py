@@ -63,11 +63,14 @@ class TransferConfig(InputSize, FinetuneConfig):
 def transfer(cfg:TransferConfig|None=None, resume:str|Path|bool|None=None, cbs=None, **kwargs) -> Learner:
     "Fine-tune `cfg.checkpoint` on data of another image size or channel count; returns the `Learner`."
     if cfg is None: cfg = TransferConfig(**kwargs)
-    if cfg.checkpoint is None: raise ValueError("transfer needs a pretrained checkpoint; for training from scratch use finetune")
+    if cfg.checkpoint is None: raise ValueError("transfer needs a pretrained checkpoint; for training from scratch "
+                                                "use finetune")
     sd, arch = read_encoder(cfg.checkpoint, cfg.num_heads)
-    probe = mae_dataloaders(cfg.source, img_size=cfg.img_size, in_chans=cfg.in_chans, bs=2, path=cfg.data_path, device=local_device(),
+    probe = mae_dataloaders(cfg.source, img_size=cfg.img_size, in_chans=cfg.in_chans, bs=2, path=cfg.data_path,
+                            device=local_device(),
                             multiple_of=arch['patch_size'])
     if probe.size_note and not rank_distrib(): print(probe.size_note)
     sd, arch = adapt_encoder(sd, arch, probe.img_size, probe.in_chans)
-    vit = create_vit(**arch, num_classes=probe.c, global_pool=cfg.pool, drop_path_rate=cfg.drop_path, head_init_std=2e-5)
+    vit = create_vit(**arch, num_classes=probe.c, global_pool=cfg.pool, drop_path_rate=cfg.drop_path,
+                     head_init_std=2e-5)
     return finetune(cfg, resume=resume, cbs=cbs, model=load_encoder_weights(vit, sd))

@@ -73,3 +73,9 @@ def test_results_readme_is_current():
     "results/README.md (machines, dates, thread-hours, targets) must be what the results files say."
     r = subprocess.run([sys.executable, 'tools/results_readme.py', '--check'], cwd=ROOT)
     assert r.returncode == 0, "results/README.md is out of date: run `python tools/results_readme.py`"
+
+def test_modules_stay_small():
+    "Each module has one job, and no more than 350 lines to do it in (the generated `_modidx.py` aside)."
+    sizes = {p.name: len(p.read_text().splitlines()) for p in (ROOT/'mae_nb').glob('*.py') if p.name != '_modidx.py'}
+    big = {name: n for name, n in sizes.items() if n > 350}
+    assert not big, f"modules over 350 lines: {big}; split them by job (see CONTRIBUTING.md)"
