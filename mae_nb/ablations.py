@@ -52,8 +52,8 @@ def show_cells(results:dict, # from `read_ablations`
                split:str='test'):
     "Print every cell: seeds, then each metric's seed mean and [lowest, highest], the pretraining loss and minutes per seed."
     ms = [('probe', 'probe'), ('ft', 'fine-tune'), ('ft_few', 'ft 10% labels')]
-    print(f"{'grid':13} {'cell':11} {'seeds':>5} " + ' '.join(f'{n:>19}' for _, n in ms) + f" {'pretrain loss':>13} "
-                                                                                           f"{'min/seed':>8}")
+    print(f"{'grid':13} {'cell':11} {'seeds':>5} " + ' '.join(f'{n:>19}' for _, n in ms)
+          + f" {'pretrain loss':>13} {'min/seed':>8}")
     for g, cells in results.items():
         for label, rs in seed_groups(cells).items():
             cols = []
@@ -209,10 +209,8 @@ def _panel(ax, results:dict, grid:str, m:str, split:str):
     xs, ys = [pos(_x(grid, l, first[l])) for l in st], [s[0] for s in st.values()]
     if not cats: ax.plot(xs, ys, '-', color='C0', lw=1)
     many = [i for i, s in enumerate(st.values()) if s[3] > 1]
-    ax.errorbar([xs[i] for i in many], [ys[i] for i in many], fmt='o', color='C0', capsize=3, label='ours: mean of '
-                                                                                                    'the seeds, bars '
-                                                                                                    'lowest to '
-                                                                                                    'highest',
+    ax.errorbar([xs[i] for i in many], [ys[i] for i in many], fmt='o', color='C0', capsize=3,
+                label='ours: mean of the seeds, bars lowest to highest',
                 yerr=[[ys[i] - list(st.values())[i][1] for i in many], [list(st.values())[i][2] - ys[i] for i in many]])
     one = [i for i in range(len(xs)) if i not in many]
     if one:
@@ -263,8 +261,8 @@ def plot_ablations(results:dict, # from `read_ablations` (and `reference_ablatio
 def reference_ablations(ref='results/reference') -> dict: # {'length': {...}, 'partial_ft': {...}}, as `read_ablations` gives them
     "Fig. 7 and 9 of the reference MAE (notebooks 08, 10) as cells: its cls probe by pretraining length, its last k blocks tuned."
     ref = Path(ref)
-    if not (ref/'probes.json').exists(): raise FileNotFoundError(f"no {ref/'probes.json'}: the reference run of "
-                                                                 "notebook 08 writes it")
+    if not (ref/'probes.json').exists():
+        raise FileNotFoundError(f"no {ref/'probes.json'}: the reference run of notebook 08 writes it")
     length = {str(p['epoch']): dict(grid='length', cell=str(p['epoch']), epochs={'pretrain': p['epoch']},
                                     metrics={'probe_valid_top1': p['token']})
                                     for p in json.loads((ref/'probes.json').read_text())}
@@ -291,25 +289,24 @@ def check_targets(results:dict) -> list: # [{'target', 'measured', 'met' (True, 
         t, g = f"budget: the base cell's held-out {name} sits >= 3 seed spreads above the untrained encoder's", \
                _gap(results, 'scratch', 'mae', 'scratch', f'{m}_valid_top1')
         out.append(dict(target=t, met=None, measured=None) if g is None else
-                   dict(target=t, met=g[0] > 3 * g[3], measured=f'{g[0]:+.2f} points ({g[1][0]:.2f}% vs '
-                                                                f'{g[2][0]:.2f}%); 3 spreads: {3 * g[3]:.2f}'))
+                   dict(target=t, met=g[0] > 3 * g[3],
+                        measured=f'{g[0]:+.2f} points ({g[1][0]:.2f}% vs {g[2][0]:.2f}%); 3 spreads: {3 * g[3]:.2f}'))
     t, found = 'the mask-ratio curve peaks in 0.6-0.85, > 2 seed spreads above the 0.25 cell, on fine-tuning or the probe', []
     for m in ('ft', 'probe', 'ft_few'):  # 2. the mask ratio (10% labels: shown, not part of the target)
         st = cell_stats(results.get('mask_ratio', {}), f'{m}_test_top1')
         if len(st) < 3 or '0.25' not in st: continue
         peak = max(st, key=lambda c: st[c][0])
         d, *_, spread = _gap(results, 'mask_ratio', peak, '0.25', f'{m}_test_top1')
-        found.append((m, 0.6 <= float(peak) <= 0.85 and d > 2 * spread, f'{m}: peak {peak} ({st[peak][0]:.2f}%), '
-                                                                        f'{d:+.2f} over 0.25 (2 spreads: '
-                                                                        f'{2 * spread:.2f})'))
+        found.append((m, 0.6 <= float(peak) <= 0.85 and d > 2 * spread,
+                      f'{m}: peak {peak} ({st[peak][0]:.2f}%), {d:+.2f} over 0.25 (2 spreads: {2 * spread:.2f})'))
     out.append(dict(target=t, met=any(ok for m, ok, _ in found if m != 'ft_few') if found else None,
                     measured='; '.join(s for *_, s in found) or None))
     t, g = 'MAE fine-tuning beats the same ViT from scratch by > 2 seed spreads', _gap(results, 'scratch', 'mae',
                                                                                        'scratch', 'ft_test_top1')
     few = _gap(results, 'scratch', 'mae', 'scratch', 'ft_few_test_top1')  # 3. MAE vs scratch
     out.append(dict(target=t, met=None, measured=None) if g is None else
-               dict(target=t, met=g[0] > 2 * g[3], measured=f'{g[0]:+.2f} points ({g[1][0]:.2f}% vs {g[2][0]:.2f}%), 2 '
-                                                            f'spreads: {2 * g[3]:.2f}'
+               dict(target=t, met=g[0] > 2 * g[3],
+                    measured=f'{g[0]:+.2f} points ({g[1][0]:.2f}% vs {g[2][0]:.2f}%), 2 spreads: {2 * g[3]:.2f}'
                     + ('' if few is None else f'; 10% of the labels: {few[0]:+.2f} ({few[1][0]:.2f}% vs '
                                               f'{few[2][0]:.2f}%)')))
     return out

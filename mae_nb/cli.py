@@ -134,9 +134,8 @@ def make_parser() -> argparse.ArgumentParser:
     rc.add_argument('--norm-pix-loss', action=argparse.BooleanOptionalAction, default=None,
                     help="whether the model predicts normalised patches; mae-nb and official training checkpoints "
                          "say, other files do not (default: no)")
-    rc.add_argument('--model-kwargs', type=json.loads, default={}, metavar='JSON', help='architecture settings the '
-                                                                                        'file does not state, e.g. '
-                                                                                        '{"decoder_num_heads": 16}')
+    rc.add_argument('--model-kwargs', type=json.loads, default={}, metavar='JSON',
+                    help='architecture settings the file does not state, e.g. {"decoder_num_heads": 16}')
     return p
 
 # %% ../nbs/98_cli.ipynb #86019e42

@@ -20,9 +20,8 @@ def check_run_settings(cfg, positive_ints=('epochs', 'bs', 'save_every')):
     if cfg.precision not in _precisions: raise ValueError(f"precision must be one of {_precisions}, got "
                                                           f"{cfg.precision!r}")
     for k in positive_ints:
-        if not (isinstance(getattr(cfg, k), int) and getattr(cfg, k) >= 1): raise ValueError(f"{k} must be a positive "
-                                                                                             "integer, got "
-                                                                                             f"{getattr(cfg, k)!r}")
+        if not (isinstance(getattr(cfg, k), int) and getattr(cfg, k) >= 1):
+            raise ValueError(f"{k} must be a positive integer, got {getattr(cfg, k)!r}")
     if cfg.base_lr is not None and not (isinstance(cfg.base_lr, (int, float)) and cfg.base_lr > 0):
         raise ValueError(f"base_lr must be a positive number, got {cfg.base_lr!r}")
     if cfg.warmup_epochs is not None and not 0 <= cfg.warmup_epochs <= cfg.epochs:
@@ -83,8 +82,8 @@ class RunConfig:
     def __post_init__(self):
         for k, v in self.defaults.items():
             if getattr(self, k) is None: setattr(self, k, v)
-        if self.preset not in mae_presets: raise ValueError(f"unknown preset {self.preset!r}; expected one of "
-                                                            f"{list(mae_presets)}")
+        if self.preset not in mae_presets:
+            raise ValueError(f"unknown preset {self.preset!r}; expected one of {list(mae_presets)}")
         check_model_kwargs(self.model_kwargs)  # a misspelt setting stops the run before any work
         check_run_settings(self, self._positive)
 

@@ -168,11 +168,8 @@ class FinetuneConfig(AdamWSettings, EncoderSettings, RunConfig):
     def __post_init__(self):
         super().__post_init__()
         if self.pool not in vit_pools: raise ValueError(f"pool must be one of {vit_pools}, got {self.pool!r}")
-        if self.bs is not None and not (isinstance(self.bs, int) and self.bs >= 1): raise ValueError("bs must be a "
-                                                                                                     "positive "
-                                                                                                     "integer or "
-                                                                                                     "None, got "
-                                                                                                     f"{self.bs!r}")
+        if self.bs is not None and not (isinstance(self.bs, int) and self.bs >= 1):
+            raise ValueError(f"bs must be a positive integer or None, got {self.bs!r}")
         # the paper's regularisation pays over a long schedule, slows a short one
         long_run = self.epochs >= LONG_RUN_EPOCHS
         for k, paper in PAPER_REGULARISATION.items():

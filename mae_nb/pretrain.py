@@ -86,8 +86,8 @@ class PretrainConfig(InputSize, AdamWSettings, RunConfig):
                              f"removed; got {self.mask_ratio!r}")
         pretrain_augmentation(self.augment)  # a name it does not know stops the run here
         modes = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
-        if self.compile_mode not in modes: raise ValueError(f"compile_mode must be one of {list(modes)}, got "
-                                                            f"{self.compile_mode!r}")
+        if self.compile_mode not in modes:
+            raise ValueError(f"compile_mode must be one of {list(modes)}, got {self.compile_mode!r}")
         if self.compile_mode in _cuda_graph_modes and self.compile is not False:
             if self.accum > 1: raise ValueError(f"compile_mode={self.compile_mode!r} replays CUDA graphs, whose "
                 f"outputs each replay overwrites, so gradients cannot accumulate across steps (accum={self.accum}): "

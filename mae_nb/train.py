@@ -264,8 +264,8 @@ _held = {}  # the run folders this process holds, each with its lock file open (
 def claim_out(out:Path, resume=None):
     "Hold `out` for this run (rank 0): not a file, not written by another live run, and no earlier run's checkpoints unless resumed."
     out = Path(out).absolute()
-    if out.exists() and not out.is_dir(): raise NotADirectoryError("out must be a folder for the run's checkpoints "
-                                                                   f"and logs, got {out}, which is a file")
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"out must be a folder for the run's checkpoints and logs, got {out}, which is a file")
     if rank_distrib(): return
     if out not in _held:
         out.mkdir(parents=True, exist_ok=True)
