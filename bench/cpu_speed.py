@@ -56,7 +56,8 @@ def step_child(a):
     "One variant of the training step, in this (fresh) process."
     import contextlib
     from mae_nb.model import create_mae
-    from mae_nb.pretrain import mae_param_groups, use_fused_attention
+    from mae_nb.pretrain import mae_param_groups
+    from mae_nb.precision import use_fused_attention
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     m = create_mae(MINI, **json.loads(a.model_kwargs))
@@ -80,7 +81,8 @@ def step_child(a):
 def epoch_child(a):
     "One whole epoch of `pretrain`, old or new default path, in this (fresh) process."
     from fastai.callback.core import Callback
-    from mae_nb.pretrain import PretrainConfig, pretrain, use_fused_attention
+    from mae_nb.pretrain import PretrainConfig, pretrain
+    from mae_nb.precision import use_fused_attention
     class FusedAttention(Callback):  # the old default: torch's fused kernel everywhere
         def before_fit(self): use_fused_attention(self.learn.model, True)
     old = a.path == 'old'

@@ -53,7 +53,7 @@ def gemm(dtype, n=2048, reps=20) -> float:
 
 def build(name):
     from mae_nb.model import create_mae
-    from mae_nb.pretrain import use_fused_attention
+    from mae_nb.precision import use_fused_attention
     preset, kw, bs, size, chans, *_ = MODELS[name]
     m = create_mae(preset, img_size=size, in_chans=chans, **kw)
     use_fused_attention(m, m.num_patches > 64)  # as `mae_learner` chooses on a CPU

@@ -21,7 +21,8 @@ PRESET, BS, N_TRAIN = 'mae_vit_mini_patch4', 256, 60_000
 def step_child():
     "The compiled step at the run's defaults, in this (fresh) process."
     from mae_nb.model import create_mae
-    from mae_nb.pretrain import mae_param_groups, use_fused_attention
+    from mae_nb.pretrain import mae_param_groups
+    from mae_nb.precision import use_fused_attention
     from mae_nb.train import mae_adamw
     from mae_nb.precision import choose_precision, precision_autocast
     torch.manual_seed(0)

@@ -10,7 +10,7 @@ Docs: https://mae-nb.github.io/mae_nb/precision.html.md"""
 
 # %% auto #0
 __all__ = ['CPU_BF16_FROM_WIDTH', 'DeviceMixedPrecision', 'precision_autocast', 'Precision', 'cpu_bf16', 'cpu_name',
-           'encoder_width', 'choose_precision', 'run_precision', 'mixed_precision', 'allow_tf32']
+           'encoder_width', 'choose_precision', 'run_precision', 'mixed_precision', 'allow_tf32', 'use_fused_attention']
 
 # %% ../nbs/06b_precision.ipynb #aa6e12a3
 import platform
@@ -20,6 +20,7 @@ import torch, torch.nn as nn
 from fastai.callback.core import CancelStepException
 from fastai.callback.fp16 import MixedPrecision
 from fastai.torch_core import rank_distrib
+from timm.layers import Attention, PatchEmbed
 from .distributed import unwrap_model
 
 # %% ../nbs/06b_precision.ipynb #818db175
@@ -118,3 +119,15 @@ def allow_tf32(precision:str, # a run's setting: 'fp32' asks for strict fp32, an
     if torch.device(device).type != 'cuda': return False
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision != 'fp32'
     return precision != 'fp32'
+
+# %% ../nbs/06b_precision.ipynb #00feb092
+def use_fused_attention(model:nn.Module,
+                        fused:bool|None=None, # None: the faster on `device`, as measured above
+                        device=None) -> nn.Module:
+    "Choose the attention of every timm `Attention` in `model`: torch's fused kernel, or the three ops written out."
+    if fused is None:
+        patches = max((m.num_patches for m in model.modules() if isinstance(m, PatchEmbed)), default=0)
+        fused = not (torch.device(device or 'cpu').type == 'cpu' and patches <= 64)
+    for m in model.modules():
+        if isinstance(m, Attention): m.fused_attn = fused  # `block_for_queries` follows the same flag
+    return model

@@ -28,7 +28,7 @@ Docs: https://mae-nb.github.io/mae_nb/pretrain.html.md"""
 
 # %% auto #0
 __all__ = ['no_weight_decay', 'PretrainConfig', 'mae_param_groups', 'mae_loss', 'NonFiniteLossError', 'MAETrainer',
-           'reconstruct_files', 'use_fused_attention', 'EagerEvaluation', 'compiles', 'mae_learner', 'pretrain']
+           'reconstruct_files', 'EagerEvaluation', 'compiles', 'mae_learner', 'pretrain']
 
 # %% ../nbs/08_pretrain.ipynb #d3d23cfa
 from dataclasses import dataclass
@@ -43,7 +43,6 @@ from fastai.callback.training import GradientAccumulation
 from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import num_distrib, rank_distrib
 from timm.optim import param_groups_weight_decay
-from timm.layers import Attention
 from .model import create_mae, mae_presets, MaskedAutoencoderViT
 from .data import to_device_async, pretrain_augmentation
 from .loaders import mae_dataloaders, check_full_batch, read_images
@@ -177,12 +176,6 @@ def reconstruct_files(checkpoint, # any full MAE checkpoint (see `mae_from_check
     return fig
 
 # %% ../nbs/08_pretrain.ipynb #d74d1665
-def use_fused_attention(model:nn.Module, fused:bool) -> nn.Module:
-    "Choose the attention of every timm `Attention` in `model`: torch's fused kernel, or the three ops written out."
-    for m in model.modules():
-        if isinstance(m, Attention): m.fused_attn = fused  # `block_for_queries` follows the same flag
-    return model
-
 class EagerEvaluation(Callback):
     "Validate a compiled model eagerly: the compiler then builds one graph, the training step's, not one per batch shape."
     def before_validate(self): torch.compiler.set_stance('force_eager')
@@ -204,10 +197,6 @@ def mae_learner(dls, model:MaskedAutoencoderViT, cfg:PretrainConfig, cbs=None,
     "A fastai `Learner` that pretrains `model` on `dls` with the recipe of `cfg`."
     cbs = [MAETrainer(cfg.mask_ratio), *(cbs or [])]
     if cfg.accum > 1: cbs.append(GradientAccumulation(cfg.bs * cfg.accum))
-    # measured on a CPU: for the short sequences of small images torch's fused kernel is slower than the three ops,
-    # which the compiler can also fuse with their neighbours (bench/README.md)
-    cpu = torch.device(dls.device or 'cpu').type == 'cpu'
-    use_fused_attention(model, not (cpu and model.num_patches <= 64))
     learn_compiles = compiles(cfg, cfg.epochs * len(dls.train), model, dls.device)
     precision = precision or choose_precision(cfg.precision, dls.device, model, learn_compiles)
     if learn_compiles:

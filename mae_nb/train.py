@@ -32,7 +32,8 @@ from fastai.optimizer import OptimWrapper
 from fastai.torch_core import rank_distrib, num_distrib, set_seed
 from .checkpoints import save_atomic, latest_checkpoint, read_checkpoint
 from .distributed import unwrap_model, _gather, data_parallel, local_device
-from .precision import DeviceMixedPrecision, Precision, precision_autocast, allow_tf32, cpu_name, mixed_precision
+from .precision import (DeviceMixedPrecision, Precision, precision_autocast, allow_tf32, cpu_name, mixed_precision,
+                              use_fused_attention)
 from .logs import StepLogger, EpochLogger, wandb_callback, tensorboard_callback, keep_loss_on_device
 
 # %% ../nbs/07_train.ipynb #5aee09a4
@@ -319,6 +320,7 @@ def recipe_learner(dls, model:nn.Module, cfg, # the run's settings: its batch, b
                    lr_scale=None, # per parameter group (`splitter`'s), e.g. layer-wise decay; None: one lr
                   ) -> Learner:
     "A `Learner` with what every recipe shares: lr scaled to the effective batch, warmup then cosine, mixed precision."
+    use_fused_attention(model, device=dls.device)  # the faster kernel for the device (notebook 06b)
     eff = effective_batch(cfg.bs, accum)
     lr = scaled_lr(cfg.base_lr, eff)
     lrs = lr if lr_scale is None else lr * np.asarray(lr_scale)
