@@ -18,16 +18,35 @@ def test_save_then_restore_on_a_fresh_machine(tmp_path):
     inflight = _load()
     runs, archive = tmp_path/'runs', tmp_path/'repo'/'inflight.tar'
     _stage(runs, 'pretrain-aaa', 3); _stage(runs, 'finetune-bbb', 2, finished=True); _stage(runs, 'pretrain-ccc', 10)
-    assert inflight.save(runs, archive) == ['pretrain-aaa (epoch 3)', 'pretrain-ccc (epoch 10)']
+    _stage(runs, 'pretrain-ddd', 2, finished=True); _stage(runs, 'pretrain-eee', 2, finished=True)
+    assert inflight.save(runs, archive, keep={'pretrain-ddd'}) == ['pretrain-aaa (epoch 3)', 'pretrain-ccc (epoch 10)']
     with tarfile.open(archive) as tar: names = sorted(m.name for m in tar.getmembers())
     assert names == ['finetune-bbb/config.yaml', 'finetune-bbb/epochs.csv', 'finetune-bbb/result.json',  # a record, no weights
                      'pretrain-aaa/checkpoint-3.pth', 'pretrain-aaa/config.yaml', 'pretrain-aaa/epochs.csv',
-                     'pretrain-ccc/checkpoint-10.pth', 'pretrain-ccc/config.yaml', 'pretrain-ccc/epochs.csv']  # newest only
+                     'pretrain-ccc/checkpoint-10.pth', 'pretrain-ccc/config.yaml', 'pretrain-ccc/epochs.csv',  # newest only
+                     'pretrain-ddd/checkpoint-2.pth', 'pretrain-ddd/config.yaml', 'pretrain-ddd/epochs.csv',  # a cell to do needs it
+                     'pretrain-ddd/result.json', 'pretrain-eee/config.yaml', 'pretrain-eee/epochs.csv', 'pretrain-eee/result.json']
     fresh = tmp_path/'fresh'
     _stage(fresh, 'pretrain-ccc', 11)  # already further along here: kept as it is
-    assert inflight.restore(fresh, archive) == ['finetune-bbb (epoch -1)', 'pretrain-aaa (epoch 3)']
+    assert inflight.restore(fresh, archive) == ['finetune-bbb (epoch -1)', 'pretrain-aaa (epoch 3)', 'pretrain-ddd (epoch 2)',
+                                                'pretrain-eee (epoch -1)']
     assert (fresh/'finetune-bbb'/'result.json').exists()
     assert (fresh/'pretrain-aaa'/'checkpoint-3.pth').read_bytes() == bytes([3]) * 10
     assert sorted(p.name for p in (fresh/'pretrain-ccc').glob('checkpoint-*')) == [f'checkpoint-{e}.pth' for e in (1, 10, 11, 2, 3, 4, 5, 6, 7, 8, 9)]
     assert inflight.restore(fresh, archive) == []  # nothing left to bring
-    assert inflight.save(tmp_path/'empty', archive) == [] and tarfile.open(archive).getmembers() == []  # replaced whole
+    assert inflight.save(tmp_path/'empty', archive, keep=set()) == [] and tarfile.open(archive).getmembers() == []  # replaced whole
+
+def test_a_pretraining_is_in_use_until_its_cells_are_done(tmp_path):
+    "The weights of a finished pretraining travel while a cell still to be done starts from them, and only then."
+    import json
+    from mae_nb.grids import BUDGETS, grid_cells, cell_path, cell_stages
+    inflight, b, root, runs = _load(), BUDGETS['cpu10'], tmp_path/'results', tmp_path/'runs'
+    cells = grid_cells('scaling', b.seeds, None, b)
+    mae = [(g, label, s) for g, label, s in cells if label.startswith('128 wide mae')]  # one pretraining per seed
+    pre = {Path(cell_stages(b, {**s, 'ft_lr': 1e-3, 'few_ft_lr': 1e-3}, runs)['pretrain'][1].out).name for _, _, s in mae}
+    assert len(pre) == len(mae) == len(b.size_seeds) and pre <= inflight.in_use('cpu10', root, runs)
+    for g, label, s in mae:  # these cells done: nothing else starts from their pretrainings
+        p = cell_path(root, 'cpu10', g, label); p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps({'settings': {**s, 'ft_lr': 1e-3, 'few_ft_lr': 1e-3}}))
+    left = inflight.in_use('cpu10', root, runs)
+    assert not pre & left and left and all(n.startswith('pretrain-') for n in left)

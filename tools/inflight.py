@@ -7,8 +7,10 @@
 A grid's stages write their checkpoints under `runs/ablations/<stage>/`, which git ignores; a finished stage needs
 nothing more (its record is in the results files), but a stage stopped half way would start again from nothing on
 another machine. `save` keeps, for each stage folder without a `result.json`, its newest checkpoint, `config.yaml` and
-logs, and of every finished stage its record and logs (and a pretraining's final weights, which later stages start
-from), in `results/ablations/inflight.tar` (replaced whole, so the repo holds one such file). `restore` unpacks into
+logs, and of every finished stage its record and logs, in `results/ablations/inflight.tar` (replaced whole, so the
+repo holds one such file). A finished pretraining's final weights go too while a cell not yet done starts from them
+(`in_use`, from the grids of `mae-nb experiment`); once its cells are done they stay behind, so the archive does not
+grow with every cell the grids finish. `restore` unpacks into
 `runs/ablations/` the stages that are not there already, finished or further along; `mae-nb experiment` then resumes
 them where they stopped.
 """
@@ -28,9 +30,23 @@ def unfinished(runs:Path=RUNS) -> list: # [(stage folder, its newest checkpoint)
         if cks and not (d/'result.json').exists(): out.append((d, cks[-1]))
     return out
 
-def save(runs:Path=RUNS, archive:Path=ARCHIVE) -> list:
+def in_use(budget:str='cpu10', root:Path=Path('results/ablations'), runs:Path=RUNS) -> set:
+    "The pretraining stage folders that a cell of `budget`'s grids still to be done starts from (its seed runs and tunings too)."
+    from mae_nb.grids import get_budget, run_grid, grid_cells, cell_stages
+    b = get_budget(budget)
+    todo = {(g, label) for g, label, status in run_grid('all', budget, root, runs, dry_run=True) if status != 'done'}
+    out = set()
+    for g, label, s in grid_cells(b.grids or 'all', b.seeds, b.seed_grids, b):
+        if (g, label) not in todo or s.get('scratch'): continue
+        s = {k: (1e-3 if v == 'tuned' else v) for k, v in s.items()}  # a fine-tuning lr does not change the pretraining's key
+        out.add(Path(cell_stages(b, s, runs)['pretrain'][1].out).name)
+    return out
+
+def save(runs:Path=RUNS, archive:Path=ARCHIVE,
+         keep:set|None=None, # the finished pretrainings whose weights go too (None: `in_use()`)
+        ) -> list:
     "Write the newest checkpoint and logs of every unfinished stage to `archive` (replaced whole); their names."
-    stages = unfinished(runs)
+    stages, keep = unfinished(runs), in_use(runs=runs) if keep is None else keep
     archive.parent.mkdir(parents=True, exist_ok=True)
     tmp = archive.with_suffix('.tar.tmp')
     with tarfile.open(tmp, 'w') as tar:
@@ -39,8 +55,8 @@ def save(runs:Path=RUNS, archive:Path=ARCHIVE) -> list:
         for d in sorted(runs.glob('*/result.json')):  # finished stages: their records (a tuning run, a stage a cell still needs)
             d = d.parent
             cks = sorted(d.glob('checkpoint-*.pth'), key=_epoch)
-            keep = [d/'result.json', *(d/n for n in LOGS if (d/n).exists())] + (cks[-1:] if d.name.startswith('pretrain-') else [])
-            for f in keep: tar.add(f, arcname=f'{d.name}/{f.name}')  # a pretraining's weights: the stages after it start there
+            files = [d/'result.json', *(d/n for n in LOGS if (d/n).exists())] + (cks[-1:] if d.name in keep else [])
+            for f in files: tar.add(f, arcname=f'{d.name}/{f.name}')  # a pretraining's weights: the stages after it start there
     os.replace(tmp, archive)
     return [f'{d.name} (epoch {_epoch(ck)})' for d, ck in stages]
 
