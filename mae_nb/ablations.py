@@ -262,7 +262,7 @@ def reference_ablations(ref='results/reference') -> dict: # {'length': {...}, 'p
     "Fig. 7 and 9 of the reference MAE (notebooks 08, 10) as cells: its cls probe by pretraining length, its last k blocks tuned."
     ref = Path(ref)
     if not (ref/'probes.json').exists():
-        raise FileNotFoundError(f"no {ref/'probes.json'}: the reference run of notebook 08 writes it")
+        raise FileNotFoundError(f"no {ref/'probes.json'}: the reference run of notebook 08a writes it")
     length = {str(p['epoch']): dict(grid='length', cell=str(p['epoch']), epochs={'pretrain': p['epoch']},
                                     metrics={'probe_valid_top1': p['token']})
                                     for p in json.loads((ref/'probes.json').read_text())}

@@ -108,7 +108,7 @@ mae_presets = {
     'mae_vit_large_patch16': dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16),
     'mae_vit_huge_patch14':  dict(patch_size=14, embed_dim=1280, depth=32, num_heads=16),
     # small presets: 4×4 patches, a 7×7 grid on 28×28 Fashion-MNIST (8×8 on 32×32, 16×16 on 64×64)
-    # mini: the one to train on a CPU (chosen by speed and held-out accuracy, notebook 08 and bench/README.md)
+    # mini: the one to train on a CPU (chosen by speed and held-out accuracy, notebook 08a and bench/README.md)
     'mae_vit_mini_patch4':   dict(img_size=28, in_chans=1, patch_size=4, embed_dim=64, depth=6, num_heads=4,
                                   decoder_embed_dim=64, decoder_depth=2, decoder_num_heads=4),
     'mae_vit_tiny_patch4':   dict(img_size=28, in_chans=1, patch_size=4, embed_dim=192, depth=12, num_heads=3,

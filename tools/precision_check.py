@@ -13,7 +13,7 @@ token on cached features, and a short fine-tuning. Nothing is chosen here and th
 - `w192`: the same recipe with a 192-wide encoder (6 blocks, 6 heads, the same 64 x 2 decoder), 5 epochs; probe 30
   epochs, fine-tuning 1.
 
-Every stage runs through the experiment runner (notebook 12) in runs/precision/<stage>; what notebook 08 reads is
+Every stage runs through the experiment runner (notebook 12) in runs/precision/<stage>; what notebook 08a reads is
 copied to results/precision/<stage>: result.json, epochs.csv and the step loss every 10 steps (loss.csv). A stage
 whose copy is there is done; on another machine a pretraining runs again only for a later stage that needs it.
 """

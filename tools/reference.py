@@ -1,4 +1,4 @@
-"""The reference MAE: the short-schedule recipe (tools/short_schedule.py, notebook 08) run for 100 epochs.
+"""The reference MAE: the short-schedule recipe (tools/short_schedule.py, notebook 08a) run for 100 epochs.
 
     python tools/reference.py --threads 1     # start, or resume exactly where it stopped
 

@@ -17,9 +17,9 @@ WHAT = {'ablations/cpu10': "the paper's ablations and model-size grid at the `cp
         'ablations/cpu': 'the first, reduced ablation grid (notebook 13)',
         'ablations/tuning': 'learning rates chosen on the held-out images (notebook 12a)',
         'reference/eval': "the shipped MAE's evaluations: probes, fine-tuning, few labels, transfer (notebooks 09-11)",
-        'reference': 'the shipped MAE: 100 pretraining epochs (notebook 08)',
-        'short_schedule': 'the short-schedule recipe search and its learning curve (notebook 08)',
-        'precision': 'bf16 against fp32, pretraining to fine-tuning (notebook 08)'}
+        'reference': 'the shipped MAE: 100 pretraining epochs (notebook 08a)',
+        'short_schedule': 'the short-schedule recipe search and its learning curve (notebook 08a)',
+        'precision': 'bf16 against fp32, pretraining to fine-tuning (notebook 08a)'}
 TARGETS = [  # (what, results file, metric, target): the paper's numbers our model is held to
     ('fine-tuned MAE, test top-1 (target 93.5%)', 'reference/eval/ft_mae/result.json', 'test_top1', 0.935),
     ('linear probe on the cls token, test top-1 (target 88%)', 'reference/eval/lp_token/result.json', 'test_top1', 0.88),

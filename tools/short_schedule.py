@@ -7,10 +7,10 @@
 
 Everything trains on 'fashion_mnist_dev' (55,000 of Fashion-MNIST's training images) and is measured on the 5,000
 held out of them; the test set is never read. Each search entry writes results/short_schedule/search/<name>.json:
-its settings, the final validation loss and `recon_ratio` (notebook 08), the cached linear probe's top-1 for the
+its settings, the final validation loss and `recon_ratio` (notebook 08a), the cached linear probe's top-1 for the
 cls token, the patch mean and the patch tokens side by side (notebook 09), wall times and the machine. A finished
 entry is skipped; a stopped one resumes from its checkpoint in runs/short_schedule/.
-The curve writes results/short_schedule/curve/{epochs.csv,probes.json,result.json}; notebook 08 plots them.
+The curve writes results/short_schedule/curve/{epochs.csv,probes.json,result.json}; notebook 08a plots them.
 """
 import argparse, json, os, platform, shutil, time
 from pathlib import Path
@@ -42,7 +42,7 @@ SEARCH = {  # one change to BASE each
     'encoder_64x6_2heads': dict(model_kwargs=dict(num_heads=2)),
     'seed_1': dict(seed=1),  # the base again with another seed: how far chance alone moves the numbers
 }
-CHOSEN = dict(base_lr=8e-3)  # the change to BASE that the search chose (results/short_schedule/search, notebook 08)
+CHOSEN = dict(base_lr=8e-3)  # the change to BASE that the search chose (results/short_schedule/search, notebook 08a)
 CURVE_EPOCHS, CURVE_AT = 30, (2, 4, 8, 15, 22, 30)
 
 def machine() -> str:
