@@ -2,7 +2,7 @@
 
 Modules:
 
-- `mae_nb.ablations`: Read the paper's ablations (mask ratio, mask tokens in the encoder, augmentation, decoder depth and width, target, mask sampling, partial fine-tuning, schedule length) and its headline comparison (MAE vs the same ViT from scratch) run on Fashion-MNIST by the grids of notebook 12a, beside the paper's numbers, each difference against its seed spread.
+- `mae_nb.ablations`: The paper's ablations run on Fashion-MNIST by the grids of notebook 12a, read beside the paper's numbers, each difference against its seed spread: the tools that read them, the mask ratio (Fig. 5), MAE against the same ViT from scratch (Table 3), pretraining length and partial fine-tuning (Fig. 7, Fig. 9) and the targets they set; Table 1 follows in notebook 13a.
 - `mae_nb.all`: `from mae_nb.all import *` gives the public API: what a user of the paper's pipeline calls.
 - `mae_nb.checkpoints`: Checkpoint files: written whole or not at all, the newest found in a run folder, and read in every layout people have (mae_nb runs, the official files, timm's and Hugging Face's) as one dict of our names.
 - `mae_nb.cli`: `mae-nb pretrain | linprobe | finetune | transfer | export | experiment ...`: every setting of a run as a flag, with the paper's defaults.

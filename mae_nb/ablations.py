@@ -1,10 +1,10 @@
-"""Read the paper's ablations (mask ratio, mask tokens in the encoder, augmentation, decoder depth and width, target, mask sampling, partial fine-tuning, schedule length) and its headline comparison (MAE vs the same ViT from scratch) run on Fashion-MNIST by the grids of notebook 12a, beside the paper's numbers, each difference against its seed spread.
+"""The paper's ablations run on Fashion-MNIST by the grids of notebook 12a, read beside the paper's numbers, each difference against its seed spread: the tools that read them, the mask ratio (Fig. 5), MAE against the same ViT from scratch (Table 3), pretraining length and partial fine-tuning (Fig. 7, Fig. 9) and the targets they set; Table 1 follows in notebook 13a.
 
 Section 4 of the paper is a list of claims, each backed by one table or figure on ViT-L and ImageNet: a high mask
 ratio (75%) is best (Fig. 5), a 1-block decoder suffices for fine-tuning though linear probing wants a deeper one
 (Table 1a, 1b), normalised-pixel targets help (Table 1d), random masking beats block and grid masking (Table 1f,
 Fig. 6), the encoder needs no mask tokens (Table 1c), cropping is all the augmentation it needs (Table 1e), tuning a few last blocks recovers most of fine-tuning (Fig. 9), longer pretraining keeps helping (Fig. 7),
-and MAE pretraining beats training the same ViT from scratch (Table 3). This notebook checks them, at a scale that runs on a laptop, on Fashion-MNIST.
+and MAE pretraining beats training the same ViT from scratch (Table 3). This notebook and the next (13a, Table 1) check them, at a scale that runs on a laptop, on Fashion-MNIST.
 
 Each **cell** of a **grid** (notebook 12a) is one setting of one ablation, run end to end as three stages of the experiment runner
 (notebook 12): pretrain (`mae_nb.pretrain`), linear probe (`mae_nb.linprobe`, cached features, cls token),

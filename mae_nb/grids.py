@@ -4,7 +4,7 @@ Section 4 of the paper is a list of ablations, each a table or figure on ViT-L a
 **grid** that runs end to end at a scale we can afford. A **cell** of a grid is one setting of one ablation, run as
 three stages of the experiment runner (notebook 12): pretrain, linear probe (cached features, cls token), fine-tune.
 Every choice is made on `'fashion_mnist_dev'` (55,000 training images, 5,000 held out); the 10,000 test images are
-read once, at the end of each stage. Each cell writes one JSON file under `results/ablations/`, which notebooks 13
+read once, at the end of each stage. Each cell writes one JSON file under `results/ablations/`, which notebooks 13 and 13a
 (the paper's ablations) and 14 (model size) read.
 
 Docs: https://mae-nb.github.io/mae_nb/grids.html.md"""
