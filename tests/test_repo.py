@@ -79,3 +79,9 @@ def test_modules_stay_small():
     sizes = {p.name: len(p.read_text().splitlines()) for p in (ROOT/'mae_nb').glob('*.py') if p.name != '_modidx.py'}
     big = {name: n for name, n in sizes.items() if n > 350}
     assert not big, f"modules over 350 lines: {big}; split them by job (see CONTRIBUTING.md)"
+
+def test_notebooks_stay_small():
+    "A notebook is a section of the paper a reader gets through: at most 80 KiB, figures included."
+    big = {p.name: round(p.stat().st_size / 1024, 1) for p in (ROOT/'nbs').glob('*.ipynb') if p.stat().st_size > 80 * 1024}
+    assert not big, (f"notebooks over 80 KiB: {big}; move engineering checks to tests/, split the evidence into a "
+                     "notebook of its own, or shrink figures (tools/tidy_outputs.py)")
