@@ -1,12 +1,13 @@
 """Tidy the outputs of notebooks run by `nbdev-test --save`: figures at most `--width` pixels wide in a 256-colour
-palette, and no progress bars or warnings.
+palette, and no progress bars, start-up lines of runs or warnings.
 
     python tools/tidy_outputs.py --width 800 --colors 32 nbs/13_ablations.ipynb nbs/14_scaling.ipynb
 
 `nbdev-test --save` draws figures at twice the pixels of a Jupyter session, and keeps what fastai's progress bars and
 Python's warnings wrote. The plots are lines, markers and text, which a palette holds without visible loss; a figure
-that a palette would not make smaller is left as it is. Progress bars are cut out of printed text; stderr (warnings)
-is dropped.
+that a palette would not make smaller is left as it is. Progress bars are cut out of printed text, and so are the lines
+a run prints as it starts (`precision auto: ...`, `fine-tuning on N images ...`): every test that runs a stage would
+repeat them. stderr (warnings) is dropped.
 """
 import argparse, base64, io, json, re
 from pathlib import Path
@@ -20,15 +21,17 @@ def shrink_png(data:str, width:int, colors:int=256) -> str: # base64 PNG in, bas
     im.save(buf, 'png', optimize=True)
     return base64.b64encode(buf.getvalue()).decode()
 
+STARTUP = re.compile(r'precision auto: |fine-tuning on [\d,]+ images ')  # what a run says as it starts
+
 def no_bars(text:str) -> str:
-    "`text` as a terminal shows it (each line after its last carriage return), less fastai's progress bars and epoch tables."
+    "`text` as a terminal shows it (each line after its last carriage return), less fastai's progress bars and epoch tables, and runs' start-up lines."
     keep, table = [], False
     for raw in text.split('\n'):
         line = raw.split('\r')[-1].replace('█', '')
         if re.match(r'\s*epoch\s+train_loss', line): table = True; continue  # the epoch table a progress bar prints
         if table and re.match(r'\s*\d+\s+[-\d.]', line): continue
         table = False
-        if re.match(r'\s*Epoch \d+/\d+ :', line) or (('\r' in raw or '█' in raw) and not line.strip()): continue
+        if STARTUP.match(line) or re.match(r'\s*Epoch \d+/\d+ :', line) or (('\r' in raw or '█' in raw) and not line.strip()): continue
         keep.append(line)
     return '\n'.join(keep)
 
