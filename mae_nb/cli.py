@@ -109,6 +109,11 @@ def make_parser() -> argparse.ArgumentParser:
                          help="start from the settings in this file (a run's config.yaml); flags given override them")
         if name == 'pretrain':
             job.add_argument('--no-figures', dest='figures', action='store_false', help='skip the PNG figures')
+    _add_export(sub); _add_reconstruct(sub)
+    return p
+
+# %% ../nbs/98_cli.ipynb #2661365b
+def _add_export(sub): # `mae-nb export`: a checkpoint to timm's layout or Hugging Face's
     ex = sub.add_parser('export', help="write an encoder for timm (or, with --hf, the whole MAE for Hugging Face)",
                         description=export_timm.__doc__)
     ex.add_argument('checkpoint', help="a mae-nb checkpoint or run folder, 'fashion_mnist' (shipped), or an official, "
@@ -121,6 +126,8 @@ def make_parser() -> argparse.ArgumentParser:
                  ('in_chans', 'move the encoder to this channel count first (patch embedding adapted)'),
                  ('num_heads', 'attention heads, for checkpoints whose heads cannot be read')]:
         ex.add_argument(_flag(f), dest=f, type=int, default=None, help=h)
+
+def _add_reconstruct(sub): # `mae-nb reconstruct`: the paper's reconstruction figure of image files
     rc = sub.add_parser('reconstruct', help="the paper's reconstruction figure of image files, by any full MAE "
                                             "checkpoint",
                         description=reconstruct_files.__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -136,7 +143,6 @@ def make_parser() -> argparse.ArgumentParser:
                          "say, other files do not (default: no)")
     rc.add_argument('--model-kwargs', type=json.loads, default={}, metavar='JSON',
                     help='architecture settings the file does not state, e.g. {"decoder_num_heads": 16}')
-    return p
 
 # %% ../nbs/98_cli.ipynb #86019e42
 def _read_config(path:str, cls, cmd:str) -> dict:
@@ -200,18 +206,24 @@ def run(argv:list|None=None):
     resume, figures = args.pop('resume', None), args.pop('figures', None)
     try: cfg = cls(**args)
     except ValueError as e: sys.exit(f"mae-nb {cmd}: {e}")
-    if cmd == 'experiment':
-        try: res = fn(cfg)
-        except (ValueError, FileNotFoundError) as e: sys.exit(f"mae-nb {cmd}: {e}")
-        if rank_distrib(): return res  # one report per job, from rank 0
-        if cfg.dry_run:
-            for g, label, status in res: print(f"{g:14} {label:12} {status}")
-        else: print(f"done: {len(res)} cells of {cfg.grids} ({cfg.budget}); results in {Path(cfg.root)/cfg.budget}")
-        return res
+    if cmd == 'experiment': return _experiment(fn, cfg)
     try: learn = fn(cfg, resume=resume, **({} if figures is None else {'figures': figures}))
     # OSError: a file, a folder, a full disk
     except (ValueError, OSError, RunFolderBusy) as e: sys.exit(f"mae-nb {cmd}: {_one_line(e)}")
-    if rank_distrib(): return learn  # one report per job, from rank 0
+    if not rank_distrib(): _report(cmd, cfg, learn, figures)  # one report per job, from rank 0
+    return learn
+
+# %% ../nbs/98_cli.ipynb #bcbcef39
+def _experiment(fn, cfg): # `mae-nb experiment`: the grid's cells run (or listed), and where their results went
+    try: res = fn(cfg)
+    except (ValueError, FileNotFoundError) as e: sys.exit(f"mae-nb experiment: {e}")
+    if rank_distrib(): return res  # one report per job, from rank 0
+    if cfg.dry_run:
+        for g, label, status in res: print(f"{g:14} {label:12} {status}")
+    else: print(f"done: {len(res)} cells of {cfg.grids} ({cfg.budget}); results in {Path(cfg.root)/cfg.budget}")
+    return res
+
+def _report(cmd:str, cfg, learn, figures): # what a finished training job says: its files, and how well it did
     out = Path(cfg.out)
     if cmd == 'pretrain':
         print(f"done: {cfg.epochs} epochs, effective batch {learn.effective_batch}, lr {learn.lr:.3g}; "
@@ -225,7 +237,6 @@ def run(argv:list|None=None):
         r = learn.result
         print(f"done: top-1 accuracy {r['top1']:.2%} on {r['n_valid']} validation images after {cfg.epochs} epochs "
               f"({r['wall_s']:.0f} s); log {out/'epochs.csv'}, result {out/'result.json'}")
-    return learn
 
 # %% ../nbs/98_cli.ipynb #90140952
 def main():
