@@ -197,6 +197,19 @@ _PANELS = {'ft': ('fine-tuning', 0), 'ft_few': ('fine-tuning, 10% of the labels'
 _XLABEL = {'mask_ratio': 'mask ratio', 'decoder_depth': 'decoder blocks', 'length': 'pretraining epochs',
            'decoder_width': 'decoder width / encoder width', 'partial_ft': 'blocks tuned (last k)'}
 
+# %% ../nbs/13_ablations.ipynb #cabd543a
+def _ours(ax, st:list, xs:list, ys:list, spread) -> list: # our seed means drawn with their bars; the values the axis must hold
+    many = [i for i, s in enumerate(st) if s[3] > 1]
+    ax.errorbar([xs[i] for i in many], [ys[i] for i in many], fmt='o', color='C0', capsize=3,
+                label='ours: mean of the seeds, bars lowest to highest',
+                yerr=[[ys[i] - st[i][1] for i in many], [st[i][2] - ys[i] for i in many]])
+    if one := [i for i in range(len(xs)) if i not in many]:
+        ax.errorbar([xs[i] for i in one], [ys[i] for i in one], yerr=None if spread is None else spread / 2, fmt='o',
+                    mfc='white', color='C0', capsize=3, alpha=.7, label='ours: one seed, bars ± half the seed spread')
+    for x, y in zip(xs, ys):
+        ax.annotate(f'{y:.1f}', (x, y), textcoords='offset points', xytext=(6, 2), fontsize=7, color='C0')
+    return [s[i] for s in st for i in (1, 2)] + [y + d for y in ys for d in ((-spread / 2, spread / 2) if spread else (0,))]
+
 # %% ../nbs/13_ablations.ipynb #4fb6249f
 def _panel(ax, results:dict, grid:str, m:str, split:str):
     cells, paper = results.get(grid, {}), PAPER_ABLATIONS.get(grid, {})
@@ -208,30 +221,16 @@ def _panel(ax, results:dict, grid:str, m:str, split:str):
     pos = (lambda x: cats.index(x)) if cats else (lambda x: x)
     xs, ys = [pos(_x(grid, l, first[l])) for l in st], [s[0] for s in st.values()]
     if not cats: ax.plot(xs, ys, '-', color='C0', lw=1)
-    many = [i for i, s in enumerate(st.values()) if s[3] > 1]
-    ax.errorbar([xs[i] for i in many], [ys[i] for i in many], fmt='o', color='C0', capsize=3,
-                label='ours: mean of the seeds, bars lowest to highest',
-                yerr=[[ys[i] - list(st.values())[i][1] for i in many], [list(st.values())[i][2] - ys[i] for i in many]])
-    one = [i for i in range(len(xs)) if i not in many]
-    if one:
-        ax.errorbar([xs[i] for i in one], [ys[i] for i in one], yerr=None if spread is None else spread / 2, fmt='o',
-                    mfc='white',
-                        color='C0', capsize=3, alpha=.7, label='ours: one seed, bars ± half the seed spread')
-    for x, y in zip(xs, ys):
-        ax.annotate(f'{y:.1f}', (x, y), textcoords='offset points', xytext=(6, 2), fontsize=7, color='C0')
-    ours = [s[i] for s in st.values() for i in (1, 2)] + [y + d for y in ys
-                                                          for d in ((-spread / 2, spread / 2) if spread else (0,))]
+    ours = _ours(ax, list(st.values()), xs, ys, spread)
     if grid == 'partial_ft' and (lp := _m(results, grid, 'all', key.replace('ft_', 'probe_'))) is not None:
         ax.axhline(100 * lp, color='C0', ls=':', lw=1, label='ours: linear probe'); ours.append(100 * lp)
     i = _PANELS[m][1]
     pts = [] if i is None else [(pos(x), v[i]) for x, v in paper.items() if v[i] is not None]
     lims = _same_scale([ours, [y for _, y in pts]])
     ax.set_ylim(*lims[0]); ax.set_ylabel(f"ours: {key.split('_')[-2]} top-1 (%)", color='C0', fontsize=8)
-    if pts:
-        ax2 = ax.twinx()
-        ax2.plot(*zip(*pts), 's' if cats else 's--', color='C1', alpha=.8, ms=4,
-                 label='paper (ViT-L, ImageNet), right axis')
-        ax2.set_ylim(*lims[1]); ax2.tick_params(labelsize=7)
+    if pts:  # the paper's on an axis of its own, one point as tall as ours
+        ax2 = ax.twinx(); ax2.set_ylim(*lims[1]); ax2.tick_params(labelsize=7)
+        ax2.plot(*zip(*pts), 's' if cats else 's--', color='C1', alpha=.8, ms=4, label='paper (ViT-L, ImageNet), right axis')
     if cats: ax.set_xticks(range(len(cats)), cats, fontsize=7)
     if grid == 'length': ax.set_xscale('log')
     if grid == 'partial_ft': ax.set_xscale('symlog', linthresh=1); ax.set_xlim(-0.3, 30)
@@ -281,6 +280,19 @@ def _m(results, grid, cell, key):
     try: return results[grid][cell]['metrics'][key]
     except KeyError: return None
 
+# %% ../nbs/13_ablations.ipynb #ad23e0af
+def _mask_ratio_target(results:dict) -> dict: # the curve's peak against the 0.25 cell (10% labels: shown, not part of it)
+    t, found = 'the mask-ratio curve peaks in 0.6-0.85, > 2 seed spreads above the 0.25 cell, on fine-tuning or the probe', []
+    for m in ('ft', 'probe', 'ft_few'):
+        st = cell_stats(results.get('mask_ratio', {}), f'{m}_test_top1')
+        if len(st) < 3 or '0.25' not in st: continue
+        peak = max(st, key=lambda c: st[c][0])
+        d, *_, spread = _gap(results, 'mask_ratio', peak, '0.25', f'{m}_test_top1')
+        found.append((m, 0.6 <= float(peak) <= 0.85 and d > 2 * spread,
+                      f'{m}: peak {peak} ({st[peak][0]:.2f}%), {d:+.2f} over 0.25 (2 spreads: {2 * spread:.2f})'))
+    return dict(target=t, met=any(ok for m, ok, _ in found if m != 'ft_few') if found else None,
+                measured='; '.join(s for *_, s in found) or None)
+
 # %% ../nbs/13_ablations.ipynb #194b608b
 def check_targets(results:dict) -> list: # [{'target', 'measured', 'met' (True, False or None: missing)}]
     "The ablations' targets, measured from `results` (from `read_ablations`): seed means against the seed spread."
@@ -291,16 +303,7 @@ def check_targets(results:dict) -> list: # [{'target', 'measured', 'met' (True, 
         out.append(dict(target=t, met=None, measured=None) if g is None else
                    dict(target=t, met=g[0] > 3 * g[3],
                         measured=f'{g[0]:+.2f} points ({g[1][0]:.2f}% vs {g[2][0]:.2f}%); 3 spreads: {3 * g[3]:.2f}'))
-    t, found = 'the mask-ratio curve peaks in 0.6-0.85, > 2 seed spreads above the 0.25 cell, on fine-tuning or the probe', []
-    for m in ('ft', 'probe', 'ft_few'):  # 2. the mask ratio (10% labels: shown, not part of the target)
-        st = cell_stats(results.get('mask_ratio', {}), f'{m}_test_top1')
-        if len(st) < 3 or '0.25' not in st: continue
-        peak = max(st, key=lambda c: st[c][0])
-        d, *_, spread = _gap(results, 'mask_ratio', peak, '0.25', f'{m}_test_top1')
-        found.append((m, 0.6 <= float(peak) <= 0.85 and d > 2 * spread,
-                      f'{m}: peak {peak} ({st[peak][0]:.2f}%), {d:+.2f} over 0.25 (2 spreads: {2 * spread:.2f})'))
-    out.append(dict(target=t, met=any(ok for m, ok, _ in found if m != 'ft_few') if found else None,
-                    measured='; '.join(s for *_, s in found) or None))
+    out.append(_mask_ratio_target(results))  # 2. the mask ratio
     t, g = 'MAE fine-tuning beats the same ViT from scratch by > 2 seed spreads', _gap(results, 'scratch', 'mae',
                                                                                        'scratch', 'ft_test_top1')
     few = _gap(results, 'scratch', 'mae', 'scratch', 'ft_few_test_top1')  # 3. MAE vs scratch
@@ -311,6 +314,7 @@ def check_targets(results:dict) -> list: # [{'target', 'measured', 'met' (True, 
                                               f'{few[2][0]:.2f}%)')))
     return out
 
+# %% ../nbs/13_ablations.ipynb #596c964e
 def show_targets(results:dict):
     "Print `check_targets` as a table: met, not met, or missing."
     for t in check_targets(results):
