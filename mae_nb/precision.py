@@ -101,6 +101,7 @@ def choose_precision(precision:str, # a run's setting: 'auto', or 'fp32', 'bf16'
                                               f"for a {width}-wide encoder")
     return Precision('bf16', f"CPU with {native}, {width}-wide encoder, {step} step")
 
+# %% ../nbs/06b_precision.ipynb #6786aab9
 def run_precision(cfg, model:nn.Module|None, device=None, compiled:bool=False) -> Precision:
     "`choose_precision` for a run's settings, said once (rank 0) when it was the run's own choice."
     p = choose_precision(cfg.precision, device, model, compiled)
