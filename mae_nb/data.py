@@ -26,8 +26,8 @@ Docs: https://mae-nb.github.io/mae_nb/data.html.md"""
 # %% auto #0
 __all__ = ['FASHION_MNIST_DIR', 'FASHION_MNIST_STATS', 'FASHION_SOURCES', 'FASHION_MNIST_HOLDOUT', 'AUGMENTATIONS',
            'fashion_mnist_dir', 'read_fashion_mnist', 'data_stats', 'TensorImageDataset', 'to_device_async',
-           'TensorImageDL', 'RandomResizedCropFlip', 'ResizeBatch', 'fashion_mnist_dev_split', 'fashion_mnist_test',
-           'label_subset', 'denormalize', 'pretrain_augmentation']
+           'TensorImageDL', 'crop_boxes', 'RandomResizedCropFlip', 'ResizeBatch', 'fashion_mnist_dev_split',
+           'fashion_mnist_test', 'label_subset', 'denormalize', 'pretrain_augmentation']
 
 # %% ../nbs/05_data.ipynb #f700a306
 import gzip, shutil, tempfile
@@ -137,6 +137,24 @@ class TensorImageDL(TfmdDL):
             for g, st in zip(gens, states): g.set_state(st)
             torch.set_rng_state(torch_state)
 
+# %% ../nbs/05_data.ipynb #7f526ca6
+def crop_boxes(n:int, H:int, W:int, # `n` crops of an H×W image
+               scale:tuple, ratio:tuple, # ranges of the area (a fraction of the image's) and the aspect ratio (log-uniform)
+               generator:torch.Generator|None=None,
+              ) -> tuple: # (w, h, cx, cy), each `(n,)`: half-sizes and centres in [-1, 1]
+    "Random resized crops as `torchvision.transforms.RandomResizedCrop.get_params` draws them: 10 tries, else the whole image."
+    g, tries = generator, 10
+    area = torch.empty(n, tries).uniform_(*scale, generator=g)
+    log_r = torch.empty(n, tries).uniform_(log(ratio[0]), log(ratio[1]), generator=g)
+    w, h = (area * log_r.exp() * H / W).sqrt(), (area / log_r.exp() * W / H).sqrt()  # fractions of W and H
+    fits = (w <= 1) & (h <= 1)
+    first = fits.byte().argmax(1, keepdim=True)  # the first try that fits
+    w, h = w.gather(1, first)[:, 0], h.gather(1, first)[:, 0]
+    w[~fits.any(1)], h[~fits.any(1)] = 1., 1.   # none did: the whole image
+    cx = (1 - w) * (2 * torch.rand(n, generator=g) - 1)
+    cy = (1 - h) * (2 * torch.rand(n, generator=g) - 1)
+    return w, h, cx, cy
+
 # %% ../nbs/05_data.ipynb #a639dd31
 class RandomResizedCropFlip(RandTransform):
     "MAE's augmentation per image, on a batch: a random resized crop to `size`×`size` (bicubic), then a random flip."
@@ -152,17 +170,7 @@ class RandomResizedCropFlip(RandTransform):
 
     def crop_boxes(self, n:int, H:int, W:int): # (w, h, cx, cy) each `(n,)`: half-sizes and centres in [-1, 1]
         "Draw `n` crops of an H×W image as `torchvision.transforms.RandomResizedCrop.get_params` does."
-        g, tries = self.generator, 10
-        area = torch.empty(n, tries).uniform_(*self.scale, generator=g)
-        log_r = torch.empty(n, tries).uniform_(log(self.ratio[0]), log(self.ratio[1]), generator=g)
-        w, h = (area * log_r.exp() * H / W).sqrt(), (area / log_r.exp() * W / H).sqrt()  # fractions of W and H
-        fits = (w <= 1) & (h <= 1)
-        first = fits.byte().argmax(1, keepdim=True)  # the first try that fits
-        w, h = w.gather(1, first)[:, 0], h.gather(1, first)[:, 0]
-        w[~fits.any(1)], h[~fits.any(1)] = 1., 1.   # none did: the whole image
-        cx = (1 - w) * (2 * torch.rand(n, generator=g) - 1)
-        cy = (1 - h) * (2 * torch.rand(n, generator=g) - 1)
-        return w, h, cx, cy
+        return crop_boxes(n, H, W, self.scale, self.ratio, self.generator)
 
     def encodes(self, x:TensorImage): # images `(N, C, H, W)` float on [0, 1]
         N, C, H, W = x.shape
