@@ -127,6 +127,7 @@ def _add_export(sub): # `mae-nb export`: a checkpoint to timm's layout or Huggin
                  ('num_heads', 'attention heads, for checkpoints whose heads cannot be read')]:
         ex.add_argument(_flag(f), dest=f, type=int, default=None, help=h)
 
+# %% ../nbs/98_cli.ipynb #8f68d626
 def _add_reconstruct(sub): # `mae-nb reconstruct`: the paper's reconstruction figure of image files
     rc = sub.add_parser('reconstruct', help="the paper's reconstruction figure of image files, by any full MAE "
                                             "checkpoint",
