@@ -198,7 +198,7 @@ _XLABEL = {'mask_ratio': 'mask ratio', 'decoder_depth': 'decoder blocks', 'lengt
            'decoder_width': 'decoder width / encoder width', 'partial_ft': 'blocks tuned (last k)'}
 
 # %% ../nbs/13_ablations.ipynb #cabd543a
-def _ours(ax, st:list, xs:list, ys:list, spread) -> list: # our seed means drawn with their bars; the values the axis must hold
+def _ours(ax, st:list, xs:list, ys:list, spread) -> list: # our seed means, drawn with their bars; the values to hold
     many = [i for i, s in enumerate(st) if s[3] > 1]
     ax.errorbar([xs[i] for i in many], [ys[i] for i in many], fmt='o', color='C0', capsize=3,
                 label='ours: mean of the seeds, bars lowest to highest',
@@ -208,7 +208,8 @@ def _ours(ax, st:list, xs:list, ys:list, spread) -> list: # our seed means drawn
                     mfc='white', color='C0', capsize=3, alpha=.7, label='ours: one seed, bars ± half the seed spread')
     for x, y in zip(xs, ys):
         ax.annotate(f'{y:.1f}', (x, y), textcoords='offset points', xytext=(6, 2), fontsize=7, color='C0')
-    return [s[i] for s in st for i in (1, 2)] + [y + d for y in ys for d in ((-spread / 2, spread / 2) if spread else (0,))]
+    bars = (-spread / 2, spread / 2) if spread else (0,)
+    return [s[i] for s in st for i in (1, 2)] + [y + d for y in ys for d in bars]
 
 # %% ../nbs/13_ablations.ipynb #4fb6249f
 def _panel(ax, results:dict, grid:str, m:str, split:str):
@@ -230,7 +231,8 @@ def _panel(ax, results:dict, grid:str, m:str, split:str):
     ax.set_ylim(*lims[0]); ax.set_ylabel(f"ours: {key.split('_')[-2]} top-1 (%)", color='C0', fontsize=8)
     if pts:  # the paper's on an axis of its own, one point as tall as ours
         ax2 = ax.twinx(); ax2.set_ylim(*lims[1]); ax2.tick_params(labelsize=7)
-        ax2.plot(*zip(*pts), 's' if cats else 's--', color='C1', alpha=.8, ms=4, label='paper (ViT-L, ImageNet), right axis')
+        ax2.plot(*zip(*pts), 's' if cats else 's--', color='C1', alpha=.8, ms=4,
+                 label='paper (ViT-L, ImageNet), right axis')
     if cats: ax.set_xticks(range(len(cats)), cats, fontsize=7)
     if grid == 'length': ax.set_xscale('log')
     if grid == 'partial_ft': ax.set_xscale('symlog', linthresh=1); ax.set_xlim(-0.3, 30)
@@ -281,7 +283,7 @@ def _m(results, grid, cell, key):
     except KeyError: return None
 
 # %% ../nbs/13_ablations.ipynb #ad23e0af
-def _mask_ratio_target(results:dict) -> dict: # the curve's peak against the 0.25 cell (10% labels: shown, not part of it)
+def _mask_ratio_target(results:dict) -> dict: # the peak against the 0.25 cell (10% labels: shown, not counted)
     t, found = 'the mask-ratio curve peaks in 0.6-0.85, > 2 seed spreads above the 0.25 cell, on fine-tuning or the probe', []
     for m in ('ft', 'probe', 'ft_few'):
         st = cell_stats(results.get('mask_ratio', {}), f'{m}_test_top1')

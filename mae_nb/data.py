@@ -139,10 +139,11 @@ class TensorImageDL(TfmdDL):
 
 # %% ../nbs/05_data.ipynb #7f526ca6
 def crop_boxes(n:int, H:int, W:int, # `n` crops of an H×W image
-               scale:tuple, ratio:tuple, # ranges of the area (a fraction of the image's) and the aspect ratio (log-uniform)
+               scale:tuple, # range of the crop's area, a fraction of the image's
+               ratio:tuple, # range of its aspect ratio (width / height), drawn log-uniform
                generator:torch.Generator|None=None,
               ) -> tuple: # (w, h, cx, cy), each `(n,)`: half-sizes and centres in [-1, 1]
-    "Random resized crops as `torchvision.transforms.RandomResizedCrop.get_params` draws them: 10 tries, else the whole image."
+    "Random resized crops as torchvision's `RandomResizedCrop.get_params` draws them: 10 tries, else the whole image."
     g, tries = generator, 10
     area = torch.empty(n, tries).uniform_(*scale, generator=g)
     log_r = torch.empty(n, tries).uniform_(log(ratio[0]), log(ratio[1]), generator=g)
