@@ -13,6 +13,7 @@ def test_progress_bars_and_warnings_go_figures_shrink(tmp_path):
     tidy = _load()
     printed = ('precision auto: bf16 (CPU with avx512_bf16, 64-wide encoder, eager step)\n'
                'fine-tuning on 2,000 images (sample) for 1 epochs at batch 64: 31 optimizer steps, lr 0.005\n'
+               '1 channel: from the images in /tmp/data (typically 28 px)\n'
                '1 channel: from the images\n█\r█\r\r\rEpoch 1/1 :   |---| 0.00% [0/31]\rEpoch 1/1 : |█-| 3% [1/31]\n'
                '█epoch     train_loss  valid_loss  time\n0         0.5   0.4   00:01\n{\n "metrics": 1\n}\n')
     assert tidy.no_bars(printed) == '1 channel: from the images\n{\n "metrics": 1\n}\n'

@@ -6,7 +6,7 @@ palette, and no progress bars, start-up lines of runs or warnings.
 `nbdev-test --save` draws figures at twice the pixels of a Jupyter session, and keeps what fastai's progress bars and
 Python's warnings wrote. The plots are lines, markers and text, which a palette holds without visible loss; a figure
 that a palette would not make smaller is left as it is. Progress bars are cut out of printed text, and so are the lines
-a run prints as it starts (`precision auto: ...`, `fine-tuning on N images ...`): every test that runs a stage would
+a run prints as it starts (`precision auto: ...`, `fine-tuning on N images ...`, `1 channel: from the images in ...`): every test that runs a stage would
 repeat them. stderr (warnings) is dropped.
 """
 import argparse, base64, io, json, re
@@ -21,7 +21,8 @@ def shrink_png(data:str, width:int, colors:int=256) -> str: # base64 PNG in, bas
     im.save(buf, 'png', optimize=True)
     return base64.b64encode(buf.getvalue()).decode()
 
-STARTUP = re.compile(r'precision auto: |fine-tuning on [\d,]+ images ')  # what a run says as it starts
+STARTUP = re.compile(r'precision auto: |fine-tuning on [\d,]+ images '  # what a run says as it starts
+                     r'|(image size \d+ and )?\d channels?: from the images in ')
 
 def no_bars(text:str) -> str:
     "`text` as a terminal shows it (each line after its last carriage return), less fastai's progress bars and epoch tables, and runs' start-up lines."
