@@ -88,10 +88,12 @@ def epoch_child(a):
     old = a.path == 'old'
     # a one-epoch run has 468 steps, below the 1,000 at which `compile=None` compiles: the new path is forced to,
     # so that its epoch pays the whole warm-up, as the first epoch of a long run does
-    cfg = PretrainConfig(source='fashion_mnist', preset=MINI, bs=128, epochs=1, compile=not old, out=tempfile.mkdtemp())
+    cfg = PretrainConfig(source='fashion_mnist', preset=MINI, bs=128, epochs=1, compile=not old,
+                         out=tempfile.mkdtemp())
     t = time.perf_counter()
     learn = pretrain(cfg, figures=False, cbs=[FusedAttention()] if old else None)
-    print(json.dumps(dict(wall_s=time.perf_counter() - t, compiled=learn.compiled, valid_loss=learn.recorder.values[-1][1])))
+    print(json.dumps(dict(wall_s=time.perf_counter() - t, compiled=learn.compiled,
+                          valid_loss=learn.recorder.values[-1][1])))
 
 def child(args:list) -> dict:
     env = {**os.environ, 'TORCHINDUCTOR_CACHE_DIR': tempfile.mkdtemp()}  # no compiled code from an earlier run
@@ -100,12 +102,14 @@ def child(args:list) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 def step_args(bs=128, compile=True, fused=False, bf16=False, threads=2, model_kwargs=None):
-    return ['--child', 'step', '--bs', str(bs), '--threads', str(threads), '--model-kwargs', json.dumps(model_kwargs or {})] + \
-           (['--compile'] if compile else []) + (['--fused'] if fused else []) + (['--bf16'] if bf16 else [])
+    return (['--child', 'step', '--bs', str(bs), '--threads', str(threads),
+             '--model-kwargs', json.dumps(model_kwargs or {})]
+            + (['--compile'] if compile else []) + (['--fused'] if fused else []) + (['--bf16'] if bf16 else []))
 
 def main(a):
-    res = dict(machine=f"{cpu_name()}, {os.cpu_count()} cores", torch=torch.__version__, date=time.strftime('%Y-%m-%d'),
-               threads=torch.get_num_threads(), bf16_native=torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    res = dict(machine=f"{cpu_name()}, {os.cpu_count()} cores", torch=torch.__version__,
+               date=time.strftime('%Y-%m-%d'), threads=torch.get_num_threads(),
+               bf16_native=torch.ops.mkldnn._is_mkldnn_bf16_supported())
     res['sgemm_gflops'] = sgemm()
     flops = res['train_mflop_per_image'] = train_flops({}) / 1e6
     print(f"{res['machine']}; torch {res['torch']}; sgemm {res['sgemm_gflops']:.0f} GFLOP/s; "
@@ -125,19 +129,21 @@ def main(a):
         res['levers'] = {}
         for name, args in levers.items():
             r = res['levers'][name] = child(args)
-            print(f"  {name:45s} {r['img_s']:7.0f} img/s  {r['img_s'] * flops / 1e3:5.1f} GFLOP/s = {share(r['img_s']):.0%} of sgemm"
-                  f"  (first step {r['first_step_s']:.1f} s)", flush=True)
+            print(f"  {name:45s} {r['img_s']:7.0f} img/s  {r['img_s'] * flops / 1e3:5.1f} GFLOP/s "
+                  f"= {share(r['img_s']):.0%} of sgemm  (first step {r['first_step_s']:.1f} s)", flush=True)
     if a.only in (None, 'presets'):
         res['presets'] = {}
         for name, kw in PRESETS.items():
             f = train_flops(kw) / 1e6
             r = res['presets'][name] = {**child(step_args(model_kwargs=kw)), 'train_mflop_per_image': f}
-            print(f"  {name:45s} {r['img_s']:7.0f} img/s  {f:6.1f} MFLOP/img  {share(r['img_s'], f):.0%} of sgemm", flush=True)
+            print(f"  {name:45s} {r['img_s']:7.0f} img/s  {f:6.1f} MFLOP/img  {share(r['img_s'], f):.0%} of sgemm",
+                  flush=True)
     if a.only in (None, 'epoch'):
         runs = []
         for path in ('old', 'new', 'old', 'new'):
             r = child(['--child', 'epoch', '--path', path]); r['path'] = path; runs.append(r)
-            print(f"  one epoch, {path} default path: {r['wall_s']:.1f} s (compiled: {r['compiled']}), valid loss {r['valid_loss']:.4f}", flush=True)
+            print(f"  one epoch, {path} default path: {r['wall_s']:.1f} s (compiled: {r['compiled']}), "
+                  f"valid loss {r['valid_loss']:.4f}", flush=True)
         res['epoch'] = runs
         old = sorted(r['wall_s'] for r in runs if r['path'] == 'old')
         new = sorted(r['wall_s'] for r in runs if r['path'] == 'new')
@@ -151,7 +157,8 @@ if __name__ == '__main__':
     p.add_argument('--only', choices=['levers', 'presets', 'epoch'])
     p.add_argument('--json', help='write every figure here')
     p.add_argument('--child', choices=['step', 'epoch'], help=argparse.SUPPRESS)
-    p.add_argument('--path', help=argparse.SUPPRESS); p.add_argument('--bs', type=int, default=128, help=argparse.SUPPRESS)
+    p.add_argument('--path', help=argparse.SUPPRESS)
+    p.add_argument('--bs', type=int, default=128, help=argparse.SUPPRESS)
     p.add_argument('--threads', type=int, default=2, help=argparse.SUPPRESS)
     p.add_argument('--model-kwargs', default='{}', help=argparse.SUPPRESS)
     for f in ('compile', 'fused', 'bf16'): p.add_argument(f'--{f}', action='store_true', help=argparse.SUPPRESS)

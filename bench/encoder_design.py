@@ -25,7 +25,8 @@ from pathlib import Path
 import torch
 
 warnings.filterwarnings('ignore', message='.*(deprecated|CUDA is not available|No CUDA runtime).*')
-DESIGNS = {'encoder with mask tokens': dict(mask_tokens_in_encoder=True), 'MAE': {}, 'MAE, 1-block decoder': dict(decoder_depth=1)}
+DESIGNS = {'encoder with mask tokens': dict(mask_tokens_in_encoder=True), 'MAE': {},
+           'MAE, 1-block decoder': dict(decoder_depth=1)}
 PAPER = {'ViT-L': (42.4, 15.4, 11.6), 'ViT-H': (119.6, 34.5, 29.3)}  # Table 2, hours for 800 epochs on 128 TPU-v3 cores
 
 def _rss_mb(field='VmRSS') -> float:
@@ -51,11 +52,12 @@ def epoch_child(design:str, smoke:bool) -> dict:
     from mae_nb.model import create_mae
     from mae_nb.pretrain import PretrainConfig, mae_learner
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    dls = mae_dataloaders('sample' if smoke else 'fashion_mnist', bs=64 if smoke else 256, seed=0, device=device, labels=False)
+    dls = mae_dataloaders('sample' if smoke else 'fashion_mnist', bs=64 if smoke else 256, seed=0, device=device,
+                          labels=False)
     torch.manual_seed(0)
     model = create_mae('mae_vit_mini_patch4', **DESIGNS[design])
-    cfg = PretrainConfig(source='fashion_mnist', epochs=1, bs=dls.bs, precision='bf16' if device.type == 'cuda' else 'fp32',
-                         compile=False, out=tempfile.mkdtemp())
+    cfg = PretrainConfig(source='fashion_mnist', epochs=1, bs=dls.bs,
+                         precision='bf16' if device.type == 'cuda' else 'fp32', compile=False, out=tempfile.mkdtemp())
     class Clock(Callback):
         order = 100
         def before_train(self): self.before = _reset_peak(device); self.t0 = time.perf_counter()
@@ -97,38 +99,44 @@ def step_child(design:str, smoke:bool) -> dict:
 
 def child(kind:str, design:str, smoke:bool, threads:int|None) -> dict:
     env = {**os.environ, **({'OMP_NUM_THREADS': str(threads)} if threads else {})}
-    out = subprocess.run([sys.executable, __file__, '--child', kind, design] + ['--smoke'] * smoke, env=env, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, __file__, '--child', kind, design] + ['--smoke'] * smoke, env=env,
+                         capture_output=True, text=True)
     if out.returncode: raise RuntimeError(f"{kind} / {design} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 def machine() -> dict:
     if torch.cuda.is_available(): return dict(machine=torch.cuda.get_device_name(0), flags=[])
-    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor())
+    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')),
+               platform.processor())
     flags = next((l for l in open('/proc/cpuinfo') if l.startswith('flags')), '').split()
-    return dict(machine=f"{cpu}, {os.cpu_count()} cores", flags=[f for f in flags if f in ('avx2', 'avx512_bf16', 'amx_bf16')])
+    return dict(machine=f"{cpu}, {os.cpu_count()} cores",
+                flags=[f for f in flags if f in ('avx2', 'avx512_bf16', 'amx_bf16')])
 
 def markdown(res:dict) -> str:
-    rows = ["| model, what is timed | design | time | speed-up | peak memory added | memory, with mask tokens = 1 |", "|---|---|---|---|---|---|"]
+    rows = ["| model, what is timed | design | time | speed-up | peak memory added | memory, with mask tokens = 1 |",
+            "|---|---|---|---|---|---|"]
     for kind, unit, what in (('epoch', 'epoch_s', 'one epoch, full Fashion-MNIST'), ('step', 'step_s', 'one step')):
         r = res[kind]; ref = r['encoder with mask tokens']
         name = '64 wide (`mae_vit_mini_patch4`)' if kind == 'epoch' else 'ViT-B/16, 224 px'
         for d, v in r.items():
             rows.append(f"| {name}, {what} (batch {v['batch']}, {v['precision']}) | {d} | {v[unit]:.2f} s | "
                         f"{ref[unit] / v[unit]:.2f}× | {v['peak_mb']:.0f} MB | {v['peak_mb'] / ref['peak_mb']:.2f} |")
-    paper = '; '.join(f"{m}: {a / b:.1f}× (8-block decoder), {a / c:.1f}× (1 block)" for m, (a, b, c) in PAPER.items())
+    paper = '; '.join(f"{m}: {a / b:.1f}× (8-block decoder), {a / c:.1f}× (1 block)"
+                      for m, (a, b, c) in PAPER.items())
     return '\n'.join(rows) + f"\n\nThe paper's Table 2 (wall-clock, 800 epochs, 128 TPU-v3 cores): {paper}."
 
 def main(a):
     if a.markdown: print(markdown(json.loads(Path(a.markdown).read_text()))); return
-    res = dict(**machine(), torch=torch.__version__, date=time.strftime('%Y-%m-%d'), threads=a.threads or torch.get_num_threads(),
-               smoke=a.smoke, epoch={}, step={})
+    res = dict(**machine(), torch=torch.__version__, date=time.strftime('%Y-%m-%d'),
+               threads=a.threads or torch.get_num_threads(), smoke=a.smoke, epoch={}, step={})
     print(f"{res['machine']} ({', '.join(res['flags'])}), torch {res['torch']}, {res['threads']} threads", flush=True)
     for kind in ('epoch', 'step'):
         for d in DESIGNS:
             r = res[kind][d] = child(kind, d, a.smoke, a.threads)
             ref = res[kind]['encoder with mask tokens']
             t = r['epoch_s' if kind == 'epoch' else 'step_s']
-            print(f"  {kind:5s} {d:26s} {t:8.2f} s  {ref[kind + '_s'] / t:5.2f}x   peak +{r['peak_mb']:7.0f} MB", flush=True)
+            print(f"  {kind:5s} {d:26s} {t:8.2f} s  {ref[kind + '_s'] / t:5.2f}x   peak +{r['peak_mb']:7.0f} MB",
+                  flush=True)
             if a.json: Path(a.json).write_text(json.dumps(res, indent=1))
     print(markdown(res))
 

@@ -42,15 +42,18 @@ def main():
     if a.epoch: return whole_epoch(a)
     dls = mae_dataloaders(a.source, bs=a.bs, seed=0)
     n_train = len(dls.train.dataset)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"device {dls.device}; {a.preset}, {a.source} ({n_train} training images), bs {a.bs}, {a.precision}")
-    cfg = PretrainConfig(source=a.source, preset=a.preset, bs=a.bs, epochs=1, precision=a.precision, out=tempfile.mkdtemp())
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, device {dls.device}; "
+          f"{a.preset}, {a.source} ({n_train} training images), bs {a.bs}, {a.precision}")
+    cfg = PretrainConfig(source=a.source, preset=a.preset, bs=a.bs, epochs=1, precision=a.precision,
+                         out=tempfile.mkdtemp())
 
     torch.manual_seed(0)
     model = create_mae(a.preset, img_size=dls.img_size, in_chans=dls.in_chans, norm_pix_loss=True).to(dls.device)
     opt = mae_adamw(mae_param_groups(model, cfg.weight_decay), lr=1e-4)
     x = dls.train.one_batch()[0]
-    ctx = (lambda: torch.autocast(dls.device.type, dtype=torch.bfloat16)) if a.precision == 'bf16' else torch.enable_grad
+    ctx = ((lambda: torch.autocast(dls.device.type, dtype=torch.bfloat16)) if a.precision == 'bf16'
+           else torch.enable_grad)
     def step():  # the step of `mae_learner`: noise drawn outside, removed patches only
         noise = model.mask_noise(len(x), cfg.mask_ratio, device=x.device)
         with ctx(): loss = model(x, cfg.mask_ratio, noise, pred_visible=False)[0]
@@ -75,14 +78,16 @@ def main():
 def whole_epoch(a):
     "One epoch of `pretrain` (training + validation + checkpoint + logs), timed from the call to its return."
     n = {'fashion_mnist': 60000, 'sample': 2000}.get(a.source, '?')
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"{a.preset}, {a.source}, bs {a.bs}, {a.precision}{', compiled' if a.compile else ''}, one epoch")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads; {a.preset}, {a.source}, bs {a.bs}, {a.precision}"
+          f"{', compiled' if a.compile else ''}, one epoch")
     cfg = PretrainConfig(source=a.source, preset=a.preset, bs=a.bs, epochs=1, precision=a.precision, compile=a.compile,
                          out=tempfile.mkdtemp())
     t0 = time.perf_counter()
     pretrain(cfg, figures=False)
     dt = time.perf_counter() - t0
     print(f"  one epoch ({n} training images, validation included): {dt:.0f} s = {dt / 60:.1f} min")
-    if a.json: open(a.json, 'w').write(json.dumps(dict(vars(a), wall_s=dt, date=time.strftime('%Y-%m-%d'), torch=torch.__version__)))
+    if a.json: open(a.json, 'w').write(json.dumps(dict(vars(a), wall_s=dt, date=time.strftime('%Y-%m-%d'),
+                                                        torch=torch.__version__)))
 
 if __name__ == '__main__': main()

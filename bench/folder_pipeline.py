@@ -27,7 +27,7 @@ from mae_nb.train import hardware
 
 
 def make_folder(root:Path, n:int, mixed:bool, seed:int=0) -> Path:
-    "n JPEGs in 10 class folders, smooth random content; `mixed`: sides drawn from 160-640 px (aspect 1:4 to 4:1), else 400x300."
+    "n JPEGs in 10 class folders, smooth random content; `mixed`: sides 160-640 px (aspect 1:4 to 4:1), else 400x300."
     if len(list(root.glob('*/*.jpg'))) >= n: return root
     rng = np.random.default_rng(seed)
     for i in range(n):
@@ -71,12 +71,14 @@ if __name__ == '__main__':
     mixed = make_folder(Path(a.folder)/'mixed_sizes', a.n, mixed=True)
     try: next(iter(before(mixed, a.img_size, a.bs).train)); before_mixed = 'runs'
     except RuntimeError as e: before_mixed = 'fails: ' + str(e).splitlines()[0]
-    dls = {'before': before(same, a.img_size, a.bs), 'after': after(same, a.img_size, a.bs), 'after, mixed sizes': after(mixed, a.img_size, a.bs)}
+    dls = {'before': before(same, a.img_size, a.bs), 'after': after(same, a.img_size, a.bs),
+           'after, mixed sizes': after(mixed, a.img_size, a.bs)}
     for d in dls.values(): next(iter(d.train))  # warm up
     speeds = {k: [] for k in dls}
     for _ in range(a.reps):
         for k, d in dls.items(): speeds[k].append(images_per_s(d))
     med = {k: statistics.median(v) for k, v in speeds.items()}
     res = dict(images=len(dls['after'].train_ds), img_size=a.img_size, bs=a.bs, threads=a.threads, hardware=hardware(),
-               speeds=speeds, median=med, after_over_before=med['after'] / med['before'], before_on_mixed_sizes=before_mixed)
+               speeds=speeds, median=med, after_over_before=med['after'] / med['before'],
+               before_on_mixed_sizes=before_mixed)
     print(json.dumps(res, indent=1))

@@ -18,8 +18,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 warnings.filterwarnings('ignore', message='.*(deprecated|No CUDA runtime).*')
 
-PEAK_BF16_TFLOPS = {'H100 PCIe': 756., 'H100 NVL': 835., 'H100': 989., 'H200 NVL': 835., 'H200': 989., 'GH200': 989.,
-                    'A100': 312., 'L40S': 362., 'L40': 181., 'A10G': 70., 'L4': 121., 'V100': 125.}  # dense, vendors' data sheets
+PEAK_BF16_TFLOPS = {  # dense, vendors' data sheets
+    'H100 PCIe': 756., 'H100 NVL': 835., 'H100': 989., 'H200 NVL': 835., 'H200': 989., 'GH200': 989.,
+    'A100': 312., 'L40S': 362., 'L40': 181., 'A10G': 70., 'L4': 121., 'V100': 125.}
 
 def peak_for_name(name:str):
     "The dense bf16 peak (TFLOP/s) of the card named `name` (as CUDA names it), or None if it is not in the table."
@@ -87,10 +88,12 @@ def end_to_end(preset, img_size, in_chans, bs, steps, warmup, device, compile, n
         def after_batch(self):
             self.n = getattr(self, 'n', 0) + 1
             if self.n == warmup: sync(device); self.t0 = time.perf_counter(); _reset_peak(device)
-            if self.n == warmup + steps: sync(device); self.dt = time.perf_counter() - self.t0; raise CancelFitException()
+            if self.n == warmup + steps:
+                sync(device); self.dt = time.perf_counter() - self.t0; raise CancelFitException()
     torch.manual_seed(0)
     model = create_mae(preset, img_size=img_size, in_chans=in_chans)
-    cfg = PretrainConfig(preset=preset, epochs=1000, bs=bs, precision='bf16', compile=compile, compile_mode=mode, out='/tmp/unused')
+    cfg = PretrainConfig(preset=preset, epochs=1000, bs=bs, precision='bf16', compile=compile, compile_mode=mode,
+                         out='/tmp/unused')
     clock = Clock()
     learn = mae_learner(dls, model, cfg, cbs=[clock])
     with learn.no_bar(): learn.fit(1000)
@@ -107,27 +110,34 @@ def main():
     ap.add_argument('--steps', type=int, default=30)
     ap.add_argument('--warmup', type=int, default=10)
     ap.add_argument('--peak-tflops', type=float, help="the device's dense bf16 peak, if not in the built-in table")
-    ap.add_argument('--compile-mode', default='default', help="torch.compile's mode for the compiled rows (e.g. reduce-overhead: CUDA graphs)")
+    ap.add_argument('--compile-mode', default='default',
+                    help="torch.compile's mode for the compiled rows (e.g. reduce-overhead: CUDA graphs)")
     ap.add_argument('--only', nargs='*', help='run only the configurations whose name contains one of these words')
     ap.add_argument('--json', help='write the results here')
     args = ap.parse_args()
     device = torch.device('cpu' if args.smoke or not torch.cuda.is_available() else 'cuda')
     if args.smoke:
-        runs = [('tiny', 'mae_vit_tiny_patch4', 28, 1, 64, False, 'model'), ('tiny', 'mae_vit_tiny_patch4', 28, 1, 64, True, 'model'),
+        runs = [('tiny', 'mae_vit_tiny_patch4', 28, 1, 64, False, 'model'),
+                ('tiny', 'mae_vit_tiny_patch4', 28, 1, 64, True, 'model'),
                 ('tiny', 'mae_vit_tiny_patch4', 28, 1, 64, False, 'e2e')]
         steps, warmup = 6, 2
     else:
         if device.type != 'cuda': sys.exit("no CUDA device: run with --smoke to check the script on the CPU")
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         b = args.bs
-        runs = [('ViT-B/16', 'mae_vit_base_patch16', 224, 3, b, False, 'model'), ('ViT-B/16', 'mae_vit_base_patch16', 224, 3, b, True, 'model'),
-                ('ViT-B/16', 'mae_vit_base_patch16', 224, 3, b, False, 'e2e'), ('ViT-B/16', 'mae_vit_base_patch16', 224, 3, b, True, 'e2e'),
-                ('ViT-L/16', 'mae_vit_large_patch16', 224, 3, b // 2, False, 'model'), ('ViT-L/16', 'mae_vit_large_patch16', 224, 3, b // 2, True, 'model')]
+        runs = [('ViT-B/16', 'mae_vit_base_patch16', 224, 3, b, False, 'model'),
+                ('ViT-B/16', 'mae_vit_base_patch16', 224, 3, b, True, 'model'),
+                ('ViT-B/16', 'mae_vit_base_patch16', 224, 3, b, False, 'e2e'),
+                ('ViT-B/16', 'mae_vit_base_patch16', 224, 3, b, True, 'e2e'),
+                ('ViT-L/16', 'mae_vit_large_patch16', 224, 3, b // 2, False, 'model'),
+                ('ViT-L/16', 'mae_vit_large_patch16', 224, 3, b // 2, True, 'model')]
         steps, warmup = args.steps, args.warmup
     peak = peak_tflops(device, args.peak_tflops)
     dev_name = torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or 'CPU'
-    print(f"device: {dev_name}; torch {torch.__version__}; peak bf16 {peak or '?'} TFLOP/s; {time.strftime('%Y-%m-%d')}")
-    print(f"{'configuration':44s} {'batch':>5s} {'images/s':>9s} {'GFLOP/img':>9s} {'MFU':>6s} {'peak mem':>9s} {'warm-up':>8s}")
+    print(f"device: {dev_name}; torch {torch.__version__}; peak bf16 {peak or '?'} TFLOP/s; "
+          f"{time.strftime('%Y-%m-%d')}")
+    print(f"{'configuration':44s} {'batch':>5s} {'images/s':>9s} {'GFLOP/img':>9s} {'MFU':>6s} {'peak mem':>9s} "
+          f"{'warm-up':>8s}")
     results, flops = [], {}
     for name, preset, size, C, bs, comp, kind in runs:
         label = f"{name} {'model-only' if kind == 'model' else 'end-to-end'}{', compiled' if comp else ', eager'}"
@@ -135,10 +145,12 @@ def main():
         t0 = time.perf_counter()
         try:
             if kind == 'model':
-                r = model_only(preset, size, C, bs, steps, warmup, device, comp, args.compile_mode); flops[preset] = r['flops']
+                r = model_only(preset, size, C, bs, steps, warmup, device, comp, args.compile_mode)
+                flops[preset] = r['flops']
             else:
                 # one epoch holds every step, so no epoch start (iterator, shuffle) falls inside the timing
-                r = end_to_end(preset, size, C, bs, steps, warmup, device, comp, (warmup + steps + 1) * bs, args.compile_mode)
+                r = end_to_end(preset, size, C, bs, steps, warmup, device, comp, (warmup + steps + 1) * bs,
+                               args.compile_mode)
                 if preset not in flops:  # e.g. `--only end-to-end`: counted here, on the meta device
                     from mae_nb.model import create_mae
                     flops[preset] = flops_per_image(create_mae(preset, img_size=size, in_chans=C), size, C)
@@ -148,8 +160,8 @@ def main():
         ips = bs / r['step_s']
         mfu = ips * r['flops'] / (peak * 1e12) if peak and r['flops'] else None
         mem = f"{r['peak_gb']:.1f} GB" if r['peak_gb'] is not None else '-'
-        print(f"{label:44s} {bs:5d} {ips:9.1f} {(r['flops'] or 0) / 1e9:9.1f} {f'{mfu:.1%}' if mfu else '-':>6s} {mem:>9s} "
-              f"{r.get('warmup_s', time.perf_counter() - t0):7.0f}s", flush=True)
+        print(f"{label:44s} {bs:5d} {ips:9.1f} {(r['flops'] or 0) / 1e9:9.1f} {f'{mfu:.1%}' if mfu else '-':>6s} "
+              f"{mem:>9s} {r.get('warmup_s', time.perf_counter() - t0):7.0f}s", flush=True)
         results.append(dict(label=label, preset=preset, batch=bs, images_per_s=ips, flops_per_image=r['flops'], mfu=mfu,
                             peak_gb=r['peak_gb'], compiled=comp, kind=kind))
     if args.json:

@@ -33,7 +33,8 @@ def main():
     from mae_nb.linprobe import linprobe
     from mae_nb.finetune import finetune
     out = Path(a.out or tempfile.mkdtemp(prefix='gpu_smoke_'))
-    tiny = dict(model_kwargs=dict(depth=1, decoder_depth=1, embed_dim=64, num_heads=4, decoder_embed_dim=32, decoder_num_heads=4))
+    tiny = dict(model_kwargs=dict(depth=1, decoder_depth=1, embed_dim=64, num_heads=4, decoder_embed_dim=32,
+                                  decoder_num_heads=4))
     size = {} if gpu else tiny
     precision = 'bf16' if gpu else 'fp32'
     device = torch.cuda.get_device_name() if gpu else 'CPU'
@@ -48,13 +49,15 @@ def main():
         print(f"{name:9s} {'ok' if ok else 'FAILED':6s} {time.time() - t0:6.1f}s  {info}", flush=True)
 
     def pretraining():
-        cfg = dict(source='sample', bs=256, base_lr=3e-3, compile=True, precision=precision, out=str(out/'pretrain'), **size)
+        cfg = dict(source='sample', bs=256, base_lr=3e-3, compile=True, precision=precision, out=str(out/'pretrain'),
+                   **size)
         pretrain(PretrainConfig(**cfg, epochs=1), figures=False)
         learn = pretrain(PretrainConfig(**cfg, epochs=2), resume=True)
         rows = len((out/'pretrain'/'epochs.csv').read_text().splitlines()) - 1
         assert rows == 2, f"epochs.csv has {rows} rows, expected 2"
         assert {p.device.type for p in learn.model.parameters()} == {'cuda' if gpu else 'cpu'}
-        return f"valid loss {learn.recorder.values[-1][1]:.4f}, recon_ratio {learn.recorder.values[-1][2]:.3f}, compiled {learn.compiled}"
+        last = learn.recorder.values[-1]
+        return f"valid loss {last[1]:.4f}, recon_ratio {last[2]:.3f}, compiled {learn.compiled}"
 
     def syncs():
         if not gpu: return 'skipped on the CPU'
@@ -62,7 +65,8 @@ def main():
         for bs in (250, 125):
             with warnings.catch_warnings(record=True) as w:
                 warnings.simplefilter('always'); torch.cuda.set_sync_debug_mode('warn')
-                try: pretrain(PretrainConfig(source='sample', epochs=1, bs=bs, out=str(out/f'sync{bs}'), **tiny), figures=False)
+                try: pretrain(PretrainConfig(source='sample', epochs=1, bs=bs, out=str(out/f'sync{bs}'), **tiny),
+                              figures=False)
                 finally: torch.cuda.set_sync_debug_mode(0)
             counts[len(range(0, 2000 - bs + 1, bs))] = sum('synchroniz' in str(x.message) for x in w)
         assert len(set(counts.values())) == 1, f"host waits by training batches: {counts}"
@@ -81,12 +85,14 @@ def main():
             with warnings.catch_warnings(record=True) as w:
                 warnings.simplefilter('always')
                 if gpu: torch.cuda.set_sync_debug_mode('warn')
-                try: learn = pretrain(PretrainConfig(source=str(out/'folder'), img_size=28, epochs=1, bs=bs, out=str(out/f'folder{bs}'), **size), figures=False)
+                try: learn = pretrain(PretrainConfig(source=str(out/'folder'), img_size=28, epochs=1, bs=bs,
+                                                     out=str(out/f'folder{bs}'), **size), figures=False)
                 finally:
                     if gpu: torch.cuda.set_sync_debug_mode(0)
             counts[len(learn.dls.train)] = sum('synchroniz' in str(x.message) for x in w)
         dl = learn.dls.train
-        assert dl.pin_memory == gpu and dl.fake_l.persistent_workers == (dl.num_workers > 0), (dl.pin_memory, dl.num_workers)
+        assert dl.pin_memory == gpu and dl.fake_l.persistent_workers == (dl.num_workers > 0), \
+            (dl.pin_memory, dl.num_workers)
         if gpu: assert len(set(counts.values())) == 1, f"host waits by training batches: {counts}"
         return f"{dl.num_workers} loader processes, pinned {dl.pin_memory}; host waits by training batches: {counts}"
 
@@ -98,24 +104,28 @@ def main():
         return f"top-1 {learn.result['top1']:.2%} (1 epoch), classifier on {devs.pop()}"
 
     def finetuning():
-        learn = finetune(checkpoint=str(out/'pretrain'), source='sample', epochs=1, bs=128, precision=precision, out=str(out/'finetune'))
+        learn = finetune(checkpoint=str(out/'pretrain'), source='sample', epochs=1, bs=128, precision=precision,
+                         out=str(out/'finetune'))
         return f"top-1 {learn.result['top1']:.2%} (1 epoch)"
 
     def ddp():
         env = {**os.environ, 'MPLBACKEND': 'Agg'}
         if gpu and torch.cuda.device_count() >= 2:
-            cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '-m', 'mae_nb',
-                   'pretrain', '--source', 'sample', '--epochs', '1', '--bs', '256', '--out', str(out/'ddp'), '--no-figures']
+            cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
+                   '-m', 'mae_nb', 'pretrain', '--source', 'sample', '--epochs', '1', '--bs', '256',
+                   '--out', str(out/'ddp'), '--no-figures']
             what = 'NCCL, 2 GPUs'
         else:
-            cmd, what = [sys.executable, '-m', 'pytest', '-q', str(ROOT/'tests'/'test_distributed.py')], 'gloo on the CPU (tests/test_distributed.py)'
+            cmd = [sys.executable, '-m', 'pytest', '-q', str(ROOT/'tests'/'test_distributed.py')]
+            what = 'gloo on the CPU (tests/test_distributed.py)'
         r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
         assert r.returncode == 0, (r.stdout + r.stderr)[-1500:]
         return f"{what}: {r.stdout.strip().splitlines()[-1][:120]}"
 
-    for name, f in [('pretrain', pretraining), ('syncs', syncs), ('probe', probe), ('finetune', finetuning), ('folder', folder), ('ddp', ddp)]: step(name, f)
-    if a.json: Path(a.json).write_text(json.dumps(dict(device=device, torch=torch.__version__, date=time.strftime('%Y-%m-%d'),
-                                                       results=results), indent=1))
+    for name, f in [('pretrain', pretraining), ('syncs', syncs), ('probe', probe), ('finetune', finetuning),
+                    ('folder', folder), ('ddp', ddp)]: step(name, f)
+    if a.json: Path(a.json).write_text(json.dumps(dict(device=device, torch=torch.__version__,
+                                                       date=time.strftime('%Y-%m-%d'), results=results), indent=1))
     sys.exit(0 if all(r['ok'] for r in results.values()) else 1)
 
 if __name__ == '__main__': main()

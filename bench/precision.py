@@ -21,11 +21,12 @@ VARIANTS = {'fp32 eager': ('fp32', False), 'fp32 compiled': ('fp32', True),
             'bf16 eager': ('bf16', False), 'bf16 compiled': ('bf16', True)}
 
 def width_kwargs(w:int) -> dict:
-    "An encoder `w` wide, 6 blocks, heads 16 wide up to 64 and 32 wide beyond; the light 64 x 2 decoder of the mini preset."
+    "An encoder `w` wide, 6 blocks, heads 16 wide up to 64 and 32 wide beyond; the mini preset's light 64 x 2 decoder."
     return dict(embed_dim=w, depth=6, num_heads=w // 16 if w <= 64 else w // 32)
 
 MODELS = {  # name: (preset, overrides, batch, image size, channels, timed rounds, steps per round)
-    **{f'{w} wide': ('mae_vit_mini_patch4', width_kwargs(w), 128, 28, 1, 5, 10 if w <= 128 else 4) for w in (64, 128, 192, 384)},
+    **{f'{w} wide': ('mae_vit_mini_patch4', width_kwargs(w), 128, 28, 1, 5, 10 if w <= 128 else 4)
+       for w in (64, 128, 192, 384)},
     'ViT-B/16, 224 px': ('mae_vit_base_patch16', {}, 8, 224, 3, 3, 3),
 }
 
@@ -37,7 +38,9 @@ def cpu_name():
 def cpu_flags() -> list:
     "The CPU flags that decide bf16 speed."
     for l in open('/proc/cpuinfo'):
-        if l.startswith('flags'): return [f for f in l.split(':', 1)[1].split() if f in ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16', 'amx_tile')]
+        if l.startswith('flags'):
+            return [f for f in l.split(':', 1)[1].split()
+                    if f in ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16', 'amx_tile')]
     return []
 
 def gemm(dtype, n=2048, reps=20) -> float:
@@ -95,7 +98,7 @@ def child(model, variant) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 def as_measured(flags:list):
-    "torch's CPU capability query as it answered on the machine whose `flags` were recorded (the choice is judged there)."
+    "torch's CPU capability query as answered on the machine whose `flags` were recorded (the choice is judged there)."
     from unittest import mock
     caps = {'amx_bf16': 'amx_bf16' in flags, 'avx512_bf16': 'avx512_bf16' in flags}
     return mock.patch('torch.cpu.get_capabilities', return_value=caps)
@@ -106,7 +109,8 @@ def report(res):
     from mae_nb.model import create_mae
     from mae_nb.pretrain import PretrainConfig, compiles
     sg, bg = res['sgemm_gflops'], res.get('bf16_gemm_gflops')
-    print(f"{res['machine']} ({', '.join(res['flags'])}); torch {res['torch']}, {res['threads']} threads; {res['date']}")
+    print(f"{res['machine']} ({', '.join(res['flags'])}); torch {res['torch']}, {res['threads']} threads; "
+          f"{res['date']}")
     print(f"fp32 GEMM (sgemm) {sg:.0f} GFLOP/s; bf16 GEMM {bg:.0f} GFLOP/s")
     for name, r in res['models'].items():
         mf = r['train_mflop_per_image']
@@ -114,8 +118,8 @@ def report(res):
         print(f"\n{name}: {mf:.0f} MFLOP per image per training step")
         for var, v in r['variants'].items():
             gf = v['img_s'] * mf / 1e3
-            print(f"  {var:14s} {v['img_s']:8.1f} img/s  {gf:6.1f} GFLOP/s = {gf / sg:4.0%} of sgemm, {gf / bg:4.0%} of bf16 GEMM"
-                  f"  (first step {v['first_step_s']:.1f} s)")
+            print(f"  {var:14s} {v['img_s']:8.1f} img/s  {gf:6.1f} GFLOP/s = {gf / sg:4.0%} of sgemm, "
+                  f"{gf / bg:4.0%} of bf16 GEMM  (first step {v['first_step_s']:.1f} s)")
         v = r['variants']
         print(f"  bf16 / fp32: eager {v['bf16 eager']['img_s'] / v['fp32 eager']['img_s']:.2f}x, "
               f"compiled {v['bf16 compiled']['img_s'] / v['fp32 compiled']['img_s']:.2f}x")
@@ -126,8 +130,9 @@ def report(res):
                 step = 'compiled' if compiled else 'eager'
                 p = choose_precision('auto', 'cpu', model, compiled=compiled)
                 fastest = max(v[f'{q} {step}']['img_s'] for q in ('fp32', 'bf16'))
-                print(f"  auto, {step:8s}: {p.name} ({p.why}): {v[f'{p.name} {step}']['img_s'] / fastest:.0%} of the fastest "
-                      f"{step} step, {v[f'{p.name} {step}']['img_s'] / best:.0%} of the fastest of all four")
+                got = v[f'{p.name} {step}']['img_s']
+                print(f"  auto, {step:8s}: {p.name} ({p.why}): {got / fastest:.0%} of the fastest "
+                      f"{step} step, {got / best:.0%} of the fastest of all four")
             long_compiles = compiles(PretrainConfig(), 10_000, model, 'cpu')  # a long run at the defaults
             p = choose_precision('auto', 'cpu', model, compiled=long_compiles)
             got = v[f"{p.name} {'compiled' if long_compiles else 'eager'}"]['img_s']
@@ -135,7 +140,7 @@ def report(res):
                   f"{got / best:.0%} of the fastest of all four")
 
 def markdown(res):
-    "The table as bench/README.md shows it: images/s by width and variant, bf16's gain, and the auto choice of a long run."
+    "The table as bench/README.md shows it: images/s by width and variant, bf16's gain, a long run's auto choice."
     from mae_nb.model import create_mae
     from mae_nb.pretrain import PretrainConfig, compiles
     from mae_nb.precision import choose_precision
@@ -160,19 +165,22 @@ def main(a):
     res = dict(machine=f"{cpu_name()}, {os.cpu_count()} cores", flags=cpu_flags(), torch=torch.__version__,
                date=time.strftime('%Y-%m-%d'), threads=torch.get_num_threads(),
                sgemm_gflops=gemm(torch.float32), bf16_gemm_gflops=gemm(torch.bfloat16), models={})
-    print(f"{res['machine']}; sgemm {res['sgemm_gflops']:.0f}, bf16 GEMM {res['bf16_gemm_gflops']:.0f} GFLOP/s", flush=True)
-    if a.json and a.models and Path(a.json).exists():  # more rows for an earlier run: the same machine, its yardsticks kept
+    print(f"{res['machine']}; sgemm {res['sgemm_gflops']:.0f}, bf16 GEMM {res['bf16_gemm_gflops']:.0f} GFLOP/s",
+          flush=True)
+    if a.json and a.models and Path(a.json).exists():  # more rows for an earlier run: same machine, yardsticks kept
         old = json.loads(Path(a.json).read_text())
         if (old['machine'], old['flags']) != (res['machine'], res['flags']):
-            sys.exit(f"{a.json} was measured on {old['machine']} ({old['flags']}), not on this machine: give another --json")
-        res = {**old, 'models': {**old['models']}, 'rows_added': [*old.get('rows_added', []), dict(date=res['date'], models=a.models,
-               sgemm_gflops=res['sgemm_gflops'], bf16_gemm_gflops=res['bf16_gemm_gflops'])]}
+            sys.exit(f"{a.json} was measured on {old['machine']} ({old['flags']}), not on this machine: "
+                     "give another --json")
+        added = dict(date=res['date'], models=a.models, sgemm_gflops=res['sgemm_gflops'],
+                     bf16_gemm_gflops=res['bf16_gemm_gflops'])
+        res = {**old, 'models': {**old['models']}, 'rows_added': [*old.get('rows_added', []), added]}
     for name in (a.models or MODELS):
         r = res['models'][name] = dict(train_mflop_per_image=train_flops(name) / 1e6, variants={})
         for var in VARIANTS:
             v = r['variants'][var] = child(name, var)
             print(f"  {name:18s} {var:14s} {v['img_s']:8.1f} img/s (first step {v['first_step_s']:.1f} s)", flush=True)
-        if a.json: Path(a.json).write_text(json.dumps(res, indent=1))  # a row at a time: a stopped run keeps what it measured
+        if a.json: Path(a.json).write_text(json.dumps(res, indent=1))  # row by row: a stopped run keeps its rows
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -2,7 +2,7 @@
 
     python bench/pretrain_step.py                                   # mae_nb alone, with its technique ablation
     python bench/pretrain_step.py --official MAE [--official-timm T032]   # A/B against a local official checkout
-    python bench/pretrain_step.py --official MAE --official-timm T032 --auto --compile   # and mae_nb's default precision
+    python bench/pretrain_step.py --official MAE --official-timm T032 --auto --compile   # and the default precision
 
 One step of mae_nb = what its training loop runs per batch: forward predicting the removed patches only, backward,
 fused AdamW, zero_grad (noise drawn outside the model, no host read of the loss); fp32, or with --auto also at the
@@ -55,7 +55,8 @@ def _official_modules(path, timm_path=None):
                                                       or optim_factory.param_groups_weight_decay)
     finally:
         del sys.path[:1 + bool(timm_path)]
-        for k in [k for k in sys.modules if mine(k)]: sys.modules[f'_official_{timm_path is not None}_{k}'] = sys.modules.pop(k)
+        for k in [k for k in sys.modules if mine(k)]:
+            sys.modules[f'_official_{timm_path is not None}_{k}'] = sys.modules.pop(k)
         sys.modules.update(saved)
 
 class Official:
@@ -67,7 +68,8 @@ class Official:
                                                           norm_layer=partial(torch.nn.LayerNorm, eps=1e-6))
         self.opt = torch.optim.AdamW(mods.add_weight_decay(self.model, 0.05), lr=1.5e-4, betas=(0.9, 0.95))
         self.scaler = mods.misc.NativeScalerWithGradNormCount()
-        self.args = types.SimpleNamespace(lr=1.5e-4, min_lr=0., warmup_epochs=40, epochs=800, accum_iter=1, mask_ratio=0.75)
+        self.args = types.SimpleNamespace(lr=1.5e-4, min_lr=0., warmup_epochs=40, epochs=800, accum_iter=1,
+                                          mask_ratio=0.75)
         self.it = 0
     def loss(self, imgs, noise):
         "Forward with a fixed noise: the official forward draws it with `torch.rand`, replaced for the call."
@@ -129,19 +131,23 @@ def build(name, args, norm_pix_loss=False):
     return Official(mods, args.preset, **kw)
 
 def variants(args):
-    names = ['mae_nb'] + (['mae_nb + torch.compile'] if args.compile else []) + ['mae_nb, predicting every patch', "mae_nb, torch's default AdamW"]
-    if args.auto: names += ["mae_nb, precision='auto'"] + (["mae_nb, precision='auto' + torch.compile"] if args.compile else [])
-    if args.official: names += (['official, timm 0.3.2 (as pinned)'] if args.official_timm else []) + ["official, today's timm"]
+    names = (['mae_nb'] + (['mae_nb + torch.compile'] if args.compile else [])
+             + ['mae_nb, predicting every patch', "mae_nb, torch's default AdamW"])
+    if args.auto:
+        names += ["mae_nb, precision='auto'"] + (["mae_nb, precision='auto' + torch.compile"] if args.compile else [])
+    if args.official:
+        names += (['official, timm 0.3.2 (as pinned)'] if args.official_timm else []) + ["official, today's timm"]
     return names
 
 # ---------------------------------------------------------------- checks and measurements
 def check_same_loss(args, names):
-    "Same weights (the first variant's state dict loaded into each), same noise: the same loss, raw and normalised targets."
+    "Same weights (the first variant's state dict loaded into each), same noise: same loss, raw and normalised targets."
     from mae_nb.weights import mae_from_checkpoint
     losses = {}
     for norm_pix in (False, True):
         torch.manual_seed(0)
-        runs = {n: build(n, args, norm_pix) for n in names if 'compile' not in n and 'auto' not in n}  # fp32 ones: equal losses
+        # the fp32 variants, whose losses must be equal
+        runs = {n: build(n, args, norm_pix) for n in names if 'compile' not in n and 'auto' not in n}
         sd = runs[names[0]].model.state_dict()
         imgs, noise = torch.randn(2, 3, args.img_size, args.img_size), torch.rand(2, runs[names[0]].model.num_patches)
         for n, r in runs.items():
@@ -149,7 +155,8 @@ def check_same_loss(args, names):
             else: r.model.load_state_dict(sd)
             with torch.no_grad(): losses[f'{n}, norm_pix_loss={norm_pix}'] = l = r.loss(imgs, noise)[0].item()
             ref = losses[f'{names[0]}, norm_pix_loss={norm_pix}']
-            print(f"  loss, same weights and noise, norm_pix_loss={norm_pix!s:5s}: {n:34s} {l:.7f} (rel. diff {abs(l - ref) / abs(ref):.1e})")
+            print(f"  loss, same weights and noise, norm_pix_loss={norm_pix!s:5s}: {n:34s} {l:.7f} "
+                  f"(rel. diff {abs(l - ref) / abs(ref):.1e})")
             if abs(l - ref) > 1e-5 * abs(ref): sys.exit(f"loss mismatch: {n}")
     return losses
 
@@ -229,12 +236,15 @@ def main():
     ap.add_argument('--img-size', type=int, default=224)
     ap.add_argument('--repeats', type=int, default=7)
     ap.add_argument('--warmup', type=int, default=2)
-    ap.add_argument('--compile', action='store_true', help='also time mae_nb with torch.compile (compiles first: minutes)')
+    ap.add_argument('--compile', action='store_true',
+                    help='also time mae_nb with torch.compile (compiles first: minutes)')
     ap.add_argument('--official', help='path to a checkout of facebookresearch/mae (for the A/B comparison)')
     ap.add_argument('--official-timm', help='folder holding timm 0.3.2, the version the official code pins')
     ap.add_argument('--no-memory', action='store_true', help='skip the peak-memory processes')
-    ap.add_argument('--auto', action='store_true', help="also time mae_nb with precision='auto' (bf16 where the CPU does it natively)")
-    ap.add_argument('--encoder-ratio', action='store_true', help='also time the encoder with all tokens vs visible ones')
+    ap.add_argument('--auto', action='store_true',
+                    help="also time mae_nb with precision='auto' (bf16 where the CPU does it natively)")
+    ap.add_argument('--encoder-ratio', action='store_true',
+                    help='also time the encoder with all tokens vs visible ones')
     ap.add_argument('--json', help='write the results here')
     ap.add_argument('--worker', choices=list(VARIANTS), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -256,7 +266,8 @@ def main():
     print(f"  patch embedding fwd+bwd: all patches by the convolution, then masked {emb['official']:.1f} ms; "
           f"kept patches by a GEMM {emb['ours']:.1f} ms")
     if args.json:
-        Path(args.json).write_text(json.dumps(dict(args=vars(args), images_per_s=ips, embed_ms=emb, peak_rss_gb=mem, loss=losses,
-                                                   date=time.strftime('%Y-%m-%d'), torch=torch.__version__), indent=1))
+        res = dict(args=vars(args), images_per_s=ips, embed_ms=emb, peak_rss_gb=mem, loss=losses,
+                   date=time.strftime('%Y-%m-%d'), torch=torch.__version__)
+        Path(args.json).write_text(json.dumps(res, indent=1))
 
 if __name__ == '__main__': main()

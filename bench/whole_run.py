@@ -1,10 +1,11 @@
 """A whole pretraining run against its training step: what compile warm-up, validation, logging and checkpoints cost.
 
-    python bench/whole_run.py --json bench/whole_run.json     # 3 and 10 epochs, cold and warm compiler cache: ~20 min on 2 cores
+    python bench/whole_run.py --json bench/whole_run.json   # 3 and 10 epochs, cold and warm cache: ~20 min on 2 cores
     python bench/whole_run.py --epochs 100 --cold-only --json bench/whole_run_100.json   # ~55 min on 2 cores
 
-1. step: the compiled training step alone of `mae_vit_mini_patch4` at the run's defaults (batch 256, `precision='auto'`),
-   on one batch already in memory, in a fresh process: images/s, the median of 5 rounds of 20 steps after warm-up.
+1. step: the compiled training step alone of `mae_vit_mini_patch4` at the run's defaults (batch 256,
+   `precision='auto'`), on one batch already in memory, in a fresh process: images/s, the median of 5 rounds of 20
+   steps after warm-up.
 2. run: `mae-nb pretrain --source fashion_mnist --epochs N` with every other setting at its default, as a user runs it,
    timed from the process's start to its last checkpoint (and to its exit: the final reconstruction figure and
    ratio). Its efficiency is (training images x epochs) / step rate / time to the last checkpoint: 100% would mean
@@ -54,41 +55,47 @@ def whole_run(epochs:int, cache:str, extra:list=()) -> dict:
     out = Path(tempfile.mkdtemp())/'run'
     env = {**os.environ, 'TORCHINDUCTOR_CACHE_DIR': cache}
     t0 = time.time()
-    p = subprocess.run(['mae-nb', 'pretrain', '--source', 'fashion_mnist', '--epochs', str(epochs), '--out', str(out), *extra],
-                       env=env, capture_output=True, text=True)
+    p = subprocess.run(['mae-nb', 'pretrain', '--source', 'fashion_mnist', '--epochs', str(epochs), '--out', str(out),
+                        *extra], env=env, capture_output=True, text=True)
     exit_s = time.time() - t0
     if p.returncode: raise RuntimeError(p.stderr[-3000:])
     last = max(out.glob('checkpoint-*.pth'), key=lambda f: f.stat().st_mtime)
     steps = sum(1 for _ in open(out/'steps.csv')) - 1
     chose = next((l for l in p.stdout.splitlines() if l.startswith('precision auto')), '')
-    return dict(epochs=epochs, args=' '.join(extra), to_checkpoint_s=last.stat().st_mtime - t0, to_exit_s=exit_s, train_images=steps * BS,
-                precision_line=chose)
+    return dict(epochs=epochs, args=' '.join(extra), to_checkpoint_s=last.stat().st_mtime - t0, to_exit_s=exit_s,
+                train_images=steps * BS, precision_line=chose)
 
 def main(a):
     cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
     flags = next((l for l in open('/proc/cpuinfo') if l.startswith('flags')), '').split()
-    res = dict(machine=f"{cpu}, {os.cpu_count()} cores", flags=[f for f in flags if f in ('avx2', 'avx512_bf16', 'amx_bf16')],
+    res = dict(machine=f"{cpu}, {os.cpu_count()} cores",
+               flags=[f for f in flags if f in ('avx2', 'avx512_bf16', 'amx_bf16')],
                torch=torch.__version__, date=time.strftime('%Y-%m-%d'), runs=[])
     res['step'] = step_rate()
     rate = res['step']['img_s']
-    print(f"{res['machine']} ({', '.join(res['flags'])}); compiled step at batch {BS}, {res['step']['precision']}: {rate:.0f} img/s", flush=True)
+    print(f"{res['machine']} ({', '.join(res['flags'])}); compiled step at batch {BS}, {res['step']['precision']}: "
+          f"{rate:.0f} img/s", flush=True)
     plan = []
     for n in a.epochs:  # a fresh cache folder each length: first empty, then warm with the first run's compiled code
-        cache = tempfile.mkdtemp(); plan += [(n, cache, 'cold cache')] + ([] if a.cold_only else [(n, cache, 'warm cache')])
+        cache = tempfile.mkdtemp()
+        plan += [(n, cache, 'cold cache')] + ([] if a.cold_only else [(n, cache, 'warm cache')])
     for epochs, cache, label in plan:
         r = whole_run(epochs, cache, a.args.split())
         r.update(cache=label, efficiency=r['train_images'] / rate / r['to_checkpoint_s'])
         res['runs'].append(r)
-        print(f"  {epochs:3d} epochs{' ' + a.args if a.args else ''}, {label}: {r['to_checkpoint_s']:6.1f} s to the last checkpoint ({r['to_exit_s']:.1f} s to exit); "
+        print(f"  {epochs:3d} epochs{' ' + a.args if a.args else ''}, {label}: "
+              f"{r['to_checkpoint_s']:6.1f} s to the last checkpoint ({r['to_exit_s']:.1f} s to exit); "
               f"steps alone would take {r['train_images'] / rate:.1f} s: efficiency {r['efficiency']:.0%}", flush=True)
         if a.json: Path(a.json).write_text(json.dumps(res, indent=1))
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--epochs', type=int, nargs='+', default=[3, 10], help='run lengths to time, each cold and warm')
-    ap.add_argument('--args', default='', help="more settings for every run, e.g. '--compile' (a short run compiles only when told)")
+    ap.add_argument('--args', default='',
+                    help="more settings for every run, e.g. '--compile' (a short run compiles only when told)")
     ap.add_argument('--json', help='write the results here')
-    ap.add_argument('--cold-only', action='store_true', help='only the empty-cache run of each length (a long run: the warm one saves the same warm-up)')
+    ap.add_argument('--cold-only', action='store_true',
+                    help='only the empty-cache run of each length (a long run: the warm one saves the same warm-up)')
     ap.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
     a = ap.parse_args()
     step_child() if a.child else main(a)

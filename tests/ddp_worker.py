@@ -34,7 +34,9 @@ _savefig = P.plt.Figure.savefig
 def savefig(self, fname, *a, **k): writes.append(str(fname)); return _savefig(self, fname, *a, **k)
 P.plt.Figure.savefig = savefig
 
-def digest(model): return hashlib.sha256(torch.cat([p.detach().flatten() for p in model.parameters()]).numpy().tobytes()).hexdigest()
+def digest(model):
+    flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+    return hashlib.sha256(flat.numpy().tobytes()).hexdigest()
 
 def holds_final(model, folder): # the returned model's weights are those of the run's final checkpoint
     torch.distributed.barrier()  # rank 0 has written it
@@ -45,10 +47,12 @@ def holds_final(model, folder): # the returned model's weights are those of the 
 @torch.no_grad()
 def top1_here(model, img_size, precision): # the top-1 of `model` on all 500 validation images, in this process, by hand
     xb, yb = mae_dataloaders('sample', img_size=img_size, bs=500, augment=False, device='cpu').valid.one_batch()
-    with precision_autocast(precision, 'cpu') or contextlib.nullcontext():  # as the run measured it (bf16 where auto chose it)
+    # as the run measured it (bf16 where auto chose it)
+    with precision_autocast(precision, 'cpu') or contextlib.nullcontext():
         return (model.eval()(xb).argmax(1) == yb).float().mean().item()
 
-cfg = dict(source='sample', bs=32, base_lr=1.5e-3, out=str(out/'run'), seed=0, model_kwargs=dict(depth=2, decoder_depth=1))
+cfg = dict(source='sample', bs=32, base_lr=1.5e-3, out=str(out/'run'), seed=0,
+           model_kwargs=dict(depth=2, decoder_depth=1))
 P.pretrain(P.PretrainConfig(**cfg, epochs=1), figures=False)
 learn = P.pretrain(P.PretrainConfig(**cfg, epochs=2), resume=True)
 report = dict(rank=rank, world_size=int(os.environ['WORLD_SIZE']), seen=list(seen), params_sha=digest(learn.model),
@@ -68,13 +72,16 @@ for name, (fn, cls, kw) in jobs.items():
     job = fn(cls(**common, epochs=2), resume=True)
     model = getattr(job, 'vit', job.model)  # a probe's Learner trains the head; `vit` is the whole classifier
     report['jobs'][name] = dict(sha=digest(model), final=holds_final(job.model, out/name), top1=job.result['top1'],
-                                n_valid=job.result['n_valid'], top1_here=top1_here(model, kw.get('img_size', 28), job.precision.name),
+                                n_valid=job.result['n_valid'],
+                                top1_here=top1_here(model, kw.get('img_size', 28), job.precision.name),
                                 effective_batch=job.effective_batch)
 
 class PoisonLastBatch(Callback): # the loss of rank 1's last training batch is NaN (its gradient is not: no NaN weights)
     order = -10
     def after_loss(self):
         if rank == 1 and self.training and self.iter == self.n_iter - 1: self.learn.loss = self.loss * float('nan')
-try: P.pretrain(P.PretrainConfig(**{**cfg, 'out': str(out/'nan')}, epochs=1), figures=False, cbs=[PoisonLastBatch()]); report['nan'] = None
+try:
+    P.pretrain(P.PretrainConfig(**{**cfg, 'out': str(out/'nan')}, epochs=1), figures=False, cbs=[PoisonLastBatch()])
+    report['nan'] = None
 except P.NonFiniteLossError as e: report['nan'] = str(e)
 json.dump(report, open(out/f'rank{rank}.json', 'w'))

@@ -3,7 +3,8 @@ paper's claims, and each target shown failing as well as passing."""
 import contextlib, io
 import pytest
 from fastcore import test as fc  # as a module: pytest would collect its test_* functions
-from mae_nb.ablations import seed_groups, cell_stats, seed_spread, verdict, readings, check_targets, show_targets, plot_ablations
+from mae_nb.ablations import (seed_groups, cell_stats, seed_spread, verdict, readings, check_targets, show_targets,
+                              plot_ablations)
 
 def _r(grid, cell, **m): return dict(grid=grid, cell=cell, metrics=m)
 
@@ -19,13 +20,14 @@ def test_seed_statistics(toy):
     fc.test_close(st['0.75'], (83.5, 82., 85., 2)); fc.test_eq(st['0.9'][3], 1)
     # ranges 1 and 3
     fc.test_close(seed_spread(toy, 'probe_test_top1')[0], 2.0); fc.test_eq(seed_spread(toy, 'probe_test_top1')[1], 2)
-    fc.test_eq(seed_spread(toy, 'ft_test_top1'), (None, 0)); fc.test_eq(cell_stats(toy['mask_ratio'], 'ft_test_top1'), {})
+    fc.test_eq(seed_spread(toy, 'ft_test_top1'), (None, 0))
+    fc.test_eq(cell_stats(toy['mask_ratio'], 'ft_test_top1'), {})
 
 def test_verdicts(toy):
-    fc.test_eq([verdict(d, p, 1.0)
-                for d, p in [(0.9, 7.4), (-0.9, 7.4), (1.5, 7.4), (-1.5, 7.4), (1.5, '+'), (1.5, 0), (-1.5, 0), (0.5, 0)]],
-               ['within noise', 'within noise', 'agreement', 'disagreement', 'agreement', 'disagreement', 'disagreement',
-                'within noise'])
+    fc.test_eq([verdict(d, p, 1.0) for d, p in [(0.9, 7.4), (-0.9, 7.4), (1.5, 7.4), (-1.5, 7.4),
+                                                 (1.5, '+'), (1.5, 0), (-1.5, 0), (0.5, 0)]],
+               ['within noise', 'within noise', 'agreement', 'disagreement',
+                'agreement', 'disagreement', 'disagreement', 'within noise'])
     toy['mask_ratio'].update({'0.1': _r('mask_ratio', '0.1', probe_test_top1=.70),
                               '0.1 seed 1': _r('mask_ratio', '0.1', probe_test_top1=.72)})
     rd = {(r['grid'], r['comparison'], r['metric']): r for r in readings(toy)}
@@ -39,8 +41,8 @@ def test_verdicts(toy):
 
 def test_a_panel_must_name_a_metric(toy):
     fc.test_fail(lambda: plot_ablations(toy, [('mask_ratio', 'lp')]),
-                 contains="unknown panels [('mask_ratio', 'lp')]: a panel is a grid name or (grid, one of ['ft', 'ft_few', "
-                 "'probe'])")
+                 contains="unknown panels [('mask_ratio', 'lp')]: a panel is a grid name "
+                          "or (grid, one of ['ft', 'ft_few', 'probe'])")
 
 def _seeds(grid, cell, **m): # three seeds of a cell: m maps a metric to its three values
     return {cell if s == 0 else f'{cell} seed {s}': dict(grid=grid, cell=cell, metrics={k: v[s] for k, v in m.items()})

@@ -14,7 +14,8 @@ from mae_nb.transfer import transfer
 from mae_nb.cli import run as cli, _read_config
 from mae_nb.pretrain import PretrainConfig
 
-TINY = dict(epochs=1, bs=64, precision='fp32', compile=False, save_every=1)  # a pretraining of the shipped sample in a few seconds; a checkpoint every epoch
+# a pretraining of the shipped sample in a few seconds; a checkpoint every epoch
+TINY = dict(epochs=1, bs=64, precision='fp32', compile=False, save_every=1)
 FOLDER = {**TINY, 'bs': 8}  # the same on the 16 training images of `image_folder`
 
 def image_folder(root:Path, train_classes=(0, 1), valid_classes=(0, 1), n=8) -> Path:
@@ -38,13 +39,15 @@ def test_relative_out_with_a_folder_source(tmp_path, monkeypatch):
     image_folder(tmp_path/'data')
     monkeypatch.chdir(tmp_path)
     pretrain(source='data', out='runs/rel', **FOLDER)
-    assert {'epochs.csv', 'steps.csv', 'config.yaml', 'checkpoint-1.pth'} <= {f.name for f in (tmp_path/'runs'/'rel').iterdir()}
+    files = {f.name for f in (tmp_path/'runs'/'rel').iterdir()}
+    assert {'epochs.csv', 'steps.csv', 'config.yaml', 'checkpoint-1.pth'} <= files
     assert not (tmp_path/'data'/'runs').exists()
 
 def test_fewer_images_than_a_batch(tmp_path):
     "Training images that make no full batch stop the run before it starts (an epoch of no steps would train nothing)."
     data = image_folder(tmp_path/'data')  # 16 training images
-    with pytest.raises(ValueError, match='its 16 training images make no full batch of 32 .*: use a batch of at most 16'):
+    with pytest.raises(ValueError,
+                       match='its 16 training images make no full batch of 32 .*: use a batch of at most 16'):
         pretrain(source=str(data), out=str(tmp_path/'run'), **{**FOLDER, 'bs': 32})
 
 def test_validation_class_without_training_images(tmp_path):
@@ -69,8 +72,8 @@ def test_image_size_and_channels_from_the_data(tmp_path, capsys):
 def test_killed_mid_epoch_then_resumed(tmp_path, sig):
     "A run killed in its second epoch keeps its first checkpoint whole; `--resume` finishes the run from there."
     out = tmp_path/'run'
-    cmd = [sys.executable, '-m', 'mae_nb', 'pretrain', '--epochs', '3', '--bs', '64', '--precision', 'fp32', '--save-every', '1',
-           '--out', str(out)]
+    cmd = [sys.executable, '-m', 'mae_nb', 'pretrain', '--epochs', '3', '--bs', '64', '--precision', 'fp32',
+           '--save-every', '1', '--out', str(out)]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(3000):
@@ -113,14 +116,15 @@ def test_fresh_run_on_a_finished_runs_folder(tmp_path):
     assert latest_checkpoint(out).name == 'checkpoint-2.pth'
 
 def test_disk_full_during_a_save(tmp_path):
-    "A save that fails halfway (a full disk) leaves the previous checkpoint whole and no partial file, with one clear error."
+    "A save that fails halfway (a full disk) leaves the previous checkpoint whole, no partial file, one clear error."
     out, real_save = tmp_path/'run', torch.save
     def full_disk(obj, f, *a, **k):
         if obj.get('epoch') == 2:
             Path(f).write_bytes(b'\0' * 1000)  # what was written before the disk filled
             raise OSError(28, 'No space left on device')
         return real_save(obj, f, *a, **k)
-    with mock.patch('torch.save', full_disk), pytest.raises(OSError, match=r"could not write .*checkpoint-2.pth .*No space left on device.*untouched"):
+    with mock.patch('torch.save', full_disk), \
+         pytest.raises(OSError, match=r"could not write .*checkpoint-2.pth .*No space left on device.*untouched"):
         pretrain(out=str(out), **{**TINY, 'epochs': 2})
     assert sorted(f.name for f in out.glob('checkpoint-*')) == ['checkpoint-1.pth']
     assert read_checkpoint(out/'checkpoint-1.pth')['epoch'] == 1
@@ -131,14 +135,17 @@ def test_settings_out_of_range(tmp_path, capsys):
     for argv, says in [(['--bs', '0'], 'bs must be a positive integer, got 0'),
                        (['--epochs', '0'], 'epochs must be a positive integer, got 0'),
                        (['--base-lr', '-1'], 'base_lr must be a positive number, got -1.0'),
-                       (['--mask-ratio', '0'], 'mask_ratio must be in (0, 1): the loss is on the removed patches, so some must be removed; got 0.0'),
+                       (['--mask-ratio', '0'], 'mask_ratio must be in (0, 1): the loss is on the removed patches, '
+                                               'so some must be removed; got 0.0'),
                        (['--mask-ratio', '1.5'], 'got 1.5'),
-                       (['--augment', 'jitter'], "augment must be one of ['none', 'fixed_crop', 'random_crop', 'random_crop+jitter'], got 'jitter'")]:
+                       (['--augment', 'jitter'], "augment must be one of ['none', 'fixed_crop', 'random_crop', "
+                                                 "'random_crop+jitter'], got 'jitter'")]:
         assert says in cli_error(['pretrain', *argv, '--out', out], capsys), argv
     assert not Path(out).exists()
     (tmp_path/'afile').write_text('')
     assert cli_error(['pretrain', '--out', str(tmp_path/'afile')], capsys) == \
-        f"mae-nb pretrain: out must be a folder for the run's checkpoints and logs, got {tmp_path/'afile'}, which is a file"
+        f"mae-nb pretrain: out must be a folder for the run's checkpoints and logs, got {tmp_path/'afile'}, " \
+        "which is a file"
 
 def test_config_files(tmp_path, capsys):
     "A settings file with an unknown name or a value of the wrong type is refused, naming the file and the setting."
@@ -152,7 +159,7 @@ def test_config_files(tmp_path, capsys):
     assert _read_config(str(f), PretrainConfig, 'pretrain') == {'base_lr': 3, 'warmup_epochs': None}
 
 def test_reconstruct_bad_checkpoints(tmp_path, capsys):
-    "`reconstruct` on a checkpoint that is missing, random bytes, truncated or an image, and on an image that is not one."
+    "`reconstruct` on a checkpoint that is missing, random bytes, truncated or an image, and on a fake image."
     img = tmp_path/'shirt.png'; Image.fromarray(load_sample('valid')[0][0, 0].numpy()).save(img)
     (tmp_path/'random.pth').write_bytes(np.random.default_rng(0).bytes(5000))
     (tmp_path/'cut.pth').write_bytes(pretrained_path('fashion_mnist').read_bytes()[:100_000])
@@ -162,7 +169,8 @@ def test_reconstruct_bad_checkpoints(tmp_path, capsys):
         f"mae-nb reconstruct: no checkpoint at {tmp_path/'missing.pth'}"
     for bad in ('random.pth', 'cut.pth', 'shirt.png'):
         msg = cli_error(['reconstruct', str(tmp_path/bad), str(img), '-o', fig], capsys)
-        assert msg.startswith(f"mae-nb reconstruct: {tmp_path/bad} is not a readable checkpoint: expected a file written by torch.save"), msg
+        assert msg.startswith(f"mae-nb reconstruct: {tmp_path/bad} is not a readable checkpoint: "
+                              "expected a file written by torch.save"), msg
         assert len(msg) < 400, msg
     assert cli_error(['reconstruct', 'fashion_mnist', str(tmp_path/'fake.png'), '-o', fig], capsys).startswith(
         f"mae-nb reconstruct: {tmp_path/'fake.png'} is not a readable image")

@@ -10,7 +10,8 @@ JOBS = ('lp', 'lp_cached', 'ft', 'transfer')
 def ranks(tmp_path_factory):
     out = tmp_path_factory.mktemp('ddp')
     env = {**os.environ, 'MPLBACKEND': 'Agg', 'OMP_NUM_THREADS': '1', 'CUDA_VISIBLE_DEVICES': ''}
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', str(HERE/'ddp_worker.py'), str(out)]
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
+           str(HERE/'ddp_worker.py'), str(out)]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
     return out, [json.loads((out/f'rank{r}.json').read_text()) for r in range(2)]
@@ -49,9 +50,10 @@ def test_only_rank0_writes(ranks):
 
 @pytest.mark.parametrize('job', ('run',) + JOBS)
 def test_run_files(ranks, job):
-    "Each run's folder holds its final checkpoint only (save_every=1), its settings, and its log continued on resume: a row per epoch."
+    "A run's folder: its final checkpoint only (save_every=1), settings, and log continued on resume (a row per epoch)."
     out, _ = ranks
-    expected = ['checkpoint-2.pth', 'config.yaml', 'epochs.csv'] + (['loss.png', 'reconstructions.png', 'steps.csv'] if job == 'run' else ['result.json'])
+    expected = ['checkpoint-2.pth', 'config.yaml', 'epochs.csv'] + (['loss.png', 'reconstructions.png', 'steps.csv']
+                                                                    if job == 'run' else ['result.json'])
     assert sorted(p.name for p in (out/job).iterdir()) == expected
     assert len((out/job/'epochs.csv').read_text().splitlines()) == 1 + 2
 
@@ -66,7 +68,8 @@ def test_result_is_whole_validation_set(ranks, job):
     "result.json's top-1 is that of the final model on all 500 validation images, measured apart, not rank 0's shard."
     out, (r0, _) = ranks
     res = json.loads((out/job/'result.json').read_text())
-    assert res['n_valid'] == 500 and abs(res['top1'] - r0['jobs'][job]['top1_here']) < 1e-6, (res['top1'], r0['jobs'][job])
+    assert res['n_valid'] == 500 and abs(res['top1'] - r0['jobs'][job]['top1_here']) < 1e-6, \
+        (res['top1'], r0['jobs'][job])
 
 def test_non_finite_loss_stops_every_rank(ranks):
     _, (r0, r1) = ranks

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def documented_commands() -> list: # the torchrun lines of notebook 08's ImageNet section
     cells = json.loads((ROOT/'nbs'/'08_pretrain.ipynb').read_text())['cells']
-    text = next(''.join(c['source']) for c in cells if c['cell_type'] == 'markdown' and '### ImageNet' in ''.join(c['source']))
+    text = next(''.join(c['source']) for c in cells
+                if c['cell_type'] == 'markdown' and '### ImageNet' in ''.join(c['source']))
     block = text.split('### ImageNet', 1)[1].split('```sh', 1)[1].split('```', 1)[0]
     return [shlex.split(line) for line in block.splitlines() if line.startswith('torchrun')]
 
@@ -63,17 +64,20 @@ def free_port() -> int:
 
 def tiny(cmd:list, data:Path, out:Path, procs:int, node_rank:int, port:int) -> list: # the command, shrunk to a CPU test
     small = {'--source': str(data), '--preset': 'mae_vit_tiny_patch4', '--img-size': '16', '--epochs': '2', '--bs': '2',
-             '--out': str(out), '--nproc_per_node': str(procs), '--node_rank': str(node_rank), '--master_addr': '127.0.0.1',
-             '--master_port': str(port)}
+             '--out': str(out), '--nproc_per_node': str(procs), '--node_rank': str(node_rank),
+             '--master_addr': '127.0.0.1', '--master_port': str(port)}
     cmd = [small.get(prev, a) if prev in small else a for prev, a in zip([''] + cmd, cmd)]
-    kw = '{"embed_dim": 32, "depth": 2, "num_heads": 2, "decoder_embed_dim": 32, "decoder_depth": 1, "decoder_num_heads": 2}'
+    kw = ('{"embed_dim": 32, "depth": 2, "num_heads": 2, '
+          '"decoder_embed_dim": 32, "decoder_depth": 1, "decoder_num_heads": 2}')
     return [sys.executable, '-m', 'torch.distributed.run'] + cmd[1:] + ['--model-kwargs', kw, '--no-figures']
 
-@pytest.mark.parametrize('which', [0, 1], ids=['8 GPUs as 1 machine of 2 processes', '2x8 GPUs as 2 machines of 1 process'])
+@pytest.mark.parametrize('which', [0, 1],
+                         ids=['8 GPUs as 1 machine of 2 processes', '2x8 GPUs as 2 machines of 1 process'])
 def test_command_runs(tmp_path, which):
     cmd = COMMANDS[which]
     data, out = imagenet_like(tmp_path/'imagenet'), tmp_path/'run'
-    env = {**os.environ, 'MPLBACKEND': 'Agg', 'OMP_NUM_THREADS': '1', 'CUDA_VISIBLE_DEVICES': '', 'MAE_NB_CACHE': str(tmp_path/'cache')}
+    env = {**os.environ, 'MPLBACKEND': 'Agg', 'OMP_NUM_THREADS': '1', 'CUDA_VISIBLE_DEVICES': '',
+           'MAE_NB_CACHE': str(tmp_path/'cache')}
     port = free_port()
     nodes = [tiny(cmd, data, out, 2, 0, port)] if which == 0 else [tiny(cmd, data, out, 1, r, port) for r in (0, 1)]
     procs = [subprocess.Popen(c, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for c in nodes]

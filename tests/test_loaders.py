@@ -77,24 +77,26 @@ def test_loader_processes_and_pinning(tmp_path):
             fc.test_eq(xo, xf); fc.test_eq(yo, yf); fc.test_eq(type(xo), TensorImage)
 
 def test_a_crop_is_drawn_on_the_original_image(tmp_path):
-    "On a 64×32 ramp, square boxes are square in the image's own pixels, and the output is PIL's bicubic resize of the box."
+    "On a 64×32 ramp, square boxes are square in the image's pixels; the output is PIL's bicubic resize of the box."
     ramp = PILImageBW.create((torch.arange(64) * 4).repeat(32, 1).to(torch.uint8))  # 64 wide, 32 high
     for s in range(3):
         out = RandomResizedCropImage(16, (0.25, 0.25), (1., 1.), flip_p=0.,
                                      generator=torch.Generator().manual_seed(s))(ramp, split_idx=0)
-        w, h, cx, cy = (t.item() for t in RandomResizedCropFlip(16, (0.25, 0.25), (1., 1.),
-                                                                generator=torch.Generator().manual_seed(s)).crop_boxes(1, 32, 64))
+        boxes = RandomResizedCropFlip(16, (0.25, 0.25), (1., 1.),
+                                      generator=torch.Generator().manual_seed(s)).crop_boxes(1, 32, 64)
+        w, h, cx, cy = (t.item() for t in boxes)
         # square, a quarter of the area
         fc.test_close(w * 64, h * 32, eps=1e-4); fc.test_close(w * 64 * h * 32, 0.25 * 64 * 32, eps=1e-2)
         box = ((cx - w + 1) * 32, (cy - h + 1) * 16, (cx + w + 1) * 32, (cy + h + 1) * 16)
         fc.test_eq(np.asarray(out), np.asarray(ramp.resize((16, 16), Image.BICUBIC, box=box)))
     # validation items are left to the evaluation crop
     fc.test_eq(RandomResizedCropImage(16)(ramp, split_idx=1).size, ramp.size)
-    mixed = tmp_path/'mixed'; mixed.mkdir()  # images of several sizes and aspect ratios batch, in training and validation
+    mixed = tmp_path/'mixed'; mixed.mkdir()  # images of several sizes and aspect ratios batch, training and validation
     for j, (w, h) in enumerate([(40, 20), (20, 50), (33, 33), (64, 48)] * 10):
         Image.fromarray(X[j, 0].numpy()).resize((w, h)).save(mixed/f'{j}.png')
     dls = mae_dataloaders(mixed, img_size=16, in_chans=3, bs=4, seed=0, valid_bs=1)
-    fc.test_eq(dls.train.one_batch()[0].shape, (4, 3, 16, 16)); fc.test_eq(dls.valid.one_batch()[0].shape, (1, 3, 16, 16))
+    fc.test_eq(dls.train.one_batch()[0].shape, (4, 3, 16, 16))
+    fc.test_eq(dls.valid.one_batch()[0].shape, (1, 3, 16, 16))
 
 @pytest.fixture
 def flat(tmp_path) -> Path:
@@ -115,7 +117,7 @@ def test_a_folder_without_splits(flat, tmp_path):
     fc.test_fail(lambda: mae_dataloaders('/no/such/folder'), contains="got '/no/such/folder', which is not a folder")
 
 def test_sizes_from_the_images(flat):
-    "With neither size nor channels given, they come from the images, said in `size_note`; a size over twice theirs warns."
+    "With neither size nor channels given, they come from the images (see `size_note`); a size over twice theirs warns."
     dls = mae_dataloaders(flat, bs=4, seed=0, multiple_of=8)
     fc.test_eq((dls.img_size, dls.in_chans), (24, 1)); fc.test_eq(dls.one_batch()[0].shape, (4, 1, 24, 24))
     fc.test_eq(dls.size_note, f"image size 24 and 1 channel: from the images in {flat} (typically 28 px)")
@@ -126,7 +128,7 @@ def test_sizes_from_the_images(flat):
     assert any('about 28 px and are upscaled 2.3x to 64 px' in str(w.message) for w in ws), [str(w.message) for w in ws]
 
 def test_a_16_bit_png(flat):
-    "Pixels spanning 0 to 65,535: PIL alone clips most to white; `open_image`, the loaders and `read_images` scale them."
+    "Pixels spanning 0 to 65,535: PIL alone clips most to white; `open_image`, the loaders, `read_images` scale them."
     ramp16 = (np.arange(28 * 28).reshape(28, 28) * 83).astype(np.uint16)  # 0 ... 65,006
     for f in list(flat.rglob('*.png'))[:5]: Image.fromarray(ramp16).save(f)
     f16 = next(f for f in flat.rglob('*.png') if Image.open(f).mode.startswith('I'))
@@ -172,7 +174,8 @@ def test_the_processes_of_a_data_parallel_run(flat):
     r0, r1 = as_rank(0), as_rank(1)
     fc.test_eq(r1.valid_ds.items, r0.valid_ds.items)
     fc.test_ne(r1.train.rng.random(), r0.train.rng.random())
-    crops = lambda dls: [t for t in dls.train.after_item.fs if isinstance(t, RandomResizedCropImage)][0].generator.initial_seed()
+    crops = lambda dls: [t for t in dls.train.after_item.fs
+                         if isinstance(t, RandomResizedCropImage)][0].generator.initial_seed()
     fc.test_eq((crops(r0), crops(r1)), (0, 1))
 
 def test_arguments_are_checked_before_any_data_is_read(tmp_path):
@@ -184,7 +187,8 @@ def test_arguments_are_checked_before_any_data_is_read(tmp_path):
     fc.test_fail(lambda: mae_dataloaders((X, Y)), contains='a tuple of another shape')
     fc.test_fail(lambda: mae_dataloaders(((X.float(), Y), (x_valid, y_valid))),
                  contains='train images as a uint8 tensor (N, C, H, W), got Tensor torch.float32')
-    fc.test_fail(lambda: mae_dataloaders(((X, Y), (x_valid, y_valid[:3]))), contains='valid labels as an int64 tensor (500,)')
+    fc.test_fail(lambda: mae_dataloaders(((X, Y), (x_valid, y_valid[:3]))),
+                 contains='valid labels as an int64 tensor (500,)')
     fc.test_fail(lambda: mae_dataloaders('fashion-mnist'), contains="got 'fashion-mnist', which is not a folder")
     fc.test_fail(lambda: mae_dataloaders(in_chans=2), contains='in_chans must be 1 or 3, got 2')
     fc.test_fail(lambda: mae_dataloaders(img_size=0.5), contains='img_size must be a positive int, got 0.5')

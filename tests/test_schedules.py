@@ -19,7 +19,8 @@ def learners(cfg_kw:dict):
     "A learner of each of the four stages on the shipped sample, its settings built from `cfg_kw`."
     dls = mae_dataloaders('sample', bs=16, seed=0)
     mae = create_mae('mae_vit_mini_patch4')
-    vit = lambda: create_vit(embed_dim=64, depth=6, num_heads=4, patch_size=4, img_size=(28, 28), in_chans=1, num_classes=dls.c)
+    vit = lambda: create_vit(embed_dim=64, depth=6, num_heads=4, patch_size=4, img_size=(28, 28), in_chans=1,
+                             num_classes=dls.c)
     yield 'pretrain', mae_learner(dls, mae, PretrainConfig(compile=False, **cfg_kw))
     yield 'linprobe', linprobe_learner(dls, vit(), LinProbeConfig(**cfg_kw))
     yield 'finetune', finetune_learner(dls, vit(), FinetuneConfig(**cfg_kw))
@@ -30,7 +31,7 @@ def test_warmup_epochs_reach_the_schedule(warmup):
     epochs = 10
     for stage, learn in learners(dict(epochs=epochs, warmup_epochs=warmup, precision='fp32', bs=16, base_lr=1e-3)):
         peak, pct = lr_at(learn, warmup / epochs), warmup / epochs
-        assert lr_at(learn, pct / 2) == pytest.approx(peak / 2), f"{stage}: lr halfway through warmup is not half the peak"
+        assert lr_at(learn, pct / 2) == pytest.approx(peak / 2), f"{stage}: lr halfway through warmup is not half peak"
         assert lr_at(learn, pct * 0.99) < peak, f"{stage}: the lr peaks before warmup_epochs={warmup}"
         assert lr_at(learn, min(1, pct * 1.01)) < peak + 1e-12, stage
         assert lr_at(learn, 0) == 0, stage

@@ -14,10 +14,12 @@ def test_progress_bars_and_warnings_go_figures_shrink(tmp_path):
     printed = ('precision auto: bf16 (CPU with avx512_bf16, 64-wide encoder, eager step)\n'
                'fine-tuning on 2,000 images (sample) for 1 epochs at batch 64: 31 optimizer steps, lr 0.005\n'
                '1 channel: from the images in /tmp/data (typically 28 px)\n'
-               '1 channel: from the images\n█\r█\r\r\rEpoch 1/1 :   |---| 0.00% [0/31]\rEpoch 1/1 : |█-| 3% [1/31]\n'
+               '1 channel: from the images\n█\r█\r\r\rEpoch 1/1 :   |---| 0.00% [0/31]'
+               '\rEpoch 1/1 : |█-| 3% [1/31]\n'
                '█epoch     train_loss  valid_loss  time\n0         0.5   0.4   00:01\n{\n "metrics": 1\n}\n')
     assert tidy.no_bars(printed) == '1 channel: from the images\n{\n "metrics": 1\n}\n'
-    fig, ax = plt.subplots(figsize=(12, 3), dpi=150); ax.plot([0, 1], [1, 0]); buf = io.BytesIO(); fig.savefig(buf, format='png')
+    fig, ax = plt.subplots(figsize=(12, 3), dpi=150); ax.plot([0, 1], [1, 0])
+    buf = io.BytesIO(); fig.savefig(buf, format='png')
     png = base64.b64encode(buf.getvalue()).decode()
     nb = {'cells': [{'cell_type': 'code', 'source': [], 'outputs': [
         {'output_type': 'stream', 'name': 'stdout', 'text': [printed]},
@@ -27,6 +29,7 @@ def test_progress_bars_and_warnings_go_figures_shrink(tmp_path):
     before, after = tidy.tidy_notebook(p, width=900)
     assert after < before
     outs = json.loads(p.read_text())['cells'][0]['outputs']
-    assert [o['output_type'] for o in outs] == ['stream', 'display_data'] and ''.join(outs[0]['text']).startswith('1 channel')
+    assert [o['output_type'] for o in outs] == ['stream', 'display_data']
+    assert ''.join(outs[0]['text']).startswith('1 channel')
     from PIL import Image
     assert Image.open(io.BytesIO(base64.b64decode(outs[1]['data']['image/png']))).width == 900

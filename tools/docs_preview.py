@@ -22,10 +22,12 @@ OUT = ROOT/'_preview'
 CSS = """
 body { margin: 0; }
 #mae-nav { position: fixed; top: 0; left: 0; bottom: 0; width: 15rem; overflow-y: auto; padding: 1rem;
-           background: #f6f7f9; border-right: 1px solid #dde; font: 14px/1.5 system-ui, sans-serif; box-sizing: border-box; }
+           background: #f6f7f9; border-right: 1px solid #dde; font: 14px/1.5 system-ui, sans-serif;
+           box-sizing: border-box; }
 #mae-nav a { display: block; color: #234; text-decoration: none; padding: 1px 0 1px 0.6rem; }
 #mae-nav a.here { font-weight: 600; border-left: 3px solid #37c; padding-left: calc(0.6rem - 3px); }
-#mae-nav .section { margin: 0.9rem 0 0.2rem; font-weight: 600; color: #556; text-transform: uppercase; font-size: 12px; }
+#mae-nav .section { margin: 0.9rem 0 0.2rem; font-weight: 600; color: #556; text-transform: uppercase;
+                    font-size: 12px; }
 #mae-nav .home { font-size: 17px; font-weight: 700; padding-left: 0; }
 #mae-page { margin-left: 15rem; max-width: 60rem; padding: 0 2rem 3rem; }
 #mae-page img { max-width: 100%; height: auto; }
@@ -69,7 +71,8 @@ def prepare(nb):
         head = f"# {meta['title']}" + (f"\n\n> {meta['description']}" if meta.get('description') else '')
         cells.append(nbformat.v4.new_markdown_cell(head))
     for c in nb.cells:
-        for k in set(c) - {'cell_type', 'id', 'metadata', 'source', 'outputs', 'execution_count', 'attachments'}: del c[k]  # nbdev's own marks
+        keep = {'cell_type', 'id', 'metadata', 'source', 'outputs', 'execution_count', 'attachments'}
+        for k in set(c) - keep: del c[k]  # nbdev's own marks
         c.metadata = nbformat.NotebookNode({k: v for k, v in c.metadata.items() if k == 'tags'})
         if c.cell_type == 'raw': continue
         if c.cell_type == 'markdown' and c.source.startswith('<!-- WARNING'): continue
@@ -79,7 +82,8 @@ def prepare(nb):
             if opts.get('echo') == 'false': c.metadata.setdefault('tags', []).append('remove_input')
             if opts.get('output') == 'asis':  # the Markdown a cell prints is the page's text
                 for o in c.get('outputs', []):
-                    if o.get('output_type') == 'stream': o.update(output_type='display_data', data={'text/markdown': o.pop('text')}, metadata={})
+                    if o.get('output_type') == 'stream':
+                        o.update(output_type='display_data', data={'text/markdown': o.pop('text')}, metadata={})
             if not c.source.strip() and not c.get('outputs'): continue
         cells.append(c)
     nb.cells = cells
@@ -99,13 +103,13 @@ def nav(current:str, titles:dict) -> str:
 
 
 def local_images(body:str, missing:list) -> str:
-    "Point a page's relative image links at the files, from `nbs/` as Quarto resolves them (the README's, from the root, as a fallback)."
+    "Point a page's relative image links at the files: from `nbs/` as Quarto does, else from the root (as the README)."
     def fix(m):
         src = m[2]
         if re.match(r'(data:|https?:|/)', src): return m[0]
         for base in (ROOT/'nbs', ROOT):
             if (base/src).exists():
-                if base == ROOT: missing.append(f'{src} (found from the repository root only: the README sees it, Quarto will not)')
+                if base == ROOT: missing.append(f'{src} (only from the root: the README sees it, Quarto will not)')
                 return m[1] + Path('..', (base/src).resolve().relative_to(ROOT)).as_posix() + m[3]
         missing.append(src); return m[0]
     return re.sub(r'(<img[^>]*\bsrc=")([^"]+)(")', fix, body)
@@ -142,8 +146,9 @@ def chromium() -> str:
 
 
 def screenshot(page:Path, png:Path, height:int):
-    subprocess.run([chromium(), '--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', f'--window-size=1280,{height}',
-                    f'--screenshot={png}', page.as_uri()], check=True, capture_output=True, timeout=120)
+    subprocess.run([chromium(), '--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars',
+                    f'--window-size=1280,{height}', f'--screenshot={png}', page.as_uri()],
+                   check=True, capture_output=True, timeout=120)
 
 
 if __name__ == '__main__':

@@ -52,8 +52,9 @@ def choose(name:str, stages:dict) -> float:
     "Run the sweep `stages` ({value: config}) without reading the test set; keep the value of best validation top-1."
     recs = {v: stage(cfg, test=False) for v, cfg in stages.items()}
     best = max(recs, key=lambda v: recs[v]['top1'])
-    ch = choices(); ch[name] = dict(chosen=best, valid_top1={str(v): r['top1'] for v, r in recs.items()},
-                                    note='chosen by top-1 on the 5,000 held-out training images; the test set was not read')
+    ch = choices()
+    ch[name] = dict(chosen=best, valid_top1={str(v): r['top1'] for v, r in recs.items()},
+                    note='chosen by top-1 on the 5,000 held-out training images; the test set was not read')
     OUT.mkdir(parents=True, exist_ok=True); (OUT/'choices.json').write_text(json.dumps(ch, indent=1))
     tried = ', '.join(f"{v}: {r['top1']:.4f}" for v, r in recs.items())
     print(f"{name}: chose {best} ({tried})", flush=True)
@@ -88,7 +89,7 @@ def job_few(mae:bool):
         stage(finetune_cfg(mae, base_lr=lr, epochs=epochs, label_frac=frac), f'ft_{who}_labels{frac:g}')
 
 def job_partial():
-    "Fine-tune k = 0, 1, 2, 4 and all blocks; several processes can share the list (a stage another one runs is taken later)."
+    "Fine-tune k = 0, 1, 2, 4 and all blocks; processes can share the list (a stage another one runs is taken later)."
     lr = choices()['ft_mae']['chosen']
     todo = list(PARTIAL)
     while todo:
@@ -99,21 +100,24 @@ def job_partial():
             if len(todo) == 1: time.sleep(30)  # only a stage another process runs is left: wait for it
 
 def job_transfer():
-    "The digits transfer (32 px RGB, 1,438 training images) from the shipped MAE and from scratch, both with the defaults, 15 epochs."
+    "The digits transfer (32 px RGB, 1,438 training images) from the shipped MAE and from scratch: defaults, 15 epochs."
     digits = str(digits_folder(ROOT/'results'/'data'/'digits'))
     stage(TransferConfig(source=digits, checkpoint=REF, img_size=32, in_chans=3, epochs=15, **ARCH), 'transfer_digits')
-    stage(FinetuneConfig(source=digits, model_kwargs=dict(img_size=32, in_chans=3), epochs=15, **SCRATCH, **ARCH), 'scratch_digits')
+    stage(FinetuneConfig(source=digits, model_kwargs=dict(img_size=32, in_chans=3), epochs=15, **SCRATCH, **ARCH),
+          'scratch_digits')
 
 def job_small_data():
     "A short transfer to a small folder, as a new user runs it: the defaults before and after they fit the data size."
     digits = str(digits_folder(ROOT/'results'/'data'/'digits'))
     base = dict(source=digits, img_size=32, in_chans=3, epochs=5, checkpoint=REF, **ARCH)
-    stage(TransferConfig(**base, bs=256, base_lr=5e-4, mixup=0.8, cutmix=1.0, rand_augment=True, reprob=0.25), 'small_digits_paper_defaults')
+    stage(TransferConfig(**base, bs=256, base_lr=5e-4, mixup=0.8, cutmix=1.0, rand_augment=True, reprob=0.25),
+          'small_digits_paper_defaults')
     stage(TransferConfig(**base), 'small_digits_defaults')
 
-JOBS = {**{f'probe_{p}': (lambda p=p: job_probe(p)) for p in POOLS}, 'ft_scratch': lambda: job_finetune(False), 'ft_mae': lambda: job_finetune(True),
-        'few_scratch': lambda: job_few(False), 'few_mae': lambda: job_few(True), 'partial': job_partial, 'transfer': job_transfer,
-        'small_data': job_small_data}
+JOBS = {**{f'probe_{p}': (lambda p=p: job_probe(p)) for p in POOLS},
+        'ft_scratch': lambda: job_finetune(False), 'ft_mae': lambda: job_finetune(True),
+        'few_scratch': lambda: job_few(False), 'few_mae': lambda: job_few(True),
+        'partial': job_partial, 'transfer': job_transfer, 'small_data': job_small_data}
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -122,7 +126,8 @@ if __name__ == '__main__':
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
     if a.list or not a.jobs:
-        for d in sorted(OUT.glob('*/result.json')): r = json.loads(d.read_text()); print(d.parent.name, r['stage'], f"{r['top1']:.4f}", r.get('test_top1'))
+        for d in sorted(OUT.glob('*/result.json')):
+            r = json.loads(d.read_text()); print(d.parent.name, r['stage'], f"{r['top1']:.4f}", r.get('test_top1'))
         sys.exit(0)
     bad = set(a.jobs) - set(JOBS)
     if bad: sys.exit(f"unknown jobs {sorted(bad)}; expected some of {list(JOBS)}")

@@ -44,8 +44,8 @@ def stages(model:str, precision:str, seed:int) -> dict:
     ck = pre.out
     probe = LinProbeConfig(**{**common, 'bs': 256}, checkpoint=ck, epochs=30, base_lr=2., cached=True, save_every=10,
                            out=str(RUNS/f'{name}_probe'))
-    ft = FinetuneConfig(**common, checkpoint=ck, epochs=ft_epochs, base_lr=1e-2, mixup=0., cutmix=0., rand_augment=False,
-                        reprob=0., out=str(RUNS/f'{name}_finetune'))
+    ft = FinetuneConfig(**common, checkpoint=ck, epochs=ft_epochs, base_lr=1e-2, mixup=0., cutmix=0.,
+                        rand_augment=False, reprob=0., out=str(RUNS/f'{name}_finetune'))
     return {f'{name}_pretrain': pre, f'{name}_probe': probe, f'{name}_finetune': ft}
 
 def all_runs():
@@ -53,7 +53,7 @@ def all_runs():
     return [(m, p, s) for m in MODELS for p, s in RUNS_OF]
 
 def keep(name:str, cfg):
-    "Copy what the notebook reads into results/precision/<name>: result.json, epochs.csv, and loss.csv (every 10th step)."
+    "Copy what the notebook reads to results/precision/<name>: result.json, epochs.csv, loss.csv (every 10th step)."
     src, dst = Path(cfg.out), RESULTS/name
     dst.mkdir(parents=True, exist_ok=True)
     for f in ('result.json', 'epochs.csv'):
@@ -65,7 +65,7 @@ def keep(name:str, cfg):
             w.writerows((r['step'], r['loss']) for r in rows if int(r['step']) % 10 == 0)
 
 def run(model:str, precision:str, seed:int):
-    "The run's stages not yet in results/precision; its pretraining again only if a later one needs its checkpoint here."
+    "The run's stages not yet in results/precision; its pretraining again if a later one needs its missing checkpoint."
     st = stages(model, precision, seed)
     todo = [n for n in st if not (RESULTS/n/'result.json').exists()]
     pre_key = None

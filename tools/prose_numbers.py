@@ -17,7 +17,8 @@ def printed(nb:dict) -> set: # every number a code cell states or prints, at the
     for c in nb['cells']:
         if c['cell_type'] != 'code': continue
         text += ''.join(c['source']) + '\n'
-        for o in c.get('outputs', []): text += ''.join(o.get('text', '')) + ''.join(o.get('data', {}).get('text/plain', ''))
+        for o in c.get('outputs', []):
+            text += ''.join(o.get('text', '')) + ''.join(o.get('data', {}).get('text/plain', ''))
     have = set()
     for m in NUM.findall(text):
         v = float(m.replace(',', ''))

@@ -61,7 +61,7 @@ def main():
 ASSET = ROOT/'mae_nb'/'assets'/'mae_fashion_mnist.pth'
 
 def fp16_check(ck:dict, half:dict) -> dict:
-    "What storing the weights in fp16 changes: features and reconstruction of the 5,000 held-out images, fp32 vs fp16 weights."
+    "What storing the weights in fp16 changes: features and reconstruction of the 5,000 held-out images, fp32 vs fp16."
     from mae_nb.model import create_mae
     from mae_nb.weights import vit_from_checkpoint
     from mae_nb.linprobe import pooled_features
@@ -81,13 +81,15 @@ def ship():
     "Write the committed checkpoint's model, in fp16, as the package's pretrained weights, with its provenance."
     import subprocess
     ck = torch.load(KEPT, map_location='cpu', weights_only=True)
-    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True,
+                            cwd=ROOT).stdout.strip()
     prov = dict(command='python tools/reference.py --threads 1', commit=commit, epochs=ck['epoch'], of_epochs=EPOCHS,
                 data="'fashion_mnist_dev': 55,000 Fashion-MNIST training images (5,000 held out, the test set unread)",
                 machine=machine(), date=time.strftime('%Y-%m-%d'))
     model = {k: v.half() if v.is_floating_point() else v for k, v in ck['model'].items()}
     prov['fp16_check'] = fp16_check(ck, model)
-    tmp = ASSET.with_suffix('.tmp'); torch.save({'model': model, 'config': ck['config'], 'epoch': ck['epoch'], 'provenance': prov}, tmp)
+    tmp = ASSET.with_suffix('.tmp')
+    torch.save({'model': model, 'config': ck['config'], 'epoch': ck['epoch'], 'provenance': prov}, tmp)
     os.replace(tmp, ASSET)
     print(f"{ASSET}: {ASSET.stat().st_size / 1e6:.2f} MB, epoch {ck['epoch']}", json.dumps(prov))
     describe(prov, ck['config'])
@@ -97,20 +99,24 @@ def describe(prov:dict, cfg:dict):
     "The provenance of the shipped weights, in the assets' README (between its weights markers)."
     readme = ASSET.parent/'README.md'
     f = prov['fp16_check']
-    text = (f"<!-- weights -->\n`{ASSET.name}`: the reference MAE, `mae_nb.pretrained('fashion_mnist')` (notebooks 04, 06, 08). "
-            f"The `{cfg['preset']}` preset (a 64-wide, 6-block encoder with 4×4 patches, a 2-block 64-wide decoder) pretrained "
-            f"{prov['epochs']} of {prov['of_epochs']} epochs on {prov['data']}, raw-pixel targets, batch {cfg['bs']}, base lr "
-            f"{cfg['base_lr']:g}, {cfg['warmup_epochs']:g} warmup epochs, mask ratio {cfg['mask_ratio']:g}, seed {cfg['seed']}.\n\n"
-            f"- Command: `{prov['command']}` (resumable; `--ship` writes this file), at commit {prov['commit']}, on {prov['machine']}, "
-            f"{prov['date']}.\n- Stored in fp16 ({ASSET.stat().st_size / 1e6:.2f} MB) with the run's settings; read back as fp32. "
-            f"On the 5,000 held-out images fp16 weights move the patch-token features by at most {f['feature_max_abs_diff']:.4f} "
-            f"(their RMS is {f['feature_rms']:.2f}) and the reconstruction ratio from {f['recon_ratio_fp32']} to {f['recon_ratio_fp16']}.\n"
+    text = (f"<!-- weights -->\n`{ASSET.name}`: the reference MAE, `mae_nb.pretrained('fashion_mnist')` "
+            f"(notebooks 04, 06, 08). The `{cfg['preset']}` preset (a 64-wide, 6-block encoder with 4×4 patches, "
+            f"a 2-block 64-wide decoder) pretrained {prov['epochs']} of {prov['of_epochs']} epochs on {prov['data']}, "
+            f"raw-pixel targets, batch {cfg['bs']}, base lr {cfg['base_lr']:g}, {cfg['warmup_epochs']:g} warmup "
+            f"epochs, mask ratio {cfg['mask_ratio']:g}, seed {cfg['seed']}.\n\n"
+            f"- Command: `{prov['command']}` (resumable; `--ship` writes this file), at commit {prov['commit']}, "
+            f"on {prov['machine']}, {prov['date']}.\n"
+            f"- Stored in fp16 ({ASSET.stat().st_size / 1e6:.2f} MB) with the run's settings; read back as fp32. "
+            f"On the 5,000 held-out images fp16 weights move the patch-token features by at most "
+            f"{f['feature_max_abs_diff']:.4f} (their RMS is {f['feature_rms']:.2f}) and the reconstruction ratio "
+            f"from {f['recon_ratio_fp32']} to {f['recon_ratio_fp16']}.\n"
             f"- License: Apache-2.0, as mae_nb; trained on Fashion-MNIST (MIT, above).\n<!-- /weights -->")
     old = readme.read_text()
-    readme.write_text(old[:old.index('<!-- weights -->')] + text + old[old.index('<!-- /weights -->') + len('<!-- /weights -->'):])
+    end = '<!-- /weights -->'
+    readme.write_text(old[:old.index('<!-- weights -->')] + text + old[old.index(end) + len(end):])
 
 def figure():
-    "The paper's Fig. 2 from the shipped weights: test images (the sample's), original | masked | reconstruction | + visible."
+    "The paper's Fig. 2 from the shipped weights on sample test images: original | masked | reconstruction | + visible."
     import matplotlib; matplotlib.use('Agg')
     from mae_nb.weights import pretrained
     from mae_nb.data import FASHION_MNIST_STATS
@@ -119,7 +125,8 @@ def figure():
     x, y = load_sample('valid')  # 50 test images of each class
     pick = torch.stack([torch.nonzero(y == c)[0, 0] for c in (0, 1, 2, 5, 7, 8, 9)])
     (m,), (s,) = FASHION_MNIST_STATS
-    fig = show_reconstructions(pretrained('fashion_mnist'), (x[pick].float() / 255 - m) / s, FASHION_MNIST_STATS, 0.75, seed=1)
+    fig = show_reconstructions(pretrained('fashion_mnist'), (x[pick].float() / 255 - m) / s, FASHION_MNIST_STATS, 0.75,
+                               seed=1)
     fig.savefig(RESULTS/'reconstructions.png', dpi=80)
 
 if __name__ == '__main__':

@@ -1,4 +1,4 @@
-"""The short-schedule recipe of a small MAE on a CPU: a search on the held-out split, and the chosen recipe's learning curve.
+"""A small MAE's short-schedule recipe on a CPU: a search on the held-out split, the chosen recipe's learning curve.
 
     python tools/short_schedule.py search [NAME ...]   # one-at-a-time changes to BASE, each pretrained and probed
     python tools/short_schedule.py pixels              # the same probe on raw pixels: the bar to pass
@@ -46,8 +46,10 @@ CHOSEN = dict(base_lr=8e-3)  # the change to BASE that the search chose (results
 CURVE_EPOCHS, CURVE_AT = 30, (2, 4, 8, 15, 22, 30)
 
 def machine() -> str:
-    names = [l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')] if Path('/proc/cpuinfo').exists() else []
-    return f"{names[0] if names else platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    names = ([l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')]
+             if Path('/proc/cpuinfo').exists() else [])
+    return (f"{names[0] if names else platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads, "
+            f"torch {torch.__version__}")
 
 def probe_loaders(source='fashion_mnist_dev'):
     dls = mae_dataloaders(source, bs=512, augment=False, seed=0)
@@ -67,8 +69,9 @@ def run(name:str, settings:dict, epochs:int, at, folder:Path, runs:Path) -> dict
     rec = reconstruction_ratio(learn.model, learn.dls.valid, learn.dls.stats, cfg.mask_ratio)
     shutil.copy(runs/'epochs.csv', folder/'epochs.csv')
     last = rows[-1]
-    res = dict(name=name, settings=settings, config={k: v for k, v in vars(cfg).items()}, valid_loss=learn.recorder.values[-1][1],
-               reconstruction=rec, probe={p: last[p] for p in ('token', 'avg', 'patches')}, probe_settings=PROBE,
+    res = dict(name=name, settings=settings, config={k: v for k, v in vars(cfg).items()},
+               valid_loss=learn.recorder.values[-1][1], reconstruction=rec,
+               probe={p: last[p] for p in ('token', 'avg', 'patches')}, probe_settings=PROBE,
                wall_s=round(wall, 1), probe_s=round(probe_s, 1), compiled=learn.compiled, machine=machine(),
                date=time.strftime('%Y-%m-%d'))
     return res

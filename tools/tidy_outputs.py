@@ -6,8 +6,8 @@ palette, and no progress bars, start-up lines of runs or warnings.
 `nbdev-test --save` draws figures at twice the pixels of a Jupyter session, and keeps what fastai's progress bars and
 Python's warnings wrote. The plots are lines, markers and text, which a palette holds without visible loss; a figure
 that a palette would not make smaller is left as it is. Progress bars are cut out of printed text, and so are the lines
-a run prints as it starts (`precision auto: ...`, `fine-tuning on N images ...`, `1 channel: from the images in ...`): every test that runs a stage would
-repeat them. stderr (warnings) is dropped.
+a run prints as it starts (`precision auto: ...`, `fine-tuning on N images ...`, `1 channel: from the images in ...`):
+every test that runs a stage would repeat them. stderr (warnings) is dropped.
 """
 import argparse, base64, io, json, re
 from pathlib import Path
@@ -17,7 +17,7 @@ def shrink_png(data:str, width:int, colors:int=256) -> str: # base64 PNG in, bas
     im = Image.open(io.BytesIO(base64.b64decode(data)))
     if im.width > width: im = im.resize((width, round(im.height * width / im.width)), Image.LANCZOS)
     buf = io.BytesIO()
-    im = im.convert('RGB').quantize(colors, method=Image.Quantize.FASTOCTREE)  # octree keeps a plot's few saturated colours
+    im = im.convert('RGB').quantize(colors, method=Image.Quantize.FASTOCTREE)  # keeps a plot's few saturated colours
     im.save(buf, 'png', optimize=True)
     return base64.b64encode(buf.getvalue()).decode()
 
@@ -25,14 +25,15 @@ STARTUP = re.compile(r'precision auto: |fine-tuning on [\d,]+ images '  # what a
                      r'|(image size \d+ and )?\d channels?: from the images in ')
 
 def no_bars(text:str) -> str:
-    "`text` as a terminal shows it (each line after its last carriage return), less fastai's progress bars and epoch tables, and runs' start-up lines."
+    "`text` as a terminal shows it (each line after its last CR), less progress bars, epoch tables and start-up lines."
     keep, table = [], False
     for raw in text.split('\n'):
         line = raw.split('\r')[-1].replace('█', '')
         if re.match(r'\s*epoch\s+train_loss', line): table = True; continue  # the epoch table a progress bar prints
         if table and re.match(r'\s*\d+\s+[-\d.]', line): continue
         table = False
-        if STARTUP.match(line) or re.match(r'\s*Epoch \d+/\d+ :', line) or (('\r' in raw or '█' in raw) and not line.strip()): continue
+        bar_left = ('\r' in raw or '█' in raw) and not line.strip()
+        if STARTUP.match(line) or re.match(r'\s*Epoch \d+/\d+ :', line) or bar_left: continue
         keep.append(line)
     return '\n'.join(keep)
 
@@ -40,11 +41,14 @@ def tidy_notebook(path:Path, width:int=1000, colors:int=256) -> tuple: # (bytes 
     before = path.stat().st_size
     nb = json.loads(path.read_text())
     for cell in nb['cells']:
-        outs = [o for o in cell.get('outputs', []) if not (o.get('output_type') == 'stream' and o.get('name') == 'stderr')]
+        outs = [o for o in cell.get('outputs', [])
+                if not (o.get('output_type') == 'stream' and o.get('name') == 'stderr')]
         for o in outs:
             if o.get('output_type') == 'stream':
                 o['text'] = no_bars(''.join(o['text'])).splitlines(keepends=True)
-        cell['outputs'] = [o for o in outs if not (o.get('output_type') == 'stream' and not ''.join(o['text']).strip())] if 'outputs' in cell else None
+        cell['outputs'] = ([o for o in outs
+                            if not (o.get('output_type') == 'stream' and not ''.join(o['text']).strip())]
+                           if 'outputs' in cell else None)
         if cell['outputs'] is None: del cell['outputs']
         for out in cell.get('outputs', []):
             data = out.get('data', {})
