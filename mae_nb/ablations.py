@@ -1,4 +1,4 @@
-"""The paper's ablations run on Fashion-MNIST by the grids of notebook 12a, read beside the paper's numbers, each difference against its seed spread: the tools that read them, the mask ratio (Fig. 5), MAE against the same ViT from scratch (Table 3), pretraining length and partial fine-tuning (Fig. 7, Fig. 9) and the targets they set; Table 1 follows in notebook 13a.
+"""The paper's ablations run on Fashion-MNIST by the grids of notebooks 12a-12b, read beside the paper's numbers, each difference against its seed spread: the tools that read them, the mask ratio (Fig. 5), MAE against the same ViT from scratch (Table 3), pretraining length and partial fine-tuning (Fig. 7, Fig. 9) and the targets they set; Table 1 follows in notebook 13a.
 
 Section 4 of the paper is a list of claims, each backed by one table or figure on ViT-L and ImageNet: a high mask
 ratio (75%) is best (Fig. 5), a 1-block decoder suffices for fine-tuning though linear probing wants a deeper one
@@ -50,7 +50,7 @@ def read_ablations(root='results/ablations', budget:str='cpu10') -> dict: # {gri
 # %% ../nbs/13_ablations.ipynb #62c3cf16
 def show_cells(results:dict, # from `read_ablations`
                split:str='test'):
-    "Print every cell: seeds, then each metric's seed mean and [lowest, highest], the pretraining loss and minutes per seed."
+    "Print every cell: seeds, each metric's seed mean and [lowest, highest], the pretraining loss, minutes per seed."
     ms = [('probe', 'probe'), ('ft', 'fine-tune'), ('ft_few', 'ft 10% labels')]
     print(f"{'grid':13} {'cell':11} {'seeds':>5} " + ' '.join(f'{n:>19}' for _, n in ms)
           + f" {'pretrain loss':>13} {'min/seed':>8}")
@@ -114,7 +114,7 @@ def cell_stats(cells:dict, key:str) -> dict: # {cell label: (mean, lowest, highe
             if (v := _values(rs, key))}
 
 def seed_spread(results:dict, key:str) -> tuple: # (spread in points or None, how many cells it is averaged over)
-    "The seed spread of `key`: the range (highest - lowest) of a cell's seeds, averaged over the cells run with the most seeds."
+    "The seed spread of `key`: a cell's range (highest - lowest), averaged over the cells run with the most seeds."
     groups = {}
     for g, cells in results.items():
         for label, rs in seed_groups(cells).items():
@@ -146,13 +146,13 @@ PAPER_CLAIMS = [
     ('augmentation', 'random crop', 'crop + jitter', 'probe', 1.6),
 ]
 
-def _key(cells:dict, m:str, split:str='test') -> str|None: # the metric read for `m`: on `split` where the cells have it, else held out
+def _key(cells:dict, m:str, split:str='test') -> str|None: # the metric of `m` read: on `split` if the cells have it
     for k in (f'{m}_{split}_top1', f'{m}_valid_top1'):
         if any(r['metrics'].get(k) is not None for r in cells.values()): return k
 
 # %% ../nbs/13_ablations.ipynb #825d8648
-def _gap(results:dict, grid:str, a:str, b:str, key:str): # (mean a - mean b, a's stats, b's stats, spread) or None when missing
-    "Cell a against cell b, with their own seed spread (the mean of their two ranges) where both have seeds, else the pooled one."
+def _gap(results:dict, grid:str, a:str, b:str, key:str): # (mean a - mean b, a's stats, b's stats, spread) or None
+    "Cell a against cell b, with their seed spread (the mean of their ranges) if both have seeds, else the pooled one."
     st = cell_stats(results.get(grid, {}), key)
     if a not in st or b not in st: return None
     own = [hi - lo for _, lo, hi, n in (st[a], st[b]) if n > 1]
@@ -160,11 +160,11 @@ def _gap(results:dict, grid:str, a:str, b:str, key:str): # (mean a - mean b, a's
     if spread is not None: return st[a][0] - st[b][0], st[a], st[b], spread
 
 def verdict(ours:float, paper, noise:float) -> str:
-    "Our difference `ours` against the paper's (`paper`: points, 0 or '+'): an effect only beyond `noise` (2 seed spreads)."
+    "Our difference `ours` against the paper's (`paper`: points, 0 or '+'): an effect only beyond `noise` (2 spreads)."
     if abs(ours) <= noise: return 'within noise'
     return 'agreement' if paper != 0 and ours > 0 else 'disagreement'
 
-def readings(results:dict, split:str='test') -> list: # a dict per claim: grid, comparison, metric, paper, ours, noise, seeds, verdict
+def readings(results:dict, split:str='test') -> list: # a dict per claim: grid, comparison, metric, verdict...
     "Each of `PAPER_CLAIMS` read from our cells: the difference of seed means beside twice the seed spread."
     out = []
     for g, a, b, m, paper in PAPER_CLAIMS:
@@ -241,10 +241,10 @@ def _panel(ax, results:dict, grid:str, m:str, split:str):
 
 # %% ../nbs/13_ablations.ipynb #2e28ed2a
 def plot_ablations(results:dict, # from `read_ablations` (and `reference_ablations`)
-                   panels:list, # grid names (each with its fine-tuning, 10%-label and probe panels) or (grid, 'ft'|'ft_few'|'probe')
+                   panels:list, # grids (their fine-tuning, 10%-label and probe panels) or (grid, 'ft'|'ft_few'|'probe')
                    split:str='test', # 'test' or 'valid' top-1 (a grid that has only held-out numbers shows those)
                    ncols:int=3):
-    "Our cells (seed means and spreads, left axes) beside the paper's numbers (ViT-L ImageNet, right axes), at one scale of points."
+    "Our cells (seed means and spreads, left axes) beside the paper's (ViT-L ImageNet, right), at one scale of points."
     if isinstance(panels, str): panels = [panels]
     todo = [p if isinstance(p, tuple) else (p, m) for p in panels for m in (_PANELS if isinstance(p, str) else [None])]
     bad = [p for p in todo if p[1] not in _PANELS]
@@ -259,8 +259,8 @@ def plot_ablations(results:dict, # from `read_ablations` (and `reference_ablatio
     return fig
 
 # %% ../nbs/13_ablations.ipynb #15627635
-def reference_ablations(ref='results/reference') -> dict: # {'length': {...}, 'partial_ft': {...}}, as `read_ablations` gives them
-    "Fig. 7 and 9 of the reference MAE (notebooks 08, 10) as cells: its cls probe by pretraining length, its last k blocks tuned."
+def reference_ablations(ref='results/reference') -> dict: # {'length': {...}, 'partial_ft': {...}}, as `read_ablations`
+    "Fig. 7 and 9 of the reference MAE (notebooks 08, 10) as cells: cls probe by epochs, last k blocks tuned."
     ref = Path(ref)
     if not (ref/'probes.json').exists():
         raise FileNotFoundError(f"no {ref/'probes.json'}: the reference run of notebook 08a writes it")
@@ -284,7 +284,8 @@ def _m(results, grid, cell, key):
 
 # %% ../nbs/13_ablations.ipynb #ad23e0af
 def _mask_ratio_target(results:dict) -> dict: # the peak against the 0.25 cell (10% labels: shown, not counted)
-    t, found = 'the mask-ratio curve peaks in 0.6-0.85, > 2 seed spreads above the 0.25 cell, on fine-tuning or the probe', []
+    t = 'the mask-ratio curve peaks in 0.6-0.85, > 2 seed spreads above the 0.25 cell, on fine-tuning or the probe'
+    found = []
     for m in ('ft', 'probe', 'ft_few'):
         st = cell_stats(results.get('mask_ratio', {}), f'{m}_test_top1')
         if len(st) < 3 or '0.25' not in st: continue

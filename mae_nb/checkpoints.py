@@ -47,7 +47,7 @@ def latest_checkpoint(out:Path) -> Path|None:
     return cks[-1] if cks else None
 
 # %% ../nbs/06_checkpoints.ipynb #91e9d418
-def is_pretraining_key(k:str) -> bool: # weights only pretraining uses: the decoder's, and the mask tokens (the encoder's too, Table 1c)
+def is_pretraining_key(k:str) -> bool: # pretraining-only: the decoder and mask tokens (the encoder's too, Table 1c)
     return k.startswith('decoder') or k in ('mask_token', 'encoder_mask_token')
 
 def key_report(keys, limit=12):
@@ -91,7 +91,7 @@ _HF_V5_BLOCK = [('attention.q_proj.', _HF_QKV[0]), ('attention.k_proj.', _HF_QKV
                 ('attention.o_proj.', 'attention.output.dense.'), ('mlp.fc1.', 'intermediate.dense.'),
                 ('mlp.fc2.', 'output.dense.')]
 
-def _renamed(k:str, table:list, frm:int): # `k` renamed by the first pair of `table` whose side `frm` (0 ours, 1 HF) starts it
+def _renamed(k:str, table:list, frm:int): # renamed by `table`'s first pair whose `frm` side (0 ours, 1 HF) starts `k`
     for pair in table:
         if k.startswith(pair[frm]): return pair[1 - frm] + k[len(pair[frm]):]
     return None
@@ -112,7 +112,7 @@ def is_hf_vitmae(sd:dict) -> bool:
     return any(k.startswith(('vit.embeddings.', 'embeddings.patch_embeddings.')) for k in sd)
 
 def mae_to_hf_vitmae(sd:dict) -> dict:
-    "An MAE state dict in our (the official) layout, renamed to Hugging Face's `ViTMAEForPreTraining` as its files on the hub are (q, k, v apart)."
+    "Our (the official) MAE state dict, renamed to Hugging Face's `ViTMAEForPreTraining` as on the hub (q, k, v apart)."
     out, unknown = {}, []
     for k, v in sd.items():
         new = _renamed(k, _HF_NAMES, 0)
@@ -153,7 +153,7 @@ def hf_vitmae_to_mae(sd:dict) -> dict:
 
 # %% ../nbs/06_checkpoints.ipynb #6b3f46c6
 def hf_vitmae_config(kw:dict) -> dict:
-    "A Hugging Face `ViTMAEConfig` (as a dict, for `config.json`) of the `MaskedAutoencoderViT` built with the keyword arguments `kw`."
+    "The Hugging Face `ViTMAEConfig` (a dict, for `config.json`) of the `MaskedAutoencoderViT` built with kwargs `kw`."
     D, Dd, r = kw['embed_dim'], kw['decoder_embed_dim'], kw.get('mlp_ratio', 4.)
     img = to_2tuple(kw.get('img_size', 224))
     return dict(architectures=['ViTMAEForPreTraining'], model_type='vit_mae',
@@ -182,7 +182,7 @@ _HF_WEIGHTS = ('model.safetensors', 'pytorch_model.bin')
 
 # %% ../nbs/06_checkpoints.ipynb #9986d72e
 def _read_hf_vitmae(folder:str|Path) -> dict:
-    "A Hugging Face ViTMAE folder (`config.json` and `model.safetensors` or `pytorch_model.bin`) as a checkpoint dict in our layout."
+    "A Hugging Face ViTMAE folder (`config.json`; `model.safetensors` or `pytorch_model.bin`) as a dict in our layout."
     folder = Path(folder)
     cfg = json.loads((folder/'config.json').read_text())
     if cfg.get('model_type') != 'vit_mae':
@@ -204,7 +204,7 @@ def _ours(ck:dict, where:str) -> dict: # a checkpoint dict with a Hugging Face V
     return {'model': hf_vitmae_to_mae(sd), 'from': f'Hugging Face ViTMAE {where}'}
 
 def read_checkpoint(checkpoint):
-    "A checkpoint (a file, a `mae-nb` run folder: its latest checkpoint, a Hugging Face ViTMAE folder, the name of shipped weights, or a dict) as a dict in our layout."
+    "A checkpoint (file, `mae-nb` run folder: its latest, HF ViTMAE folder, shipped weights' name, dict) in our layout."
     if isinstance(checkpoint, dict): return _ours(checkpoint, 'state dict')
     path = Path(checkpoint)
     if not path.exists() and str(checkpoint) in PRETRAINED: return _read_pretrained(str(checkpoint))

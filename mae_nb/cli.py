@@ -18,7 +18,7 @@ __all__ = ['add_dataclass_args', 'AblationConfig', 'experiment', 'make_parser', 
 # %% ../nbs/98_cli.ipynb #0f39230c
 import argparse, json, sys, typing, warnings
 import yaml
-# fastai 2.8 scripts a few layers with `torch.jit.script` on import, which recent torch deprecates: noise on every command
+# fastai 2.8 runs `torch.jit.script` on a few layers at import, deprecated in recent torch: noise on every command
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 from dataclasses import dataclass, fields, MISSING, is_dataclass
 from pathlib import Path
@@ -32,7 +32,8 @@ from .linprobe import LinProbeConfig, linprobe
 from .finetune import FinetuneConfig, finetune
 from .transfer import TransferConfig, transfer
 from .weights import export_timm, save_hf_vitmae
-from .grids import run_grid, grid_cells, get_budget
+from .cells import grid_cells
+from .grids import run_grid, get_budget
 
 # %% ../nbs/98_cli.ipynb #dd965a59
 def _flag(name): return '--' + name.replace('_', '-')
@@ -60,8 +61,8 @@ def add_dataclass_args(parser:argparse.ArgumentParser, cls):
 @dataclass
 class AblationConfig:
     "Settings of `mae-nb experiment`: which grids, at which budget, where."
-    grids:str = 'all' # 'all' or comma-separated grid names: mask_ratio, scratch, mask_token, augmentation, partial_ft, target, mask_sampling, decoder_depth, decoder_width, length, seed, scaling
-    budget:str = 'cpu10' # 'cpu10' (the paper's effects on 2 CPU cores, 3 seeds), 'cpu' (the first reduced grid), 'gpu' (full grid) or 'gpu_scaling' (model sizes ViT-S/B/L)
+    grids:str = 'all' # 'all' or comma-separated names of `mae_nb.cells.GRIDS`: mask_ratio, scratch, mask_token, ...
+    budget:str = 'cpu10' # 'cpu10' (2 CPU cores, 3 seeds), 'cpu' (reduced grid), 'gpu' (full), 'gpu_scaling' (ViT-S/B/L)
     root:str = 'results/ablations' # results files, one JSON per cell
     runs:str = 'runs/ablations' # stage folders: checkpoints and logs
     data_path:str|None = None # folder of the Fashion-MNIST IDX files
@@ -147,7 +148,7 @@ def _add_reconstruct(sub): # `mae-nb reconstruct`: the paper's reconstruction fi
 
 # %% ../nbs/98_cli.ipynb #86019e42
 def _read_config(path:str, cls, cmd:str) -> dict:
-    "The settings in a YAML file (e.g. a run's `config.yaml`, less what the run `chosen` for itself), checked against `cls`'s fields."
+    "The settings of a YAML file (e.g. a run's `config.yaml`, less its `chosen`), checked against `cls`'s fields."
     try: given = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as e: sys.exit(f"mae-nb {cmd}: cannot read the settings file {path}: {e}")
     if not isinstance(given, dict): sys.exit(f"mae-nb {cmd}: {path} should hold settings (name: value), got "

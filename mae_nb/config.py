@@ -33,26 +33,9 @@ def check_run_settings(cfg, positive_ints=('epochs', 'bs', 'save_every')):
         raise ValueError("clip_grad must be a positive number (the largest gradient norm) or None, got "
                          f"{cfg.clip_grad!r}")
 
-# %% ../nbs/06e_config.ipynb #74cdd9eb
-@dataclass
-class RunConfig:
-    "The settings every training run has, each declared here once; a stage's settings extend it (`PretrainConfig`, ...)."
-    source:str = 'sample' # data: 'sample' (shipped), 'fashion_mnist', 'fashion_mnist_dev', or an image folder
-    data_path:str|None = None # folder of the Fashion-MNIST IDX files
-    epochs:int|None = None # total epochs; None: the stage's (its `defaults`)
-    bs:int|None = None # batch per device (per process); None: the stage's (256; fine-tuning fits it to the data, `fit_batch`)
-    base_lr:float|None = None # lr = base_lr * effective batch / 256; None: the stage's (fine-tuning's depends on its length)
-    warmup_epochs:float|None = None # epochs of linear warmup; default: the stage's share of its epochs
-    precision:str = 'auto' # 'auto': bf16 where the device does it natively and it pays for the model, else fp32 (`choose_precision`); or 'fp32' (strict: no TF32 on GPUs), 'bf16', 'fp16'
-    seed:int = 0
-    out:str|None = None # output folder: checkpoints, logs, results; None: the stage's, e.g. runs/mae
-    save_every:int|None = None # write a checkpoint every this many epochs (and at the end); None: the stage's
-    num_workers:int|None = None # loader processes per process; None: 0 for images in memory, up to 10 for a folder (`loader_workers`)
-    preset:str = DEFAULT_PRESET # a key of `mae_presets`: the architecture to build when there is no checkpoint
-    model_kwargs:dict = field(default_factory=dict) # overrides of the preset, e.g. {'decoder_depth': 1}
-    clip_grad:float|None = None # clip the gradients' global norm to this (fastai's `GradientClip`); None: no clipping
-    tensorboard:bool = False # log the losses, lr and metrics to TensorBoard in `out/tensorboard` (fastai's `TensorBoardCallback`)
-    wandb:bool = False # log to Weights & Biases (fastai's `WandbCallback`): offline in `out/wandb` unless WANDB_MODE=online
+# %% ../nbs/06e_config.ipynb #52456a8f
+class _RunRules:
+    "What a run's settings do, whatever their fields: defaults per stage, the warmup rule, old names upgraded."
     defaults = dict(epochs=10, bs=256, base_lr=1.5e-4, out='runs/run', save_every=20)  # what None means, per stage
     _positive = ('epochs', 'bs', 'save_every')  # the settings that must be positive integers
     stage = ''  # the job these settings configure ('pretrain', 'probe', 'finetune', 'transfer'); its `run` runs it
@@ -72,12 +55,34 @@ class RunConfig:
 
     @classmethod
     def upgrade(cls, saved:dict) -> dict:
-        "Settings an earlier version wrote (a checkpoint's, a `config.yaml`'s) under today's names; a retired one must hold its one value."
+        "Old settings (a checkpoint's, a `config.yaml`'s) under today's names; a retired one must hold its one value."
         d = {cls.renamed.get(k, k): v for k, v in saved.items()}
         for k, v in cls.retired.items():
             if k in d and d.pop(k) != v: raise ValueError(f"{k}={saved[k]!r}: {cls.__name__} no longer has this "
                                                           f"setting (it is always {v!r})")
         return d
+
+
+# %% ../nbs/06e_config.ipynb #74cdd9eb
+@dataclass
+class RunConfig(_RunRules):
+    "The settings every training run has, each declared once; a stage's settings extend it (`PretrainConfig`, ...)."
+    source:str = 'sample' # data: 'sample' (shipped), 'fashion_mnist', 'fashion_mnist_dev', or an image folder
+    data_path:str|None = None # folder of the Fashion-MNIST IDX files
+    epochs:int|None = None # total epochs; None: the stage's (its `defaults`)
+    bs:int|None = None # batch per device (process); None: the stage's (256; fine-tuning: fitted to data, `fit_batch`)
+    base_lr:float|None = None # lr = base_lr * effective batch / 256; None: the stage's (fine-tuning's: by its length)
+    warmup_epochs:float|None = None # epochs of linear warmup; default: the stage's share of its epochs
+    precision:str = 'auto' # 'auto' (bf16 if it pays, else fp32: `choose_precision`), 'fp32' (no TF32), 'bf16', 'fp16'
+    seed:int = 0
+    out:str|None = None # output folder: checkpoints, logs, results; None: the stage's, e.g. runs/mae
+    save_every:int|None = None # write a checkpoint every this many epochs (and at the end); None: the stage's
+    num_workers:int|None = None # loader workers per process; None: `loader_workers` (0 in memory, up to 10 for folders)
+    preset:str = DEFAULT_PRESET # a key of `mae_presets`: the architecture to build when there is no checkpoint
+    model_kwargs:dict = field(default_factory=dict) # overrides of the preset, e.g. {'decoder_depth': 1}
+    clip_grad:float|None = None # clip the gradients' global norm to this (fastai's `GradientClip`); None: no clipping
+    tensorboard:bool = False # log losses, lr and metrics to `out/tensorboard` (fastai's `TensorBoardCallback`)
+    wandb:bool = False # log to Weights & Biases (`WandbCallback`): offline in `out/wandb` unless WANDB_MODE=online
 
     def __post_init__(self):
         for k, v in self.defaults.items():
@@ -92,14 +97,14 @@ class RunConfig:
 class AdamWSettings:
     "The optimizer settings of the runs that train with AdamW (pretraining, fine-tuning); mixed into their settings."
     weight_decay:float = 0.05
-    betas:tuple|None = None # AdamW's (beta1, beta2); None: the stage's, (0.9, 0.95) to pretrain, (0.9, 0.999) to fine-tune
+    betas:tuple|None = None # (beta1, beta2); None: the stage's, (0.9, 0.95) to pretrain, (0.9, 0.999) to fine-tune
 
 @dataclass
 class EncoderSettings:
     "The settings of the runs that start from an encoder (probe, fine-tuning): which, read how, and its feature."
-    checkpoint:str|None = None # the encoder: a `mae-nb pretrain` checkpoint or run folder, or an official/timm MAE file; None: `preset` at MAE's initialisation
+    checkpoint:str|None = None # a pretraining checkpoint/run folder or official/timm MAE file; None: `preset`, MAE init
     num_heads:int|None = None # only for checkpoints whose heads cannot be read (see `read_encoder`)
-    pool:str|None = None # the feature: 'token' (cls), 'avg' (mean of the patch tokens; fine-tuning adds an `fc_norm`); None: the stage's
+    pool:str|None = None # the feature: 'token' (cls), 'avg' (patch mean; fine-tuning adds `fc_norm`); None: the stage's
 
 @dataclass
 class InputSize:

@@ -91,10 +91,10 @@ FASHION_MNIST_STATS = ([0.2860], [0.3530])  # mean, std of the training set's pi
 FASHION_SOURCES = ('sample', 'fashion_mnist', 'fashion_mnist_dev')
 
 # %% ../nbs/05_data.ipynb #57d1ebcb
-def data_stats(source, # a `mae_dataloaders` source: 'sample', 'fashion_mnist(_dev)', in-memory tensors, 'imagenette' or a folder
+def data_stats(source, # a `mae_dataloaders` source: 'sample', 'fashion_mnist(_dev)', tensors, 'imagenette' or a folder
                in_chans:int=1, # 1 or 3
               ): # (mean, std), one value per channel
-    "The normalisation `mae_dataloaders` applies to `source`: Fashion-MNIST's statistics, or ImageNet's for folders (their RGB mean for grey)."
+    "How `mae_dataloaders` normalises `source`: Fashion-MNIST's statistics; for folders ImageNet's (RGB mean if grey)."
     if isinstance(source, (str, Path)) and str(source) not in FASHION_SOURCES:
         if in_chans == 3: return list(imagenet_stats[0]), list(imagenet_stats[1])
         return [sum(imagenet_stats[0]) / 3] * in_chans, [sum(imagenet_stats[1]) / 3] * in_chans
@@ -102,7 +102,7 @@ def data_stats(source, # a `mae_dataloaders` source: 'sample', 'fashion_mnist(_d
 
 # %% ../nbs/05_data.ipynb #f60c5949
 class TensorImageDataset:
-    "Images held in one uint8 tensor; item `i` is `(TensorImage (C, H, W) uint8, TensorCategory)`, a list gives a batch."
+    "Images held in one uint8 tensor; item `i` is `(TensorImage (C, H, W) uint8, TensorCategory)`; a list, a batch."
     def __init__(self,
                  x:Tensor, # images `(N, C, H, W)` uint8; C = 1 may be repeated to `in_chans`
                  y:Tensor, # labels `(N,)` int64
@@ -129,7 +129,7 @@ class TensorImageDL(TfmdDL):
         if self.num_workers or self.device is None: return b  # workers: fastai copies in the main process
         return tuple(type(t)(to_device_async(t, self.device)) for t in b)  # fastai's own copy then has nothing to do
     def _one_pass(self):
-        "fastai's probe for the batch types, without using up random numbers: a resumed run must draw what the first run drew."
+        "fastai's probe for the batch types, using no random numbers: a resumed run must draw what the first run drew."
         gens = [t.generator for t in self.after_batch.fs if getattr(t, 'generator', None) is not None]
         states, torch_state = [g.get_state() for g in gens], torch.get_rng_state()
         try: super()._one_pass()

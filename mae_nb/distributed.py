@@ -49,7 +49,7 @@ class GlooDistributedDL(DistributedDL):
         t = torch.tensor(t, dtype=torch.long, device=dev)
         dist.broadcast(t, rank)
         return t.cpu().tolist()
-    def __len__(self): # the batches this rank yields (fastai's rounds up, and the lr schedule would never reach its end)
+    def __len__(self): # the batches this rank yields (fastai's rounds up: the lr schedule would never reach its end)
         per_rank = -(-self.dl.n // self.world_size)  # the shuffled indices are padded to a multiple of the processes
         return per_rank // self.bs if self.drop_last else -(-per_rank // self.bs)
 
@@ -70,7 +70,7 @@ def data_parallel(learn:Learner, sync_bn:bool=False):
 
 # %% ../nbs/06a_distributed.ipynb #3d0e2a51
 def local_device() -> torch.device:
-    "This process's device, made current: `cuda:LOCAL_RANK` under torchrun or accelerate on GPUs, else fastai's default."
+    "This process's device, made current: `cuda:LOCAL_RANK` under torchrun/accelerate on GPUs, else fastai's default."
     local = os.environ.get('LOCAL_RANK')
     if local is not None and torch.cuda.is_available():
         n = torch.cuda.device_count()

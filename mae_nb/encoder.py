@@ -39,7 +39,7 @@ def add_encoder(m:nn.Module, # the model: gets the encoder's parts, under the of
                 mlp_ratio:float=4., # MLP hidden width / embed_dim
                 norm_layer=partial(nn.LayerNorm, eps=1e-6), # as the official presets
                 mask_sampling:str='random', # 'random', 'block' or 'grid' (paper Fig. 6)
-                mask_tokens_in_encoder:bool=False, # Table 1c's ablation: every patch enters, each removed one as a shared mask token
+                mask_tokens_in_encoder:bool=False, # Table 1c: every patch enters, removed ones as a shared mask token
                ) -> nn.Module:
     "Give `m` MAE's ViT encoder: patch embedding, cls token, fixed position embeddings, timm `Block`s, final norm."
     if mask_sampling not in mask_noise_samplers:
@@ -68,7 +68,7 @@ def _init_linear_norm(mod:nn.Module):
         nn.init.ones_(mod.weight); nn.init.zeros_(mod.bias)
 
 def init_encoder(m:nn.Module) -> nn.Module:
-    "The official initialisation of the encoder's parts, then of every `Linear` and `LayerNorm` of `m` (the decoder's too)."
+    "The official init of the encoder's parts, then of every `Linear` and `LayerNorm` of `m` (the decoder's too)."
     m.pos_embed.data.copy_(get_2d_sincos_pos_embed(m.pos_embed.shape[-1], m.grid_size, cls_token=True)[None])
     w = m.patch_embed.proj.weight.data
     nn.init.xavier_uniform_(w.view(w.shape[0], -1))  # the patch projection as a Linear, not a Conv2d
@@ -103,7 +103,7 @@ def encode(m:nn.Module, # the model (`add_encoder`)
            imgs:Tensor, # `(N, C, H, W)`
            mask_ratio:float=0.75, # fraction of patches removed
            noise:Tensor|None=None, # `(N, L)`, fixes the mask (smallest noise kept)
-          ): # (latent `(N, 1+len_keep, D)` (`(N, 1+L, D)` with mask tokens), mask `(N, L)` 1 = removed, ids_restore `(N, L)`)
+          ): # (latent `(N, 1+len_keep, D)` (mask tokens: `(N, 1+L, D)`), mask (1 = removed) and ids_restore `(N, L)`)
     "Encode the visible patches of `imgs` (plus a cls token)."
     check_imgs(imgs, m.patch_size, m.in_chans, m.img_size)
     if noise is None: noise = mask_noise(m, len(imgs), mask_ratio, device=imgs.device)

@@ -47,16 +47,16 @@ def stage_key(cfg, upstream:str='') -> str:
     return hashlib.sha1((type(cfg).__name__ + json.dumps(d, sort_keys=True, default=str)).encode()).hexdigest()[:12]
 
 def stage_kind(cfg) -> tuple: # (name, the function that runs it)
-    "What kind of stage `cfg` configures: 'pretrain', 'probe', 'finetune' or 'transfer' (its `stage`), and its job (`cfg.run`)."
+    "The kind of stage `cfg` configures ('pretrain', 'probe', 'finetune' or 'transfer': its `stage`) and its job."
     if not (isinstance(cfg, RunConfig) and cfg.stage):
         raise TypeError("a stage is configured by one of PretrainConfig, LinProbeConfig, FinetuneConfig or "
                         f"TransferConfig, got {type(cfg).__name__}")
     return cfg.stage, cfg.run
 
 # %% ../nbs/12_experiments.ipynb #6dc8bc80
-def accuracy_on_test_set(model:torch.nn.Module, # a classifier of normalised Fashion-MNIST images (a probe or a fine-tuned ViT)
+def accuracy_on_test_set(model:torch.nn.Module, # a classifier of normalised Fashion-MNIST images
                          img_size:int=28, in_chans:int=1, data_path=None, bs:int=1000) -> float:
-    "Top-1 accuracy of `model` on Fashion-MNIST's 10,000 test images (normalised as in training, not augmented): `evaluate`'s."
+    "`evaluate`'s top-1 of `model` on Fashion-MNIST's 10,000 test images (normalised as in training, not augmented)."
     dl = mae_dataloaders('fashion_mnist', img_size=img_size, in_chans=in_chans, bs=bs, augment=False, path=data_path,
                          device=next(model.parameters()).device).valid
     return evaluate(model, dl, torch.nn.functional.cross_entropy)[1]
@@ -72,7 +72,8 @@ def _alive(pid:int) -> bool:
 
 def _job() -> str: # the data-parallel job (torchrun, accelerate) this process is one of; '' when it runs alone
     if num_distrib() <= 1: return ''
-    return f"{os.environ.get('TORCHELASTIC_RUN_ID', '')}@{os.environ.get('MASTER_ADDR', '')}:{os.environ.get('MASTER_PORT', '')}"
+    env = os.environ.get
+    return f"{env('TORCHELASTIC_RUN_ID', '')}@{env('MASTER_ADDR', '')}:{env('MASTER_PORT', '')}"
 
 def _holder(lock:Path): # (pid, job) written in a lock file, or None
     try: pid, _, job = lock.read_text().partition(' '); return int(pid), job
@@ -116,10 +117,10 @@ def _record(path:Path, key:str) -> dict|None: # a finished stage's record
                                            "folder; give each stage its own `out`")
     return rec
 
-def run_stage(cfg, # a `PretrainConfig`, `LinProbeConfig`, `FinetuneConfig` or `TransferConfig`, its `out` the stage's folder
+def run_stage(cfg, # a `PretrainConfig`, `LinProbeConfig`, `FinetuneConfig` or `TransferConfig`; `out`: its folder
               key:str|None=None, # its name; default: `stage_key(cfg)`
               log=print,
-              test:bool=True, # measure the classifier on the test set when done (False for runs that only choose settings)
+              test:bool=True, # measure the classifier on the test set when done (False: a run that only chooses)
              ) -> dict:
     "Run (or resume, or read if done) one stage; its record, written as `result.json` in `cfg.out`."
     key, out = key or stage_key(cfg), Path(cfg.out)

@@ -78,7 +78,7 @@ def tune_last_blocks(vit:VisionTransformer, blocks:int|str|None=None) -> VisionT
 
 # %% ../nbs/10_finetune.ipynb #0b7a9941
 class BatchRandAugment(Transform):
-    "torchvision's `RandAugment` on a training batch, each image its own operations, applied to all images that drew one at once."
+    "torchvision's `RandAugment` on a training batch: each image its own ops, each applied at once to all that drew it."
     split_idx, order = 0, 30  # training only; after the crop (20) and the resize (25), before `Normalize` (99)
     def __init__(self, num_ops:int=2, magnitude:int=9):
         super().__init__(); self.ra = v2.RandAugment(num_ops, magnitude)
@@ -86,11 +86,11 @@ class BatchRandAugment(Transform):
         self.ops = list(self.ra._AUGMENTATION_SPACE.items())
 
     def draw(self, n:int): # per round: the operation of each image `(n,)`, and whether its magnitude is negated `(n,)`
-        "The random choices of `RandAugment` for `n` images, on the CPU: uniform over the operations, sign by a fair coin."
+        "`RandAugment`'s random choices for `n` images, on the CPU: uniform over the operations, sign by a fair coin."
         return [(torch.randint(len(self.ops), (n,)), torch.rand(n) < 0.5) for _ in range(self.ra.num_ops)]
 
     def apply(self, x:Tensor, op:int, negate:bool) -> Tensor:
-        "Operation `op` of the space at the transform's magnitude (negated if `negate` and the operation is signed), on images `x`."
+        "Operation `op` on images `x` at the transform's magnitude (negated if `negate` and the operation is signed)."
         name, (magnitudes, signed) = self.ops[op]
         mags = magnitudes(self.ra.num_magnitude_bins, *x.shape[-2:])
         m = 0. if mags is None else float(mags[self.ra.magnitude]) * (-1 if signed and negate else 1)
@@ -117,7 +117,7 @@ class BatchRandomErasing(Transform):
 
 # %% ../nbs/10_finetune.ipynb #718159be
 class MixupCutmix(Callback):
-    "Mix training batches with timm's `Mixup` (mixup or cutmix, half the time each) and smooth their labels: soft targets."
+    "Mix training batches with timm's `Mixup` (mixup or cutmix, half the time each), smoothing labels: soft targets."
     order = -4  # before the model sees the batch
     def __init__(self, num_classes:int, mixup_alpha:float=0.8, cutmix_alpha:float=1.0, label_smoothing:float=0.1):
         store_attr()
@@ -142,10 +142,23 @@ PAPER_REGULARISATION = dict(mixup=0.8, cutmix=1.0, rand_augment=True, reprob=0.2
 # 1e-3, 3e-3, 1e-2) and measured on a small folder of digits (5 epochs: 77.7% at 1e-2, chance at 5e-4)
 SHORT_RUN_BASE_LR = 1e-2
 
+# %% ../nbs/10_finetune.ipynb #9701dd29
+def _by_length_and_batch(cfg):
+    "Fill the regularisation and `base_lr` left None by the run's length; `bs` positive, even if mixup/cutmix pair it."
+    if cfg.bs is not None and not (isinstance(cfg.bs, int) and cfg.bs >= 1):
+        raise ValueError(f"bs must be a positive integer or None, got {cfg.bs!r}")
+    # the paper's regularisation pays over a long schedule, slows a short one
+    long_run = cfg.epochs >= LONG_RUN_EPOCHS
+    for k, paper in PAPER_REGULARISATION.items():
+        if getattr(cfg, k) is None: setattr(cfg, k, paper if long_run else type(paper)(0))
+    if cfg.base_lr is None: cfg.base_lr = 5e-4 if long_run else SHORT_RUN_BASE_LR
+    if cfg.bs is not None and (cfg.mixup > 0 or cfg.cutmix > 0) and cfg.bs % 2:
+        raise ValueError(f"mixup/cutmix pair the images of a batch: bs must be even, got {cfg.bs}")
+
 # %% ../nbs/10_finetune.ipynb #ef7ef7f7
 @dataclass
 class FinetuneConfig(AdamWSettings, EncoderSettings, RunConfig):
-    "Every setting of a (partial) fine-tuning run (`RunConfig`'s, `EncoderSettings`, `AdamWSettings` and these); defaults follow the paper's ViT-B recipe (§A.1, Table 9)."
+    "Every (partial) fine-tuning setting (its bases' and these); defaults: the paper's ViT-B recipe (§A.1, Table 9)."
     blocks:str|None = None # blocks tuned: k (the last k, 0 = head only), 'mlp' (last block's MLP), or all (None)
     layer_decay:float = 0.75
     drop_path:float = 0.1
@@ -154,8 +167,8 @@ class FinetuneConfig(AdamWSettings, EncoderSettings, RunConfig):
     cutmix:float|None = None # cutmix alpha (0: off); None: the paper's 1.0 for runs of 50 epochs or more, else off
     rand_augment:bool|None = None # RandAugment, 2 operations of magnitude 9; None: on for runs of 50 epochs or more
     reprob:float|None = None # random erasing probability; None: the paper's 0.25 for runs of 50 epochs or more, else 0
-    label_frac:float = 1. # fine-tune on this class-balanced fraction of the training labels (in-memory data; `label_subset`)
-    # the feature: the patch tokens' mean and a new `fc_norm`, the paper's; no checkpoint: `preset` trained from scratch.
+    label_frac:float = 1. # use this class-balanced fraction of the training labels (in-memory data; `label_subset`)
+    # the feature: the patch tokens' mean and a new `fc_norm` (the paper's); no checkpoint: `preset` from scratch.
     # Left None: `base_lr` the paper's 5e-4 for runs of 50 epochs or more, else 1e-2 (`SHORT_RUN_BASE_LR`); `bs` 256, or
     # the largest power of two (at least 8) that gives an epoch 50 steps (`fit_batch`)
     defaults = dict(epochs=100, out='runs/finetune', save_every=10, pool='avg', betas=(0.9, 0.999))
@@ -168,15 +181,7 @@ class FinetuneConfig(AdamWSettings, EncoderSettings, RunConfig):
     def __post_init__(self):
         super().__post_init__()
         if self.pool not in vit_pools: raise ValueError(f"pool must be one of {vit_pools}, got {self.pool!r}")
-        if self.bs is not None and not (isinstance(self.bs, int) and self.bs >= 1):
-            raise ValueError(f"bs must be a positive integer or None, got {self.bs!r}")
-        # the paper's regularisation pays over a long schedule, slows a short one
-        long_run = self.epochs >= LONG_RUN_EPOCHS
-        for k, paper in PAPER_REGULARISATION.items():
-            if getattr(self, k) is None: setattr(self, k, paper if long_run else type(paper)(0))
-        if self.base_lr is None: self.base_lr = 5e-4 if long_run else SHORT_RUN_BASE_LR
-        if self.bs is not None and (self.mixup > 0 or self.cutmix > 0) and self.bs % 2:
-            raise ValueError(f"mixup/cutmix pair the images of a batch: bs must be even, got {self.bs}")
+        _by_length_and_batch(self)
         if not 0 < self.layer_decay <= 1: raise ValueError(f"layer_decay must be in (0, 1], got {self.layer_decay}")
         self.blocks = _check_blocks(self.blocks)  # the depth is checked against the model
         self.betas = tuple(self.betas)
@@ -185,7 +190,7 @@ class FinetuneConfig(AdamWSettings, EncoderSettings, RunConfig):
 def finetune_learner(dls, model:VisionTransformer, cfg:FinetuneConfig, cbs=None,
                      precision:Precision|None=None, # chosen already (`run_precision`); by default from `cfg.precision`
                     ) -> Learner:
-    "A fastai `Learner` fine-tuning the trainable parameters of `model` with layer-wise lr decay and the paper's regularisation."
+    "A `Learner` tuning `model`'s trainable parameters with layer-wise lr decay and the paper's regularisation."
     groups = lambda m: layer_decay_groups(m, cfg.weight_decay, cfg.layer_decay)
     return recipe_learner(dls, model, cfg, soft_target_loss, partial(mae_adamw, betas=cfg.betas), groups, accuracy,
                           [MixupCutmix(dls.c, cfg.mixup, cfg.cutmix, cfg.label_smoothing), *(cbs or [])],
@@ -197,13 +202,13 @@ MAX_BATCH, MIN_STEPS = 256, 50
 
 def fit_batch(n_train:int, # training images (per process)
               max_bs:int=MAX_BATCH, min_steps:int=MIN_STEPS) -> int:
-    "The largest power-of-two batch, from 8 to `max_bs`, that gives an epoch of `n_train` images at least `min_steps` steps."
+    "The largest power-of-two batch, 8 to `max_bs`, that gives an epoch of `n_train` images `min_steps` steps or more."
     bs = max_bs
     while bs > 8 and n_train // bs < min_steps: bs //= 2
     return bs
 
 def announce(cfg:FinetuneConfig, dls):
-    "Say at the start what the run will do: images, epochs, batch, optimizer steps, lr and regularisation; warn when it is short."
+    "Say what the run will do: images, epochs, batch, optimizer steps, lr and regularisation; warn when it is short."
     if rank_distrib(): return
     n, steps = len(dls.train_ds), cfg.epochs * len(dls.train)
     reg = 'on' if (cfg.mixup or cfg.cutmix or cfg.rand_augment or cfg.reprob) else 'off'
@@ -217,14 +222,14 @@ def announce(cfg:FinetuneConfig, dls):
 def finetune(cfg:FinetuneConfig|None=None, # the run's settings (keyword arguments build one)
              resume:str|Path|bool|None=None, # True: the latest checkpoint in `cfg.out`; or a checkpoint path
              cbs=None, # extra fastai callbacks
-             model:VisionTransformer|None=None, # a ready classifier (e.g. adapted by `mae_nb.transfer`) instead of `cfg.checkpoint`
+             model:VisionTransformer|None=None, # a ready classifier (e.g. from `mae_nb.transfer`), not `cfg.checkpoint`
              **kwargs) -> Learner:
-    "Fine-tune (all or the last `cfg.blocks` blocks of) a pretrained encoder, or train it from scratch; returns the `Learner`."
+    "Fine-tune all or the last `cfg.blocks` blocks of a pretrained encoder, or one from scratch; returns the `Learner`."
     trainable = lambda learn: dict(trainable_params=sum(p.numel() for p in learn.model.parameters() if p.requires_grad))
     return run_job(cfg or FinetuneConfig(**kwargs), resume, cbs, partial(_finetune_learner, model=model), trainable)
 
 # %% ../nbs/10_finetune.ipynb #c2b48f57
-def _finetune_learner(cfg:FinetuneConfig, device, callbacks, model=None) -> Learner: # `finetune`'s data, model and `Learner`
+def _finetune_learner(cfg:FinetuneConfig, device, callbacks, model=None) -> Learner: # `finetune`'s data and `Learner`
     if model is None:
         sd, arch = read_encoder(cfg.checkpoint, cfg.num_heads, preset=cfg.preset, model_kwargs=cfg.model_kwargs)
         img_size, in_chans = arch['img_size'], arch['in_chans']

@@ -63,7 +63,7 @@ def probe_head(num_features:int, num_classes:int, init_std:float=0.01) -> nn.Seq
 
 def linear_probe_model(vit:VisionTransformer, # e.g. from `vit_from_checkpoint`; its head is replaced
                        num_classes:int,
-                       pool:str|None=None, # 'patches': the head reads every patch token side by side (`PatchTokensProbe`)
+                       pool:str|None=None, # 'patches': a head on all patch tokens side by side (`PatchTokensProbe`)
                       ) -> nn.Module:
     "Freeze `vit` and give it the probe head (`probe_head`)."
     for p in vit.parameters(): p.requires_grad_(False)
@@ -87,7 +87,7 @@ class PatchTokensProbe(nn.Module):
 
 # %% ../nbs/09_linear_probe.ipynb #95069ccd
 def lars_param_groups(model:nn.Module) -> list:
-    "Trainable parameters in two groups: matrices (LARS-adapted) and 1-d parameters (plain momentum SGD), as the official LARS."
+    "Trainable parameters in two groups: matrices (LARS-adapted), 1-d ones (plain momentum SGD), as the official LARS."
     ps = [p for p in model.parameters() if p.requires_grad]
     return [g for g in ({'params': [p for p in ps if p.ndim > 1], 'always_adapt': True},
                         {'params': [p for p in ps if p.ndim <= 1], 'always_adapt': False}) if g['params']]
@@ -102,8 +102,8 @@ def lars(params, lr:float, momentum:float=0.9, weight_decay:float=0., **kwargs) 
 FEATURES = vit_pools + ('patches', 'pixels')
 
 @torch.no_grad()
-def pooled_features(vit:VisionTransformer|None, # a timm ViT whose `norm` is the encoder's last norm (`fc_norm=False`); None: pixels only
-                    dl, # a loader of (normalised images, labels); read in dataset order, without augmentation or shuffling
+def pooled_features(vit:VisionTransformer|None, # timm ViT with the encoder's last norm (`fc_norm=False`); None: pixels
+                    dl, # (normalised images, labels) loader; read in dataset order, not augmented or shuffled
                     pools=('token', 'avg', 'patches'), # which features, of `FEATURES`
                     autocast=None) -> dict: # {pool: (features `(N, F)` float32, labels `(N,)`)}
     "Features of every item of `dl`'s dataset from one pass of the frozen encoder (the images themselves for 'pixels')."
@@ -127,7 +127,7 @@ def pooled_features(vit:VisionTransformer|None, # a timm ViT whose `norm` is the
 
 # %% ../nbs/09_linear_probe.ipynb #d9d8c04c
 class FeatureDataset:
-    "Feature vectors and labels in two tensors; item `i` is `(feature, TensorCategory)`, a list of indices gives a batch."
+    "Features and labels in two tensors; item `i` is `(feature, TensorCategory)`, a list of indices gives a batch."
     def __init__(self, x:Tensor, y:Tensor): store_attr()
     def __len__(self): return len(self.x)
     def __getitem__(self, i): return self.x[i], TensorCategory(self.y[i])
@@ -145,8 +145,8 @@ def feature_dataloaders(train:tuple, valid:tuple, bs:int, valid_bs:int|None=None
 # %% ../nbs/09_linear_probe.ipynb #be8630f5
 @dataclass
 class LinProbeConfig(EncoderSettings, RunConfig):
-    "Every setting of a linear-probing run (`RunConfig`'s, `EncoderSettings` and these); defaults follow the paper (§A.1, Table 10)."
-    cached:bool = False # compute the features once (not augmented) and train the head on them: much faster; else the paper's crop + flip
+    "Every setting of a linear-probing run (its bases' and these); defaults follow the paper (§A.1, Table 10)."
+    cached:bool = False # train the head on features computed once (unaugmented): faster; else the paper's crop + flip
     pixels:bool = False # baseline: the probe on raw pixels instead of encoder features (implies cached)
     defaults = {**RunConfig.defaults, 'epochs': 90, 'base_lr': 0.1, 'out': 'runs/linprobe', 'save_every': 10,
                 'pool': 'token'}

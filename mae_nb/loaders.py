@@ -35,18 +35,18 @@ from fastai.vision.augment import RandTransform, Resize, CropPad
 from fastai.vision.utils import verify_images
 from .patchify import load_sample
 from .checkpoints import write_json
-from .data import (FASHION_SOURCES, read_fashion_mnist, data_stats, to_device_async, RandomResizedCropFlip, _batch_tfms,
-                         _tensor_dataloaders, _in_memory_dataloaders, fashion_mnist_dev_split, label_subset)
+from .data import (FASHION_SOURCES, read_fashion_mnist, fashion_mnist_dev_split, data_stats, to_device_async,
+                         label_subset, RandomResizedCropFlip, _batch_tfms, _tensor_dataloaders, _in_memory_dataloaders)
 
 # %% ../nbs/05a_loaders.ipynb #bb5486c3
 def cache_dir() -> Path:
     "Where mae_nb keeps what it learned about data between runs: `$MAE_NB_CACHE`, else `~/.cache/mae_nb`."
-    return Path(os.environ.get('MAE_NB_CACHE') or Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'mae_nb')
+    return Path(os.getenv('MAE_NB_CACHE') or Path(os.getenv('XDG_CACHE_HOME') or Path.home()/'.cache')/'mae_nb')
 
 def verify_record(path:Path, # the folder
                   fns:list, # its image files
                  ) -> Path:
-    "Where the check of `fns` is recorded: a file named by the folder and its list of files (a file added or removed is a new list)."
+    "Where the check of `fns` is recorded: a file named by the folder and its file list (a changed list: a new record)."
     h = hashlib.sha1(str(Path(path).absolute()).encode())
     for name in sorted(str(f.relative_to(path)) for f in fns): h.update(b'\0' + name.encode())
     return cache_dir()/'verified'/f'{h.hexdigest()[:16]}.json'
@@ -58,13 +58,14 @@ def readable_images(fns:list, path:Path,
     "`fns` without the files PIL cannot open, with one warning naming them: checked once for a folder's list of files."
     path, rec = Path(path), verify_record(path, fns)
     if not rec.exists() and int(os.environ.get('LOCAL_RANK', 0)) == 0:  # one process per machine checks, with every CPU
-        if len(fns) >= 10_000: print(f"checking that the {len(fns):,} image files under {path} open (once: recorded in {rec})")
+        if len(fns) >= 10_000:
+            print(f"checking that the {len(fns):,} image files under {path} open (once: recorded in {rec})")
         bad = sorted(str(f.relative_to(path)) for f in verify_images(fns))
         write_json(rec, dict(folder=str(path.absolute()), files=len(fns), unreadable=bad))
     t0 = time.time()
     while not rec.exists():  # the other processes of this machine read the first one's record
-        if time.time() - t0 > wait: raise TimeoutError(f"the check of the {len(fns):,} image files under {path} was not recorded "
-            f"in {rec} within {wait:.0f} s by this machine's first process (LOCAL_RANK 0)")
+        if time.time() - t0 > wait: raise TimeoutError(f"the check of the {len(fns):,} image files under {path} was "
+            f"not recorded in {rec} within {wait:.0f} s by this machine's first process (LOCAL_RANK 0)")
         time.sleep(1)
     bad = set(json.loads(rec.read_text())['unreadable'])
     if bad: warnings.warn(f"skipped {len(bad)} unreadable image file(s) under {path}: {', '.join(sorted(bad)[:5])}"
@@ -87,7 +88,8 @@ class MAEImage(PILImage):
     "fastai's `PILImage`, opening files with `open_image`."
     @classmethod
     def create(cls, fn, **kwargs):
-        return cls(open_image(fn, cls._open_args['mode'])) if isinstance(fn, (str, Path)) else super().create(fn, **kwargs)
+        if isinstance(fn, (str, Path)): return cls(open_image(fn, cls._open_args['mode']))
+        return super().create(fn, **kwargs)
 
 class MAEImageBW(MAEImage): _show_args, _open_args = PILImageBW._show_args, PILImageBW._open_args
 
@@ -98,31 +100,47 @@ def folder_image_size(fns:list, # image files
                       n:int=64, # how many to look at, spread over the list (headers only: nothing is decoded)
                      ): # (typical side: the median short side, channels: 1 if every image looked at is grey, else 3)
     "What a folder's images are: their typical side and channel count, the defaults of `mae_dataloaders`."
-    look = fns[::max(1, len(fns) // n)][:n]
     sides, modes = [], set()
-    for f in look:
+    for f in fns[::max(1, len(fns) // n)][:n]:
         with Image.open(f) as img: sides.append(min(img.size)); modes.add(img.mode)
     return int(np.median(sides)), 1 if modes <= set(_GREY) else 3
 
+def _folder_size(fns, path, img_size, in_chans, multiple_of): # (img_size, in_chans, what the images decided or None)
+    side, chans = folder_image_size(fns)
+    own = max(multiple_of, min(side, MAX_DEFAULT_SIZE) // multiple_of * multiple_of)
+    said = ' and '.join(n for n in (f"image size {own}" if img_size is None else '',
+                                    f"{chans} channel{'s' * (chans > 1)}" if in_chans is None else '') if n)
+    img_size, in_chans = img_size or own, in_chans or chans
+    if img_size > 2 * side: warnings.warn(f"the images under {path} are about {side} px and are upscaled "
+        f"{img_size / side:.1f}x to {img_size} px: a smaller img_size trains faster on the same information")
+    return img_size, in_chans, f"{said}: from the images in {path} (typically {side} px)" if said else None
+
 # %% ../nbs/05a_loaders.ipynb #128e3936
 class RandomResizedCropImage(RandTransform):
-    "MAE's augmentation on a decoded image file: a random resized crop of the original image to `size`×`size` (bicubic), then a random flip."
+    "MAE's augmentation of a decoded file: random resized crop of the original to `size`×`size` (bicubic), random flip."
     split_idx, order = 0, 1  # training set only; on the PIL image, before it becomes a tensor
     def __init__(self, size:int, scale:tuple=(0.2, 1.0), ratio:tuple=(3/4, 4/3), flip_p:float=0.5,
-                 generator:torch.Generator|None=None, # reproducible crops in the main process; loader workers use torch's RNG, seeded per worker
+                 generator:torch.Generator|None=None, # main-process crops (workers use torch's RNG, seeded per worker)
                 ):
         super().__init__(); store_attr()
         self.boxes = RandomResizedCropFlip(size, scale, ratio)  # its sampler draws the boxes
 
     def encodes(self, img:PILImage):
         W, H = img.size
-        self.boxes.generator = self.generator if torch.utils.data.get_worker_info() is None else None
+        g = self.boxes.generator = self.generator if torch.utils.data.get_worker_info() is None else None
         w, h, cx, cy = (t.item() for t in self.boxes.crop_boxes(1, H, W))  # half-sizes and centre on [-1, 1]
         # left, top, right, bottom
         box = ((cx - w + 1) / 2 * W, (cy - h + 1) / 2 * H, (cx + w + 1) / 2 * W, (cy + h + 1) / 2 * H)
         img = img.resize((self.size, self.size), Image.BICUBIC, box=box)
-        if torch.rand(1, generator=self.boxes.generator).item() < self.flip_p: img = img.transpose(Image.FLIP_LEFT_RIGHT)
+        if torch.rand(1, generator=g).item() < self.flip_p: img = img.transpose(Image.FLIP_LEFT_RIGHT)
         return img
+
+def _folder_tfms(img_size, augment, crop, generator):
+    bicubic = (Image.BICUBIC, Image.NEAREST)
+    eval_split = 1 if augment else None  # without augmentation, the training set is prepared as the validation set
+    eval_tfms = [Resize(int(img_size / 0.875), resamples=bicubic, split_idx=eval_split),
+                 CropPad(img_size, order=2, split_idx=eval_split)]
+    return ([RandomResizedCropImage(img_size, **crop, generator=generator)] if augment else []) + eval_tfms
 
 # %% ../nbs/05a_loaders.ipynb #7de65eb1
 MAX_WORKERS = 10  # the official code's loader processes per GPU
@@ -130,23 +148,22 @@ MAX_WORKERS = 10  # the official code's loader processes per GPU
 def loader_workers(num_workers:int|None, # as asked; None: chosen here
                    folder:bool, # items are image files to decode (else a batch is one indexing of a tensor)
                   ) -> int:
-    "Loader processes for each process of a run: as asked; else 0 in memory, and for a folder its share of the CPUs less one, at most 10."
+    "Loader processes per process of a run: as asked; else 0 in memory, for a folder its CPU share less one, ≤ 10."
     if num_workers is None and not folder: return 0
     if num_workers is None:
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
         num_workers = min(MAX_WORKERS, max(0, cpus // int(os.environ.get('LOCAL_WORLD_SIZE', 1)) - 1))
     if folder and num_workers == 0 and not rank_distrib():
-        warnings.warn("each training process decodes its own images (num_workers=0): a few hundred images/s per process, "
-                      "far below what a GPU trains on; give it loader processes with num_workers")
+        warnings.warn("each training process decodes its own images (num_workers=0): a few hundred images/s "
+                      "per process, far below what a GPU trains on; give it loader processes with num_workers")
     return num_workers
 
 class FolderDL(TfmdDL):
-    "fastai's `TfmdDL`, whose batches go to a GPU without the host waiting: pinned by the loader, copied with `non_blocking`."
+    "fastai's `TfmdDL`, sending batches to a GPU without the host waiting: pinned by the loader, copied `non_blocking`."
     def __iter__(self):
         if not self.pin_memory: yield from super().__iter__(); return
         self.randomize(); self.before_iter()
-        # the order `sample` reads, drawn in this process as fastai's own loop does
-        self._DataLoader__idxs = self.get_idxs()
+        self._DataLoader__idxs = self.get_idxs()  # the order `sample` reads, drawn here as fastai's own loop does
         for b in _loaders[self.fake_l.num_workers == 0](self.fake_l):
             yield self.after_batch(tuple(type(t)(to_device_async(t, self.device)) for t in b))
         self.after_iter()
@@ -156,23 +173,30 @@ class FolderDL(TfmdDL):
 def _class_folders(d:Path) -> set: return {p.name for p in d.iterdir() if p.is_dir()}
 
 def check_split(fns:list, path:Path, valid_name:str):
-    "Stop before any work when a split of `path` would be empty: its images must lie in class folders, `split/class/image`."
-    # `GrandparentSplitter`'s rule
-    counts = {s: sum(f.parent.parent.name == s for f in fns) for s in ('train', valid_name)}
+    "Stop before any work if a split of `path` is empty: its images must lie in class folders, `split/class/image`."
+    counts = {s: sum(f.parent.parent.name == s for f in fns) for s in ('train', valid_name)}  # GrandparentSplitter's
     for split, n in counts.items():
         if n: continue
         loose = sum(f.parent.name == split for f in fns)
-        why = (f"its {loose} images lie directly in it (as ImageNet's validation images come), not in class folders" if loose
-               else "it holds no images in class folders")
-        raise ValueError(f"{path/split} gives the {'training' if split == 'train' else 'validation'} split no images: {why}; "
-            f"expected {path/split}/<class>/<image> (ImageNet: move each validation image into its class's folder first, "
-            f"e.g. with the valprep.sh of PyTorch's ImageNet example), or a folder without {valid_name}/ (5% held out at random)")
+        why = (f"its {loose} images lie directly in it (as ImageNet's validation images come), not in class folders"
+               if loose else "it holds no images in class folders")
+        raise ValueError(f"{path/split} gives the {'training' if split == 'train' else 'validation'} split no images: "
+            f"{why}; expected {path/split}/<class>/<image> (ImageNet: move each validation image into its class's "
+            f"folder first, e.g. with the valprep.sh of PyTorch's ImageNet example), or a folder without {valid_name}/ "
+            f"(5% held out at random)")
     if (left := len(fns) - sum(counts.values())): warnings.warn(f"{left} image files under {path} lie outside "
         f"train/<class>/ and {valid_name}/<class>/ (deeper, or loose in a split's folder) and are left out")
 
+def _folder_vocab(path, valid_name, labels): # every class folder: pretraining reads no labels, so each is a class
+    train_cls, valid_cls = _class_folders(path/'train'), _class_folders(path/valid_name)
+    unseen = sorted(valid_cls - train_cls)
+    if unseen and labels: raise ValueError(f"{path/valid_name} has classes with no folder in {path/'train'}: "
+        f"{', '.join(unseen[:5])}{', ...' if len(unseen) > 5 else ''}; every validation class needs training images")
+    return sorted(train_cls | valid_cls)
+
 # %% ../nbs/05a_loaders.ipynb #9da345be
-def _folder_dataloaders(path, img_size:int|None, in_chans:int|None, augment:bool, seed, verify:bool, generator, crop:dict,
-                        extra, labels:bool, multiple_of:int, **kwargs):
+def _folder_dataloaders(path, img_size:int|None, in_chans:int|None, seed, verify:bool, labels:bool, multiple_of:int,
+                        augment:bool, generator, crop:dict, extra, bs, valid_bs, device, num_workers):
     path = Path(path)
     if not path.is_dir(): raise FileNotFoundError(f"expected a folder of images (or one of 'sample', "
         f"'fashion_mnist', 'imagenette') as source, got {str(path)!r}, which is not a folder")
@@ -183,121 +207,113 @@ def _folder_dataloaders(path, img_size:int|None, in_chans:int|None, augment:bool
                                  f"{path}{f'/train and {path}/{valid_name}' if has_split else ''}, found none")
     if has_split: check_split(fns, path, valid_name)
     if verify: fns = readable_images(fns, path)
-    vocab = None
-    if has_split:
-        train_cls, valid_cls = _class_folders(path/'train'), _class_folders(path/valid_name)
-        unseen = sorted(valid_cls - train_cls)
-        if unseen and labels: raise ValueError(f"{path/valid_name} has classes with no folder in {path/'train'}: "
-            f"{', '.join(unseen[:5])}{', ...' if len(unseen) > 5 else ''}; every validation class needs training images")
-        vocab = sorted(train_cls | valid_cls)  # pretraining reads no labels: every folder is a class
-    side, chans = folder_image_size(fns)
-    own = max(multiple_of, min(side, MAX_DEFAULT_SIZE) // multiple_of * multiple_of)
-    note = [f"image size {own}" if img_size is None else '', f"{chans} channel{'s' * (chans > 1)}" if in_chans is None else '']
-    img_size, in_chans = img_size or own, in_chans or chans
-    if img_size > 2 * side: warnings.warn(f"the images under {path} are about {side} px and are upscaled {img_size / side:.1f}x "
-                                          f"to {img_size} px: a smaller img_size trains faster on the same information")
-    bicubic = (Image.BICUBIC, Image.NEAREST)
-    eval_split = 1 if augment else None  # without augmentation, the training set is prepared as the validation set
-    eval_tfms = [Resize(int(img_size / 0.875), resamples=bicubic, split_idx=eval_split),
-                 CropPad(img_size, order=2, split_idx=eval_split)]
-    train_tfms = [RandomResizedCropImage(img_size, **crop, generator=generator)] if augment else []
+    vocab = _folder_vocab(path, valid_name, labels) if has_split else None
+    img_size, in_chans, size_note = _folder_size(fns, path, img_size, in_chans, multiple_of)
     mean, std = data_stats(path, in_chans)
+    split = GrandparentSplitter('train', valid_name) if has_split else RandomSplitter(0.05, 0 if seed is None else seed)
     dblock = DataBlock(blocks=(ImageBlock(MAEImage if in_chans == 3 else MAEImageBW), CategoryBlock(vocab=vocab)),
-                       splitter=GrandparentSplitter('train', valid_name) if has_split else RandomSplitter(0.05, 0 if seed is None else seed),
-                       get_y=parent_label, item_tfms=train_tfms + eval_tfms,
+                       splitter=split, get_y=parent_label, item_tfms=_folder_tfms(img_size, augment, crop, generator),
                        batch_tfms=_batch_tfms(img_size, False, generator, mean, std, crop, extra))  # cropped already
-    gpu = torch.device(kwargs['device'] or 'cpu').type == 'cuda'
-    dls = dblock.dataloaders(fns, path=path, dl_type=FolderDL, pin_memory=gpu, persistent_workers=kwargs['num_workers'] > 0, **kwargs)
-    if not has_split and not len(dls.valid_ds): raise ValueError(f"{path}: its {len(fns)} images leave none for validation "
-        f"at 5% held out: give it at least 20 images, or train/ and val/ folders of its own")
+    dls = dblock.dataloaders(fns, path=path, dl_type=FolderDL, bs=bs, val_bs=valid_bs, device=device,
+                             num_workers=num_workers, persistent_workers=num_workers > 0,
+                             pin_memory=torch.device(device or 'cpu').type == 'cuda')
+    if not has_split and not len(dls.valid_ds): raise ValueError(f"{path}: its {len(fns)} images leave none for "
+        f"validation at 5% held out: give it at least 20 images, or train/ and val/ folders of its own")
     dls.stats, dls.classes = (torch.tensor(mean), torch.tensor(std)), list(dls.vocab)
-    dls.img_size, dls.in_chans = img_size, in_chans
-    said = ' and '.join(n for n in note if n)
-    dls.size_note = f"{said}: from the images in {path} (typically {side} px)" if said else None
+    dls.img_size, dls.in_chans, dls.size_note = img_size, in_chans, size_note
     return dls
 
 # %% ../nbs/05a_loaders.ipynb #5d793883
 _SOURCES = (*FASHION_SOURCES, 'imagenette')
 
-# %% ../nbs/05a_loaders.ipynb #75a62af1
-def mae_dataloaders(source='sample', # 'sample' (shipped, offline), 'fashion_mnist', 'fashion_mnist_dev', 'imagenette', or an image folder
-                    img_size:int|None=None, # output side; default 28 for Fashion-MNIST, a folder's typical side up to 224
-                    bs:int=256, # training batch size (the last incomplete batch is dropped)
-                    valid_bs:int|None=None, # validation batch size; default `bs`
-                    augment:bool=True, # random resized crop + flip on the training set (§A.1)
-                    path=None, # for 'fashion_mnist(_dev)': the folder of its IDX files; see `fashion_mnist_dir`
-                    in_chans:int|None=None, # 1 or 3; default 1 for Fashion-MNIST (3 repeats it), a folder's own (1 if all grey)
-                    device=None, # default: fastai's `default_device()`
-                    num_workers:int|None=None, # loader processes; None: 0 in memory, up to 10 for a folder (`loader_workers`)
-                    seed:int|None=None, # fixes the shuffling and the crops (data-parallel: plus the rank) and a folder's random split
-                    verify:bool=True, # leave out unreadable image files (folders), with a warning
-                    crop_scale:tuple=(0.2, 1.0), # area range of the random crop (pretraining 0.2-1, linear probing 0.08-1)
-                    crop_ratio:tuple=(3/4, 4/3), # aspect-ratio range (width / height) of the random crop; (1, 1) with one crop_scale: a fixed-size crop
-                    batch_tfms:list|None=None, # more transforms for the normalised training batches (e.g. fine-tuning's)
-                    label_frac:float=1., # train on this class-balanced fraction of the training images (`label_subset`)
-                    labels:bool=True, # the labels are read: a folder's validation classes must all have training images
-                    multiple_of:int=1, # a folder's default img_size is rounded down to a multiple of this (the model's patch size)
-                   ) -> DataLoaders:
-    "Training and validation `DataLoaders` of `(normalised images, labels)` for MAE, uint8 until the device."
+def _check_args(source, crop_scale, crop_ratio, label_frac) -> dict: # the crop's keywords
     if not (isinstance(crop_scale, (tuple, list)) and len(crop_scale) == 2 and 0 < crop_scale[0] <= crop_scale[1] <= 1):
         raise ValueError(f"crop_scale must be (min, max) with 0 < min <= max <= 1, got {crop_scale!r}")
     if not (isinstance(crop_ratio, (tuple, list)) and len(crop_ratio) == 2 and 0 < crop_ratio[0] <= crop_ratio[1]):
         raise ValueError(f"crop_ratio must be (min, max) with 0 < min <= max, got {crop_ratio!r}")
-    crop = dict(scale=tuple(crop_scale), ratio=tuple(crop_ratio))
-    # data-parallel: every process splits a folder alike (with `seed`), and crops and shuffles its own way (seed + rank)
-    rank_seed = None if seed is None else seed + rank_distrib()
-    generator = None if rank_seed is None else torch.Generator().manual_seed(rank_seed)
-    device = default_device() if device is None else device
     if label_frac != 1 and not (isinstance(source, tuple) or source in FASHION_SOURCES):
-        raise ValueError(f"label_frac is for in-memory data ('sample', 'fashion_mnist', 'fashion_mnist_dev' or tensors), got source={source!r}")
-    num_workers = loader_workers(num_workers, folder=isinstance(source, (str, Path)) and source not in FASHION_SOURCES)
-    if isinstance(source, tuple):
-        if label_frac != 1: source = (label_subset(source[0], label_frac), source[1])
-        dls = _in_memory_dataloaders(source, img_size, in_chans, augment, generator, bs, valid_bs, device, num_workers,
-                                     crop, batch_tfms or ())
-        return _finish(dls, rank_seed, dls.train_ds.in_chans, img_size or dls.train_ds.x.shape[-1], 'tensors')
+        raise ValueError(f"label_frac is for in-memory data ('sample', 'fashion_mnist', 'fashion_mnist_dev' "
+                         f"or tensors), got source={source!r}")
+    return dict(scale=tuple(crop_scale), ratio=tuple(crop_ratio))
+
+def _fashion_mnist(source, path, label_frac, img_size, in_chans, load:dict):
+    if source == 'sample': train, valid = load_sample('train'), load_sample('valid')
+    elif source == 'fashion_mnist': train, valid = read_fashion_mnist(path)
+    else: train, valid = fashion_mnist_dev_split(read_fashion_mnist(path)[0])
+    dls = _tensor_dataloaders(label_subset(train, label_frac), valid, img_size, in_chans, **load)
+    if img_size > 2 * 28: warnings.warn(f"Fashion-MNIST's 28 px images are upscaled {img_size / 28:.1f}x to {img_size} "
+                                        f"px: a model of a smaller img_size trains faster on the same information")
+    return dls
+
+# %% ../nbs/05a_loaders.ipynb #b86f8582
+def _named_dataloaders(source, img_size, in_chans, path, label_frac, seed, verify, labels, multiple_of, load:dict):
     if not isinstance(source, (str, Path)):
         raise ValueError(f"expected source {' or '.join(map(repr, _SOURCES))}, a folder, or ((train images, labels), "
                          f"(valid images, labels)), got {source!r}")
-    fmnist = source in FASHION_SOURCES
-    if fmnist: img_size, in_chans = img_size or 28, in_chans or 1  # a folder's come from its images
+    if fmnist := source in FASHION_SOURCES: img_size, in_chans = img_size or 28, in_chans or 1
     if in_chans is not None and in_chans not in (1, 3): raise ValueError(f"in_chans must be 1 or 3, got {in_chans}")
-    if img_size is not None and (not isinstance(img_size, int) or img_size < 1): raise ValueError(f"img_size must be a positive int, got {img_size!r}")
-    if path is not None and source not in ('fashion_mnist', 'fashion_mnist_dev'):
-        raise ValueError(f"path is the folder of the IDX files for source='fashion_mnist' or 'fashion_mnist_dev', got source={source!r}")
-    if fmnist:
-        if source == 'sample': train, valid = load_sample('train'), load_sample('valid')
-        elif source == 'fashion_mnist': train, valid = read_fashion_mnist(path)
-        else: train, valid = fashion_mnist_dev_split(read_fashion_mnist(path)[0])
-        dls = _tensor_dataloaders(label_subset(train, label_frac), valid, img_size, in_chans, augment, generator, bs, valid_bs, device, num_workers,
-                                  crop, batch_tfms or ())
-        if img_size > 2 * 28: warnings.warn(f"Fashion-MNIST's 28 px images are upscaled {img_size / 28:.1f}x to {img_size} px: "
-                                            f"a model of a smaller img_size trains faster on the same information")
-    else:
-        folder = source
-        if source == 'imagenette':
-            try: folder = untar_data(URLs.IMAGENETTE_160)
-            except Exception as e:
-                raise ConnectionError(f"could not download Imagenette from {URLs.IMAGENETTE_160} ({e}); "
-                                      "download it elsewhere and pass its folder as source") from e
-        dls = _folder_dataloaders(folder, img_size, in_chans, augment, seed, verify, generator, crop, batch_tfms or (),
-                                  labels, multiple_of, bs=bs, val_bs=valid_bs, device=device, num_workers=num_workers)
-        img_size, in_chans = dls.img_size, dls.in_chans
-    return _finish(dls, rank_seed, in_chans, img_size, source if source in _SOURCES else f'folder {Path(source).name}')
+    if img_size is not None and (not isinstance(img_size, int) or img_size < 1):
+        raise ValueError(f"img_size must be a positive int, got {img_size!r}")
+    if path is not None and source not in ('fashion_mnist', 'fashion_mnist_dev'): raise ValueError(f"path is the "
+        f"folder of the IDX files for source='fashion_mnist' or 'fashion_mnist_dev', got source={source!r}")
+    if fmnist: return _fashion_mnist(source, path, label_frac, img_size, in_chans, load), in_chans, img_size, source
+    folder = source
+    if source == 'imagenette':
+        try: folder = untar_data(URLs.IMAGENETTE_160)
+        except Exception as e:
+            raise ConnectionError(f"could not download Imagenette from {URLs.IMAGENETTE_160} ({e}); "
+                                  "download it elsewhere and pass its folder as source") from e
+    dls = _folder_dataloaders(folder, img_size, in_chans, seed, verify, labels, multiple_of, **load)
+    return dls, dls.in_chans, dls.img_size, source if source in _SOURCES else f'folder {Path(source).name}'
+
+# %% ../nbs/05a_loaders.ipynb #75a62af1
+def mae_dataloaders(source='sample', # 'sample' (shipped, offline), 'fashion_mnist(_dev)', 'imagenette', or a folder
+                    img_size:int|None=None, # output side; default 28 for Fashion-MNIST, a folder's typical side (≤ 224)
+                    bs:int=256, # training batch size (the last incomplete batch is dropped)
+                    valid_bs:int|None=None, # validation batch size; default `bs`
+                    augment:bool=True, # random resized crop + flip on the training set (§A.1)
+                    path=None, # for 'fashion_mnist(_dev)': the folder of its IDX files; see `fashion_mnist_dir`
+                    in_chans:int|None=None, # 1 or 3; default 1 for Fashion-MNIST (3 repeats it); folders: 1 if all grey
+                    device=None, # default: fastai's `default_device()`
+                    num_workers:int|None=None, # loader processes; None: 0 in memory, ≤10 for folders (`loader_workers`)
+                    seed:int|None=None, # fixes shuffling, crops (data-parallel: + rank) and a folder's random split
+                    verify:bool=True, # leave out unreadable image files (folders), with a warning
+                    crop_scale:tuple=(0.2, 1.0), # area range of the random crop (pretrain 0.2-1, linear probe 0.08-1)
+                    crop_ratio:tuple=(3/4, 4/3), # random crop's w/h range (fixed crop: (1, 1), crop_scale min = max)
+                    batch_tfms:list|None=None, # more transforms for normalised training batches (e.g. fine-tuning's)
+                    label_frac:float=1., # train on this class-balanced fraction of the training images (`label_subset`)
+                    labels:bool=True, # the labels are read: a folder's validation classes must all have training images
+                    multiple_of:int=1, # a folder's default img_size rounds down to a multiple of this (the patch size)
+                   ) -> DataLoaders:
+    "Training and validation `DataLoaders` of `(normalised images, labels)` for MAE, uint8 until the device."
+    crop = _check_args(source, crop_scale, crop_ratio, label_frac)
+    rank_seed = None if seed is None else seed + rank_distrib()  # data-parallel: crops, shuffles by rank; split by seed
+    generator = None if rank_seed is None else torch.Generator().manual_seed(rank_seed)
+    device = default_device() if device is None else device
+    num_workers = loader_workers(num_workers, folder=isinstance(source, (str, Path)) and source not in FASHION_SOURCES)
+    load = dict(augment=augment, generator=generator, bs=bs, valid_bs=valid_bs, device=device, num_workers=num_workers,
+                crop=crop, extra=batch_tfms or ())
+    if isinstance(source, tuple): return _finish(rank_seed, *_in_memory(source, img_size, in_chans, label_frac, load))
+    return _finish(rank_seed, *_named_dataloaders(source, img_size, in_chans, path, label_frac, seed, verify, labels,
+                                                  multiple_of, load))
 
 # %% ../nbs/05a_loaders.ipynb #98934fc6
 def check_full_batch(dls):
-    "Stop a run whose training images make no full batch: its epochs would have no steps, train nothing and say nothing."
-    if len(dls.train) == 0: raise ValueError(f"{dls.source}: its {len(dls.train_ds)} training images make no full batch of "
-        f"{dls.train.bs} (the last incomplete batch is dropped): use a batch of at most {len(dls.train_ds)}")
+    "Stop a run whose training images make no full batch: its epochs would have no step, train nothing, say nothing."
+    if len(dls.train) == 0: raise ValueError(f"{dls.source}: its {len(dls.train_ds)} training images make no full "
+        f"batch of {dls.train.bs} (the last incomplete batch is dropped): use a batch of at most {len(dls.train_ds)}")
 
-def _finish(dls, seed, in_chans, img_size, source):
+def _in_memory(source, img_size, in_chans, label_frac, load:dict):
+    if label_frac != 1: source = (label_subset(source[0], label_frac), source[1])
+    dls = _in_memory_dataloaders(source, img_size, in_chans, **load)
+    return dls, dls.train_ds.in_chans, img_size or dls.train_ds.x.shape[-1], 'tensors'
+
+def _finish(seed, dls, in_chans, img_size, source):
     if seed is not None:
         for i, dl in enumerate(dls.loaders): dl.rng = random.Random(seed + i)  # fastai shuffles with `dl.rng`
     # `c`: fastai's class count
     dls.in_chans, dls.img_size, dls.c, dls.source = in_chans, img_size, len(dls.classes), source
-    # what a folder's images decided, to print (`_folder_dataloaders`)
-    if not hasattr(dls, 'size_note'): dls.size_note = None
+    if not hasattr(dls, 'size_note'): dls.size_note = None  # what a folder's images decided, to print
     return dls
 
 # %% ../nbs/05a_loaders.ipynb #e272e0f3
@@ -305,7 +321,7 @@ def read_images(paths, # image files, or folders of them (searched recursively)
                 img_size:int|tuple, # the model's side, or (H, W)
                 in_chans:int, # the model's channels: 1 or 3
                ): # (uint8 images `(N, C, H, W)`, list of notes on what was changed)
-    "Image files as a model of `img_size` and `in_chans` takes them: channels converted, short side resized, centre cropped."
+    "Image files as taken by a model of `img_size`, `in_chans`: channels converted, short side resized, centre cropped."
     if in_chans not in (1, 3): raise ValueError(f"in_chans must be 1 or 3, got {in_chans!r}")
     H, W = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
     fns = []
@@ -315,18 +331,18 @@ def read_images(paths, # image files, or folders of them (searched recursively)
         elif p.is_file(): fns.append(p)
         else: raise FileNotFoundError(f"expected image files or folders of them, got {str(p)!r}, which does not exist")
     if not fns: raise ValueError(f"expected image files (.jpg, .png, ...) in {[str(p) for p in paths]}, found none")
-    imgs, modes, sizes = [], set(), set()
+    imgs, modes, sizes, target = [], set(), set(), 'L' if in_chans == 1 else 'RGB'
     for f in fns:
         try:
             with Image.open(f) as header: mode = header.mode
-            img = open_image(f, 'L' if in_chans == 1 else 'RGB')  # 16-bit scaled to 8, not clipped
+            img = open_image(f, target)  # 16-bit scaled to 8, not clipped
         except Exception as e: raise ValueError(f"{f} is not a readable image ({type(e).__name__}: {e})") from e
         modes.add(mode); sizes.add(img.size)
-        # the largest centred box of the model's shape, resized
-        if img.size != (W, H): img = ImageOps.fit(img, (W, H), Image.BICUBIC)
+        if img.size != (W, H): img = ImageOps.fit(img, (W, H), Image.BICUBIC)  # largest centred box of this shape
         imgs.append(torch.from_numpy(np.asarray(img).copy()).reshape(H, W, in_chans).permute(2, 0, 1))
     notes = []
-    target = 'L' if in_chans == 1 else 'RGB'
-    if modes - {target}: notes.append(f"converted {'/'.join(sorted(modes - {target}))} images to {'grey' if in_chans == 1 else 'RGB'} (the model takes {in_chans} channel{'s' * (in_chans > 1)})")
-    if sizes - {(W, H)}: notes.append(f"resized and centre-cropped to {W}×{H} (from {', '.join(f'{w}×{h}' for w, h in sorted(sizes)[:3])}{', ...' if len(sizes) > 3 else ''})")
+    if modes - {target}: notes.append(f"converted {'/'.join(sorted(modes - {target}))} images to "
+        f"{'grey' if in_chans == 1 else 'RGB'} (the model takes {in_chans} channel{'s' * (in_chans > 1)})")
+    if sizes - {(W, H)}: notes.append(f"resized and centre-cropped to {W}×{H} (from "
+        f"{', '.join(f'{w}×{h}' for w, h in sorted(sizes)[:3])}{', ...' if len(sizes) > 3 else ''})")
     return torch.stack(imgs), notes

@@ -50,7 +50,8 @@ class EpochLogger(CSVLogger):
     "fastai's `CSVLogger`, continuing a resumed run's file: no second header, no rows for the epochs skipped."
     # after the progress bar has taken over the logger, so that our line reaches it too
     order = ProgressCallback.order + 1
-    def __init__(self, fname:Path, start_epoch:int=0):  # absolute: fastai would put a relative one under `learn.path`, the data's folder
+    def __init__(self, fname:Path, start_epoch:int=0):
+        # absolute: fastai would put a relative one under `learn.path`, the data's folder
         super().__init__(Path(fname).absolute(), append=start_epoch > 0); self.start_epoch = start_epoch
     def before_fit(self):
         if rank_distrib(): self.run = False; return  # only rank 0 logs
@@ -85,7 +86,7 @@ def plot_loss_curve(step_log:Path, epoch_log:Path|None=None):
 
 # %% ../nbs/06c_logs.ipynb #3dcb7f01
 class DeviceSmoothLoss(AvgSmoothLoss):
-    "fastai's smoothed training loss (`train_loss`), kept on the device: no copy to the host, no gather across processes."
+    "fastai's smoothed training loss (`train_loss`), on the device: no copy to the host, no gather across processes."
     def accumulate(self, learn):
         loss = learn.loss.detach().mean().float()
         if self.count == 0: self.val = torch.zeros((), device=loss.device)
@@ -94,7 +95,7 @@ class DeviceSmoothLoss(AvgSmoothLoss):
         self.val = torch.lerp(loss, self.val, self.beta)
 
 class DeviceAvgLoss(AvgLoss):
-    "fastai's validation loss, summed on the device (fastai's copies each batch's to the host), over all processes at the end."
+    "fastai's validation loss, summed on the device (not copied to the host each batch), over all processes at the end."
     def reset(self): self.total = None
     def accumulate(self, learn):
         bs = find_bs(learn.yb) if len(learn.yb) else find_bs(learn.xb)
@@ -126,7 +127,7 @@ class LazyProgressCallback(ProgressCallback):
 
 # %% ../nbs/06c_logs.ipynb #97e39629
 def wandb_callback(cfg) -> Callback:
-    "fastai's `WandbCallback`, starting a Weights & Biases run (offline unless `WANDB_MODE` says) and finishing it after the fit."
+    "fastai's `WandbCallback`, starting a W&B run (offline unless `WANDB_MODE` says) and finishing it after the fit."
     import wandb
     from fastai.callback.wandb import WandbCallback
     class WandbRun(WandbCallback):
@@ -142,7 +143,7 @@ def wandb_callback(cfg) -> Callback:
     return WandbRun(log_preds=False, log_model=False)
 
 def tensorboard_callback(cfg) -> Callback:
-    "fastai's `TensorBoardCallback` into `out/tensorboard`, logging the numeric hyper-parameters only (torch's AdamW also holds flags such as `foreach=None`)."
+    "fastai's `TensorBoardCallback` into `out/tensorboard`, logging numeric hyper-parameters only (not `foreach=None`)."
     from fastai.callback.tensorboard import TensorBoardCallback
     class TensorBoardRun(TensorBoardCallback):
         def after_batch(self):

@@ -71,7 +71,7 @@ def _num_removed(L, mask_ratio): return L - int(L * (1 - mask_ratio))
 def block_masking_noise(N:int, # batch size
                         grid_size:int|tuple, # (h, w) patches
                         mask_ratio:float, # fraction of patches removed
-                        min_block:int|None=None, # smallest block, in patches (default: about 8% of the grid, 16 of 196 as in BEiT)
+                        min_block:int|None=None, # smallest block in patches (default ~8% of the grid, BEiT's 16 of 196)
                         aspect:tuple=(0.3, 1/0.3), # range of block height/width, sampled log-uniformly
                         generator:torch.Generator|None=None, device=None) -> Tensor:
     "Noise `(N, h*w)` for `random_masking` that removes rectangular blocks of patches (block-wise masking)."

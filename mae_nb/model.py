@@ -53,7 +53,7 @@ def reconstruction_loss(imgs:Tensor, # `(N, C, H, W)`
 
 # %% ../nbs/04_model.ipynb #a5ef7e0e
 class MaskedAutoencoderViT(nn.Module):
-    "The whole masked autoencoder of the paper: encoder (notebook 02), decoder (03), loss and `forward`, official names."
+    "The paper's whole masked autoencoder: encoder (notebook 02), decoder (03), loss and `forward`, official names."
     def __init__(self,
                  img_size:int|tuple=224, # (H, W) of the input images
                  patch_size:int=16, # side p of a square patch
@@ -68,12 +68,11 @@ class MaskedAutoencoderViT(nn.Module):
                  norm_layer=partial(nn.LayerNorm, eps=1e-6), # as the official presets
                  norm_pix_loss:bool=False, # predict per-patch normalised pixels (`norm_pix_target`)
                  mask_sampling:str='random', # 'random', 'block' or 'grid' (Fig. 6)
-                 mask_tokens_in_encoder:bool=False, # Table 1c's ablation (notebook 02): the decoder then gets no mask tokens of its own
+                 mask_tokens_in_encoder:bool=False, # Table 1c (notebook 02): the decoder then adds no mask tokens
                 ):
         super().__init__()
         add_encoder(self, img_size, patch_size, in_chans, embed_dim, depth, num_heads, mlp_ratio, norm_layer,
-                    mask_sampling,
-                    mask_tokens_in_encoder)
+                    mask_sampling, mask_tokens_in_encoder)
         add_decoder(self, decoder_embed_dim, decoder_depth, decoder_num_heads, mlp_ratio, norm_layer)
         self.norm_pix_loss = norm_pix_loss
         self.initialize_weights()
@@ -93,7 +92,7 @@ class MaskedAutoencoderViT(nn.Module):
                 imgs:Tensor, # `(N, C, H, W)`
                 mask_ratio:float=0.75, # fraction of patches removed
                 noise:Tensor|None=None, # `(N, L)`, fixes the mask (smallest noise kept)
-                pred_visible:bool=True, # also predict the visible patches (the official output; the loss does not need them)
+                pred_visible:bool=True, # predict the visible patches too (official output; the loss needs none)
                ): # (loss, pred `(N, L, p*p*C)` (or `(N, L_removed, p*p*C)`), mask `(N, L)` 1 = removed)
         "Mask `imgs`, reconstruct every patch (or the removed ones only), and return the loss on the removed ones."
         latent, mask, ids_restore = self.forward_encoder(imgs, mask_ratio, noise)

@@ -80,7 +80,7 @@ def choose_precision(precision:str, # a run's setting: 'auto', or 'fp32', 'bf16'
                      model:nn.Module|None=None, # what it trains: its width decides on a CPU
                      compiled:bool=False, # whether the training step is compiled (the compiler fuses the casts)
                     ) -> Precision:
-    "The precision a run trains in, and why: `precision='auto'` picks bf16 where the device does it natively and it pays."
+    "The precision a run trains in, and why: `'auto'` picks bf16 where the device does it natively and it pays."
     if precision != 'auto': return Precision(precision, 'asked for')
     dev = torch.device(device or 'cpu')
     if dev.type == 'cuda':
@@ -116,7 +116,7 @@ def mixed_precision(p:Precision|str) -> list:
 
 def allow_tf32(precision:str, # a run's setting: 'fp32' asks for strict fp32, anything else lets TF32 in
                device) -> bool: # whether fp32 matmuls and convolutions may now run in TF32
-    "On a CUDA GPU, let the matmuls and convolutions left in fp32 use TF32 (Ampere and later), unless `precision='fp32'`."
+    "On a CUDA GPU, let matmuls and convolutions left in fp32 use TF32 (Ampere and later), unless `precision='fp32'`."
     if torch.device(device).type != 'cuda': return False
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision != 'fp32'
     return precision != 'fp32'

@@ -58,16 +58,28 @@ from .reconstructions import show_reconstructions, reconstruction_note, Reconstr
 # %% ../nbs/08_pretrain.ipynb #39e5d1c8
 _cuda_graph_modes = ('reduce-overhead', 'max-autotune')  # torch.compile modes that capture CUDA graphs
 
+def _check_compile(cfg):
+    "A `compile_mode` torch.compile knows; CUDA graphs only without gradient accumulation, in one process."
+    modes = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
+    if cfg.compile_mode not in modes:
+        raise ValueError(f"compile_mode must be one of {list(modes)}, got {cfg.compile_mode!r}")
+    if cfg.compile_mode in _cuda_graph_modes and cfg.compile is not False:
+        if cfg.accum > 1: raise ValueError(f"compile_mode={cfg.compile_mode!r} replays CUDA graphs, whose "
+            f"outputs each replay overwrites, so gradients cannot accumulate across steps (accum={cfg.accum}): "
+            "use accum=1 or compile_mode='default' or 'max-autotune-no-cudagraphs'")
+        if num_distrib() > 1: raise ValueError(f"compile_mode={cfg.compile_mode!r} (CUDA graphs) is not tested "
+            f"with several processes ({num_distrib()}): use compile_mode='default' or 'max-autotune-no-cudagraphs'")
+
 # %% ../nbs/08_pretrain.ipynb #97743b1b
 @dataclass
 class PretrainConfig(InputSize, AdamWSettings, RunConfig):
-    "Every setting of a pretraining run (`RunConfig`'s, `AdamWSettings`, `InputSize` and these); defaults follow the paper where they fit a small run."
+    "Every setting of a pretraining run (its bases' and these); defaults follow the paper where they fit a small run."
     accum:int = 1 # gradient accumulation steps
     mask_ratio:float = 0.75
     norm_pix_loss:bool = True
     mask_sampling:str = 'random' # 'random', 'block' or 'grid'
-    augment:str = 'random_crop' # 'none', 'fixed_crop', 'random_crop' (the recipe) or 'random_crop+jitter' (Table 1e, `pretrain_augmentation`)
-    compile:bool|None = None # `torch.compile` the model in place (checkpoints keep their keys); None: when the run has at least 1,000 steps
+    augment:str = 'random_crop' # 'none', 'fixed_crop', 'random_crop' (the recipe) or 'random_crop+jitter' (Table 1e)
+    compile:bool|None = None # `torch.compile` in place (checkpoints keep their keys); None: with 1,000 steps or more
     compile_mode:str = 'default' # torch.compile's mode: 'default', 'reduce-overhead' (CUDA graphs), 'max-autotune', ...
     keep_all:bool = False # keep every checkpoint written; by default only the newest stays
     defaults = {**RunConfig.defaults, 'out': 'runs/mae', 'betas': (0.9, 0.95)}
@@ -84,15 +96,7 @@ class PretrainConfig(InputSize, AdamWSettings, RunConfig):
             raise ValueError("mask_ratio must be in (0, 1): the loss is on the removed patches, so some must be "
                              f"removed; got {self.mask_ratio!r}")
         pretrain_augmentation(self.augment)  # a name it does not know stops the run here
-        modes = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
-        if self.compile_mode not in modes:
-            raise ValueError(f"compile_mode must be one of {list(modes)}, got {self.compile_mode!r}")
-        if self.compile_mode in _cuda_graph_modes and self.compile is not False:
-            if self.accum > 1: raise ValueError(f"compile_mode={self.compile_mode!r} replays CUDA graphs, whose "
-                f"outputs each replay overwrites, so gradients cannot accumulate across steps (accum={self.accum}): "
-                "use accum=1 or compile_mode='default' or 'max-autotune-no-cudagraphs'")
-            if num_distrib() > 1: raise ValueError(f"compile_mode={self.compile_mode!r} (CUDA graphs) is not tested "
-                f"with several processes ({num_distrib()}): use compile_mode='default' or 'max-autotune-no-cudagraphs'")
+        _check_compile(self)
         self.betas = tuple(self.betas)
 
 
@@ -147,7 +151,7 @@ class FiniteLoss(Callback):
         if (self.iter + 1) % self.check_every == 0: self.check()
     def after_train(self): self.check()  # before validation and before any checkpoint of this epoch
     def check(self):
-        "Raise `NonFiniteLossError` if a training loss of this epoch so far was not finite, in this or any other process."
+        "Raise `NonFiniteLossError` if a training loss this epoch so far was not finite, in any process."
         if self.first_bad is None: return
         anywhere = (self.first_bad >= 0).float()
         # all stop together
@@ -166,7 +170,7 @@ def reconstruct_files(checkpoint, # any full MAE checkpoint (see `mae_from_check
                       mask_ratio:float=0.75, # fraction of patches removed
                       seed:int=0, # fixes the masks
                       max_images:int=16, # rows of the figure
-                      **model_kwargs, # settings the checkpoint does not state (e.g. `norm_pix_loss=True` for an official file)
+                      **model_kwargs, # settings the checkpoint lacks (e.g. `norm_pix_loss=True` for an official file)
                      ) -> plt.Figure:
     "The paper's figure (original, masked, reconstruction, + visible) of image files by any full MAE checkpoint."
     model = mae_from_checkpoint(checkpoint, **model_kwargs)
@@ -182,13 +186,13 @@ def reconstruct_files(checkpoint, # any full MAE checkpoint (see `mae_from_check
 
 # %% ../nbs/08_pretrain.ipynb #d74d1665
 class EagerEvaluation(Callback):
-    "Validate a compiled model eagerly: the compiler then builds one graph, the training step's, not one per batch shape."
+    "Validate a compiled model eagerly: one graph is compiled, the training step's, not one per batch shape."
     def before_validate(self): torch.compiler.set_stance('force_eager')
     def after_validate(self): torch.compiler.set_stance('default')
     after_cancel_validate = after_fit = after_validate
 
 def compiles(cfg:PretrainConfig, steps:int, model:nn.Module|None=None, device=None) -> bool:
-    "Whether a run compiles: as `cfg.compile` says, or, left to us, when its `steps` repay the warm-up and its step gains."
+    "Whether a run compiles: `cfg.compile`, or if None, when its `steps` repay the warm-up and compiling pays."
     if cfg.compile is not None: return cfg.compile
     if steps < 1000: return False  # warm-up 20-60 s on a 2-core CPU, less from a warm cache (bench/README.md)
     fp32_cpu = torch.device(device or 'cpu').type == 'cpu' and choose_precision(cfg.precision, device, model,

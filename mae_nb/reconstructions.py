@@ -35,7 +35,7 @@ def visible_patch_stats(patches:Tensor, # `(N, L, p*p*C)`
 
 @torch.no_grad()
 def reconstruct(model:MaskedAutoencoderViT, x:Tensor, mask_ratio:float=0.75, noise:Tensor|None=None):
-    "Run `model` on normalised images `x`; return (masked input, reconstruction, reconstruction + visible, mask), all images like `x`."
+    "Run `model` on normalised `x`: (masked input, reconstruction, reconstruction + visible, mask), images like `x`."
     model = unwrap_model(model).eval()
     with torch.compiler.set_stance('force_eager'): _, pred, mask = model(x, mask_ratio, noise)
     target = patchify(x, model.patch_size)
@@ -78,7 +78,7 @@ def reconstruction_note(model:MaskedAutoencoderViT, stats) -> str:
 @torch.no_grad()
 def reconstruction_errors(model:MaskedAutoencoderViT,
                           x:Tensor, # normalised images `(N, C, H, W)`
-                          pred:Tensor, # the model's prediction: every patch `(N, L, p*p*C)` or the removed ones `(N, L_removed, p*p*C)`
+                          pred:Tensor, # predicted patches: all `(N, L, p*p*C)` or removed only `(N, L_removed, p*p*C)`
                           mask:Tensor, # `(N, L)`, 1 = removed
                           stats, # (mean, std) per channel of the normalisation (`dls.stats`)
                          ) -> Tensor: # `[model's, fill's, pixel count]`: summed squared errors over the removed pixels
@@ -128,7 +128,7 @@ def reconstruction_ratio(model:MaskedAutoencoderViT,
                          mask_ratio:float=0.75,
                          seed:int=0, # the masks of batch i come from seed + i, as validation's do (`MAETrainer`)
                         ) -> dict: # mse, fill_mse, ratio
-    "The removed pixels' MSE on [0, 1] of `model`'s reconstructions of `dl`, against the visible-mean fill, and their ratio."
+    "The removed pixels' MSE on [0, 1] in `model`'s reconstructions of `dl`, the visible-mean fill's, and their ratio."
     model = unwrap_model(model).eval()
     total = 0.
     with torch.compiler.set_stance('force_eager'):

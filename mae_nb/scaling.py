@@ -43,7 +43,7 @@ ARMS = ('mae', 'scratch', 'scratch long')  # the scaling grid's arms, as its cel
 PAPER_TABLE3 = {'ViT-B': (86e6, 82.3, 83.6), 'ViT-L': (304e6, 82.6, 85.9),  # encoder parameters, top-1 from scratch,
                 'ViT-H': (632e6, 83.1, 86.9)}                                # top-1 after MAE (ImageNet, Table 3)
 
-def encoder_size(budget:Budget, size:str) -> dict: # {'params': encoder parameters, 'gflop': fine-tuning GFLOP per image}
+def encoder_size(budget:Budget, size:str) -> dict: # {'params': encoder parameters, 'gflop': fine-tuning GFLOP an image}
     "The encoder of one size of a budget's scaling grid: parameters, and training FLOPs per image over all its patches."
     if size not in (budget.sizes or {}):
         raise ValueError(f"unknown size {size!r}; this budget has {list(budget.sizes or {})}")
@@ -104,7 +104,7 @@ def _axes(ax, title:str, ylabel:str):
     if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=7)
 
 def plot_scaling(results:dict, budget:Budget, split:str='test'):
-    "Top-1 against encoder parameters, MAE and scratch (seed means, bars lowest to highest), all and 10% of the labels, beside the paper."
+    "Top-1 by encoder parameters, MAE and scratch (seed means, bars lowest to highest), all and 10% of labels: Fig. 8."
     fig, axs = plt.subplots(1, 3, figsize=(11, 3.4))
     params = {s: encoder_size(budget, s)['params'] for s in budget.sizes}
     for ax, (title, m) in zip(axs, (('all labels', 'ft'), ('10% of the labels', 'ft_few'))):

@@ -32,8 +32,8 @@ from fastai.optimizer import OptimWrapper
 from fastai.torch_core import rank_distrib, num_distrib, set_seed
 from .checkpoints import save_atomic, latest_checkpoint, read_checkpoint
 from .distributed import unwrap_model, _gather, data_parallel, local_device
-from .precision import (DeviceMixedPrecision, Precision, precision_autocast, allow_tf32, cpu_name, mixed_precision,
-                              use_fused_attention)
+from .precision import (DeviceMixedPrecision, Precision, precision_autocast, allow_tf32, mixed_precision,
+                              cpu_name, use_fused_attention)
 from .logs import StepLogger, EpochLogger, wandb_callback, tensorboard_callback, keep_loss_on_device
 
 # %% ../nbs/07_train.ipynb #5aee09a4
@@ -79,21 +79,37 @@ def _rng_state(dl) -> dict:
     np_state = np.random.get_state()
     return {'python': random.getstate(), 'numpy': (np_state[0], np_state[1].tolist(), *np_state[2:]),
             'torch': torch.get_rng_state().tolist(),
-            # this process's device only
-            'cuda': torch.cuda.get_rng_state().tolist() if torch.cuda.is_available() else None,
+            'cuda': torch.cuda.get_rng_state().tolist() if torch.cuda.is_available() else None,  # this device's only
             'dl': _shuffler(dl).getstate(), 'augment': [g.get_state().tolist() for g in _generators(dl)]}
 
 def _set_rng_state(s:dict, dl):
     random.setstate(s['python'])
     np.random.set_state((s['numpy'][0], np.array(s['numpy'][1], dtype=np.uint32), *s['numpy'][2:]))
     torch.set_rng_state(torch.tensor(s['torch'], dtype=torch.uint8))
-    cuda = s.get('cuda')
+    cuda = s.get('cuda')  # restored to the current device
     if cuda and isinstance(cuda[0], list):  # written before checkpoints kept one device's state: one per visible device
-        cuda = cuda[torch.cuda.current_device()] if torch.cuda.is_available() and torch.cuda.current_device() < len(cuda) else cuda[0]
-    # the current device
+        cuda = cuda[d] if torch.cuda.is_available() and (d := torch.cuda.current_device()) < len(cuda) else cuda[0]
     if cuda and torch.cuda.is_available(): torch.cuda.set_rng_state(torch.tensor(cuda, dtype=torch.uint8))
     _shuffler(dl).setstate(s['dl'])
     for g, st in zip(_generators(dl), s['augment']): g.set_state(torch.tensor(st, dtype=torch.uint8))
+
+# %% ../nbs/07_train.ipynb #3671df0f
+def _restore_checkpoint(learn:Learner, ck:dict):
+    "Load checkpoint `ck` into `learn`: model, optimizer, loss scaler and this rank's random states."
+    unwrap_model(learn.model).load_state_dict(ck['model'])
+    learn.opt.opt.load_state_dict(ck['optimizer'])
+    if ck.get('scaler') and getattr(learn, 'scaler', None) is not None: learn.scaler.load_state_dict(ck['scaler'])
+    states = ck['rng']
+    _set_rng_state(states[rank_distrib() % len(states)], learn.dls.train)
+
+def _checkpoint_dict(learn:Learner, epoch:int, config:dict|None, states:list) -> dict:
+    "What a checkpoint holds: model, optimizer, loss scaler, epoch, settings, every rank's random states, data stats."
+    scaler = getattr(learn, 'scaler', None)
+    stats = getattr(learn.dls, 'stats', None)  # the data's normalisation: readers need not guess it from `source`
+    return {'model': unwrap_model(learn.model).state_dict(), 'optimizer': learn.opt.opt.state_dict(),
+            'scaler': scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
+            'epoch': epoch, 'config': config, 'rng': states, 'world_size': len(states),
+            'stats': None if stats is None else [[float(v) for v in s] for s in stats]}
 
 # %% ../nbs/07_train.ipynb #532f2d80
 class MAECheckpoint(Callback):
@@ -103,14 +119,7 @@ class MAECheckpoint(Callback):
         store_attr(); self.start_epoch = resume['epoch'] if resume else 0
 
     def before_fit(self):
-        if self.resume is None: return
-        ck = self.resume
-        unwrap_model(self.model).load_state_dict(ck['model'])
-        self.opt.opt.load_state_dict(ck['optimizer'])
-        if ck.get('scaler') and getattr(self.learn, 'scaler', None) is not None:
-            self.learn.scaler.load_state_dict(ck['scaler'])
-        states = ck['rng']
-        _set_rng_state(states[rank_distrib() % len(states)], self.dls.train)
+        if self.resume is not None: _restore_checkpoint(self.learn, self.resume)
 
     def after_fit(self): release_out(self.out)  # the run is over: its folder is free for the next (a resume, say)
 
@@ -120,18 +129,11 @@ class MAECheckpoint(Callback):
         if epoch % self.every and epoch != self.n_epoch: return
         states = _gather(_rng_state(self.dls.train))  # every rank takes part, only rank 0 writes
         if not rank_distrib(): self.save(epoch, states)
-        # nobody goes on (to resume, say) before it is written
-        if dist.is_available() and dist.is_initialized(): dist.barrier()
+        if dist.is_available() and dist.is_initialized(): dist.barrier()  # nobody goes on before it is written
 
     def save(self, epoch:int, states:list):
-        scaler = getattr(self.learn, 'scaler', None)
         path = Path(self.out)/f'checkpoint-{epoch}.pth'
-        # the normalisation its data had: readers need not guess it from `source`
-        stats = getattr(self.dls, 'stats', None)
-        save_atomic({'model': unwrap_model(self.model).state_dict(), 'optimizer': self.opt.opt.state_dict(),
-                     'scaler': scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
-                     'epoch': epoch, 'config': self.config, 'rng': states, 'world_size': len(states),
-                     'stats': None if stats is None else [[float(v) for v in s] for s in stats]}, path)
+        save_atomic(_checkpoint_dict(self.learn, epoch, self.config, states), path)
         if not self.keep_all:  # only once the new one is safely written
             for old in Path(self.out).glob('checkpoint-*.pth'):
                 if old != path: old.unlink()
@@ -147,7 +149,7 @@ def _read_resumable(path:Path) -> dict:
     return ck
 
 # %% ../nbs/07_train.ipynb #bfc0f702
-def _newest_readable(out:Path, newest:Path) -> tuple: # (checkpoint, its path): the newest one that reads, with a warning if not `newest`
+def _newest_readable(out:Path, newest:Path) -> tuple: # (checkpoint, path): the newest that reads; warns if not `newest`
     cks = sorted(out.glob('checkpoint-*.pth'), key=lambda p: int(p.stem.split('-')[1]), reverse=True)
     bad = []
     for path in cks:
@@ -189,24 +191,23 @@ def resume_run(cfg, # a run's settings (a dataclass such as `PretrainConfig`)
 
 # %% ../nbs/07_train.ipynb #b80c66d4
 def hardware() -> str:
-    "The machine a run ran on, in words: the GPU and process count, or the CPU (its model and native bf16), cores and threads."
-    if torch.cuda.is_available(): return f"{torch.cuda.get_device_name()} x{max(num_distrib(), 1)}"
-    return f"CPU {cpu_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads, x{max(num_distrib(), 1)} processes"
+    "The machine a run ran on, in words: GPU and process count, or CPU (model, native bf16), cores and threads."
+    n = max(num_distrib(), 1)
+    if torch.cuda.is_available(): return f"{torch.cuda.get_device_name()} x{n}"
+    return f"CPU {cpu_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads, x{n} processes"
 
 def fit_run(learn:Learner, epochs:int, start:int=0):
     "`learn.fit` from epoch `start`, data-parallel when launched with torchrun or accelerate (`data_parallel`)."
-    # no SyncBatchNorm: as the official code, the probe's BatchNorm normalises each process's batch (and SyncBatchNorm
-    # does not run on CPUs)
+    # no SyncBatchNorm (none on CPUs): as in the official code, the probe's BatchNorm normalises each process's batch
     with data_parallel(learn, sync_bn=False): learn.fit(epochs, start_epoch=start)
 
 @torch.no_grad()
 def evaluate(model:nn.Module, dl, loss_func, autocast=None) -> tuple: # (mean loss, top-1)
-    "Loss and top-1 of a classifier on every item of `dl`, in this process alone: no `Learner`, none of a run's callbacks."
+    "Loss and top-1 of a classifier on all of `dl`, in this process alone: no `Learner`, none of a run's callbacks."
     was_training = model.training; model.eval()
     total = torch.zeros(3, device=dl.device)  # summed loss, correct, count
     for xb, yb in dl.new(shuffle=False, drop_last=False):
-        # plain tensors: fastai's types would not mix in the loss
-        xb, yb = xb.as_subclass(Tensor), yb.as_subclass(Tensor)
+        xb, yb = xb.as_subclass(Tensor), yb.as_subclass(Tensor)  # plain: fastai's types would not mix in the loss
         with (autocast or torch.autocast(xb.device.type, enabled=False)): out = model(xb)
         total += torch.stack([loss_func(out, yb).float() * len(yb), (out.argmax(1) == yb).sum().float(),
                               total.new_tensor(len(yb))])
@@ -216,7 +217,7 @@ def evaluate(model:nn.Module, dl, loss_func, autocast=None) -> tuple: # (mean lo
 
 # %% ../nbs/07_train.ipynb #185b61be
 def write_result(out:Path, cfg, learn:Learner, wall_s:float, **extra) -> dict:
-    "Write `out/result.json`: final validation loss and top-1 accuracy, settings, the precision chosen, hardware, wall time (rank 0 only)."
+    "Write `out/result.json` (rank 0): final valid loss and top-1, settings, precision chosen, hardware, wall time."
     precision = getattr(learn, 'precision', None) or Precision(cfg.precision, 'asked for')
     row = learn.recorder.values[-1] if learn.recorder.values else []
     if len(row) >= 3 and num_distrib() <= 1: valid_loss, top1 = row[1:3]
@@ -251,7 +252,7 @@ def chosen(p:Precision|None) -> dict:
     return {} if p is None else {'chosen': {'precision': p.name, 'why': p.why}}
 
 def write_config(cfg, out:Path, precision:Precision|None=None) -> Path:
-    "The run's full settings as YAML in `out/config.yaml` (rank 0), and the precision it chose; `mae-nb JOB --config` starts a run from such a file."
+    "The run's settings and chosen precision in `out/config.yaml` (rank 0): `mae-nb JOB --config` starts a run from it."
     path = Path(out)/'config.yaml'
     settings = json.loads(json.dumps(asdict(cfg), default=str))
     if not rank_distrib(): path.write_text(yaml.safe_dump({**settings, **chosen(precision)}, sort_keys=False))
@@ -263,15 +264,14 @@ class RunFolderBusy(RuntimeError): "Another live run is writing to this run's fo
 _held = {}  # the run folders this process holds, each with its lock file open (and locked) until the run ends
 
 def claim_out(out:Path, resume=None):
-    "Hold `out` for this run (rank 0): not a file, not written by another live run, and no earlier run's checkpoints unless resumed."
+    "Hold `out` for this run (rank 0): a folder no other live run writes, without earlier checkpoints unless resumed."
     out = Path(out).absolute()
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"out must be a folder for the run's checkpoints and logs, got {out}, which is a file")
     if rank_distrib(): return
     if out not in _held:
         out.mkdir(parents=True, exist_ok=True)
-        lock = open(out/'.lock', 'a+')
-        # the kernel releases it when the process ends, however it ends
+        lock = open(out/'.lock', 'a+')  # the kernel releases its lock when the process ends, however it ends
         try: fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.seek(0); pid = lock.read().strip() or '?'; lock.close()
@@ -287,26 +287,24 @@ def claim_out(out:Path, resume=None):
 def release_out(out:Path):
     "Let go of a run folder this process holds (`claim_out`): at the end of its run."
     lock = _held.pop(Path(out).absolute(), None)
-    # a run's folder holds only what it wrote
-    if lock is not None: Path(lock.name).unlink(missing_ok=True); lock.close()
+    if lock is not None: Path(lock.name).unlink(missing_ok=True); lock.close()  # the folder keeps only what it wrote
 
 # %% ../nbs/07_train.ipynb #71d744a2
 def start_run(cfg, # a run's settings (a `RunConfig`)
               resume:str|Path|bool|None=None, # True: the latest checkpoint in `cfg.out`; or a checkpoint path
              ): # (settings, checkpoint or None, first epoch, this process's device)
-    "Open a run: its settings and checkpoint on resume, its folder (`claim_out`), this process's device (made current, TF32 as `allow_tf32` says) and seed."
+    "Open a run: settings, checkpoint on resume, folder (`claim_out`), device (current, TF32 per `allow_tf32`), seed."
     claim_out(cfg.out, resume)
     cfg, ck, start = resume_run(cfg, resume)
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     device = local_device()
     allow_tf32(cfg.precision, device)
-    # each process its own random numbers (the data shards come from rank 0's shuffle)
-    set_seed(cfg.seed + rank_distrib())
+    set_seed(cfg.seed + rank_distrib())  # each process its own random numbers (shards come from rank 0's shuffle)
     return cfg, ck, start, device
 
 def run_callbacks(cfg, ck:dict|None=None, start:int=0, steps:bool=False, keep_all:bool=False,
                   precision:Precision|None=None) -> list:
-    "A run's own callbacks: checkpoints every `cfg.save_every` epochs (resumed from `ck`), `epochs.csv`, `steps.csv` if `steps`, and `run_options`."
+    "Checkpoints each `cfg.save_every` epochs (resumed from `ck`), `epochs.csv`, `steps.csv` if `steps`, `run_options`."
     out = Path(cfg.out)
     write_config(cfg, out, precision)
     return ([MAECheckpoint(out, cfg.save_every, asdict(cfg), ck, keep_all), EpochLogger(out/'epochs.csv', start)] +

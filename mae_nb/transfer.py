@@ -54,7 +54,7 @@ def digits_folder(path:str|Path, # folder to write (`train/<digit>/*.png`, `vali
 @dataclass
 class TransferConfig(InputSize, FinetuneConfig):
     "`FinetuneConfig`, plus the input the encoder is moved to: `InputSize`'s image side, and the channels."
-    in_chans:int|None = None # the new channel count; default: the data's (1 for Fashion-MNIST, a folder's own: 1 if all grey)
+    in_chans:int|None = None # new channel count; default: the data's (1 for Fashion-MNIST; a folder's: 1 if all grey)
     defaults = {**FinetuneConfig.defaults, 'out': 'runs/transfer'}
     stage = 'transfer'
 

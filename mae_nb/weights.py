@@ -18,58 +18,57 @@ __all__ = ['vit_pools', 'TIMM_PRESETS', 'read_encoder', 'create_vit', 'load_enco
 # %% ../nbs/06d_weights.ipynb #b8adef28
 import argparse, json, math
 from functools import partial
-from timm.models import register_model, create_model, save_for_hf
+from timm.models import register_model, create_model, save_for_hf, VisionTransformer
 from pathlib import Path
 import torch, torch.nn as nn
 from torch import Tensor
-from timm.layers import resample_abs_pos_embed
-from timm.models.vision_transformer import VisionTransformer
+from timm.layers import resample_abs_pos_embed, to_2tuple
 import safetensors.torch
 from fastai.vision.core import imagenet_stats
-from timm.layers import to_2tuple
 from .model import MaskedAutoencoderViT, create_mae, mae_presets, check_model_kwargs, DEFAULT_PRESET
 from .data import FASHION_MNIST_STATS, data_stats
-from .checkpoints import (save_atomic, is_pretraining_key, key_report, PRETRAINED, _read_pretrained, read_checkpoint,
-                                mae_to_hf_vitmae, hf_vitmae_config)
+from .checkpoints import (save_atomic, is_pretraining_key, key_report, PRETRAINED, _read_pretrained,
+                                read_checkpoint, mae_to_hf_vitmae, hf_vitmae_config)
 
 # %% ../nbs/06d_weights.ipynb #1f44acda
 _head_keys = ('head.', 'fc_norm.')
 
-def read_encoder(checkpoint:str|Path|dict|None, # a file, a `mae-nb` run folder, or a loaded dict; None: MAE's initialisation, no pretraining
+def read_encoder(checkpoint:str|Path|dict|None, # a file, a `mae-nb` run folder, a dict; None: MAE's init, untrained
                  num_heads:int|None=None, # attention heads, when neither the checkpoint nor a preset says
                  keep_head:bool=False, # keep a classifier's `head.*` and `fc_norm.*` (fine-tuned checkpoints)
                  preset:str=DEFAULT_PRESET, model_kwargs:dict|None=None, # the architecture when `checkpoint` is None
                 ): # (encoder state dict, architecture: kwargs of `create_vit`)
-    "The encoder weights of any MAE checkpoint, and its architecture read from their shapes (None: a fresh MAE's, of `preset`)."
+    "Any MAE checkpoint's encoder weights, and its architecture read from their shapes (None: a fresh `preset` MAE's)."
     if checkpoint is None: return _fresh_encoder(preset, model_kwargs)
     ck = read_checkpoint(checkpoint)
     sd = ck['model'] if isinstance(ck.get('model'), dict) else ck
     if not sd or not all(isinstance(v, Tensor) for v in sd.values()):
-        raise ValueError(f"expected a state dict (names -> tensors) or a dict holding one under 'model', got keys {key_report(ck)}")
+        raise ValueError(f"expected a state dict (names -> tensors) or one in 'model'; got keys {key_report(ck)}")
     sd = {k: v for k, v in sd.items() if not is_pretraining_key(k) and (keep_head or not k.startswith(_head_keys))}
     needed = ('patch_embed.proj.weight', 'pos_embed', 'cls_token', 'blocks.0.mlp.fc1.weight')
     if any(k not in sd for k in needed):
         raise ValueError(f"not an MAE/ViT encoder checkpoint: expected the keys {', '.join(needed)}; "
                          f"missing {key_report(set(needed) - set(sd))}; found {key_report(sd)}")
+    return sd, _encoder_arch(ck, sd, num_heads)
+
+# %% ../nbs/06d_weights.ipynb #5c0e2a91
+def _encoder_arch(ck:dict, sd:dict, num_heads:int|None) -> dict: # kwargs of `create_vit`, from shapes and settings
     D, C, p, _ = sd['patch_embed.proj.weight'].shape
     depth = 1 + max(int(k.split('.')[1]) for k in sd if k.startswith('blocks.'))
-    arch = dict(patch_size=p, in_chans=C, embed_dim=D, depth=depth, mlp_ratio=sd['blocks.0.mlp.fc1.weight'].shape[0] / D)
-    cfg = ck.get('config') if isinstance(ck.get('config'), dict) else None  # a `mae-nb pretrain` checkpoint
-    if cfg is not None:
+    arch = dict(patch_size=p, in_chans=C, embed_dim=D, depth=depth, mlp_ratio=len(sd['blocks.0.mlp.fc1.weight']) / D)
+    if isinstance(cfg := ck.get('config'), dict):  # a `mae-nb pretrain` checkpoint
         saved = {**mae_presets[cfg['preset']], **cfg.get('model_kwargs', {})}
-        arch['num_heads'] = saved['num_heads']
         img = cfg.get('img_size') or saved.get('img_size', 224)
-        arch['img_size'] = tuple(img) if isinstance(img, (tuple, list)) else (img, img)
+        arch.update(num_heads=saved['num_heads'], img_size=tuple(img) if isinstance(img, (tuple, list)) else (img, img))
     if isinstance(ck.get('arch'), dict):  # a file that states its architecture (a Hugging Face config.json)
         arch.update(num_heads=ck['arch']['num_heads'], img_size=to_2tuple(ck['arch']['img_size']))
     L = sd['pos_embed'].shape[1] - 1
     if 'img_size' not in arch:
         side = math.isqrt(L)
-        if side * side != L: raise ValueError(f"pos_embed holds {L} patches, not a square grid: the image size cannot be read from the weights")
+        if side * side != L: raise ValueError(f"pos_embed holds {L} patches, not a square grid: image size unknown")
         arch['img_size'] = (side * p, side * p)
-    if arch['img_size'][0] // p * (arch['img_size'][1] // p) != L:
-        raise ValueError(f"pos_embed holds {L} patches, but img_size {arch['img_size']} with patch {p} makes "
-                         f"{arch['img_size'][0] // p * (arch['img_size'][1] // p)}")
+    n = arch['img_size'][0] // p * (arch['img_size'][1] // p)
+    if n != L: raise ValueError(f"pos_embed holds {L} patches, but img_size {arch['img_size']}, patch {p} make {n}")
     if num_heads is not None: arch['num_heads'] = num_heads
     if 'num_heads' not in arch:
         same = [v['num_heads'] for v in mae_presets.values() if (v['embed_dim'], v['patch_size']) == (D, p)]
@@ -77,12 +76,13 @@ def read_encoder(checkpoint:str|Path|dict|None, # a file, a `mae-nb` run folder,
                                       f"(no preset of that width and patch): pass num_heads")
         arch['num_heads'] = same[0]
     if D % arch['num_heads']: raise ValueError(f"num_heads={arch['num_heads']} does not divide the width {D}")
-    return sd, arch
+    return arch
 
 # %% ../nbs/06d_weights.ipynb #bfe257b9
 vit_pools = ('token', 'avg')
 
-def create_vit(img_size:tuple, patch_size:int, in_chans:int, embed_dim:int, depth:int, num_heads:int, mlp_ratio:float=4.,
+def create_vit(img_size:tuple, patch_size:int, in_chans:int, embed_dim:int, depth:int, num_heads:int,
+               mlp_ratio:float=4.,
                num_classes:int=0, # 0: no head, `forward` returns the pooled feature
                global_pool:str='token', # 'token' (cls) or 'avg' (mean of the patch tokens)
                fc_norm:bool|None=None, # norm after pooling instead of before; default: with 'avg'
@@ -100,19 +100,22 @@ def create_vit(img_size:tuple, patch_size:int, in_chans:int, embed_dim:int, dept
     return vit
 
 # %% ../nbs/06d_weights.ipynb #4575b59d
+def _misfit(sd:dict, own:dict, expected:set) -> str: # '' if `sd` fits a model of state dict `own`, else why not
+    bad = {f'{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}' for k in set(sd) & set(own) & expected
+           if sd[k].shape != own[k].shape}
+    found = {'missing keys': expected - set(sd), 'unexpected keys': set(sd) - set(own),
+             'shape mismatches (checkpoint vs model)': bad}
+    return ''.join(f"\n  {k}: {key_report(v) or 'none'}" for k, v in found.items()) if any(found.values()) else ''
+
 def load_encoder_weights(vit:VisionTransformer, sd:dict) -> VisionTransformer:
-    "Load encoder weights `sd` into `vit`, strictly except for the classifier (and the final norm if `vit` pools with `fc_norm`)."
+    "Load encoder weights `sd` into `vit`: strictly but for the classifier (and the final norm if `vit` has `fc_norm`)."
     own = vit.state_dict()
     if isinstance(vit.norm, nn.Identity): sd = {k: v for k, v in sd.items() if not k.startswith('norm.')}
     expected = {k for k in own if not k.startswith(_head_keys)} | {k for k in sd if k.startswith(_head_keys)}
-    missing, unexpected = expected - set(sd), set(sd) - set(own)
-    mis_shaped = {f'{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}' for k in set(sd) & set(own) if sd[k].shape != own[k].shape}
-    if missing or unexpected or mis_shaped:
+    if why := _misfit(sd, own, expected):
         raise ValueError(f"encoder weights do not fit the ViT (img_size={vit.patch_embed.img_size}, "
                          f"patch_size={vit.patch_embed.patch_size}, in_chans={vit.patch_embed.proj.in_channels}, "
-                         f"embed_dim={vit.embed_dim}, depth={len(vit.blocks)}):\n  missing keys: {key_report(missing) or 'none'}\n"
-                         f"  unexpected keys: {key_report(unexpected) or 'none'}\n"
-                         f"  shape mismatches (checkpoint vs model): {key_report(mis_shaped) or 'none'}")
+                         f"embed_dim={vit.embed_dim}, depth={len(vit.blocks)}):{why}")
     vit.load_state_dict(sd, strict=False)
     return vit
 
@@ -125,7 +128,7 @@ def _arch_from_preset(preset:str, model_kwargs:dict|None=None, img_size=None, in
                 in_chans=in_chans or a['in_chans'], embed_dim=a['embed_dim'], depth=a['depth'],
                 num_heads=a['num_heads'], mlp_ratio=a['mlp_ratio'])
 
-def _fresh_encoder(preset:str, model_kwargs:dict|None=None): # (encoder state dict, architecture) of a freshly initialised MAE
+def _fresh_encoder(preset:str, model_kwargs:dict|None=None): # (encoder state dict, architecture) of a fresh MAE
     arch = _arch_from_preset(preset, model_kwargs)  # MAE's own initialisation (sin-cos position embeddings, xavier)
     mae = create_mae(preset, **{**(model_kwargs or {}), 'img_size': arch['img_size'], 'in_chans': arch['in_chans']})
     return {k: v for k, v in mae.state_dict().items() if not is_pretraining_key(k)}, arch
@@ -133,7 +136,7 @@ def _fresh_encoder(preset:str, model_kwargs:dict|None=None): # (encoder state di
 def vit_from_checkpoint(checkpoint:str|Path|dict|None, # an MAE checkpoint; None: MAE's initialisation, no pretraining
                         num_classes:int=0, global_pool:str='token', fc_norm:bool|None=None, drop_path_rate:float=0.,
                         head_init_std:float=0.01, num_heads:int|None=None,
-                        preset:str=DEFAULT_PRESET, model_kwargs:dict|None=None, # the architecture when `checkpoint` is None
+                        preset:str=DEFAULT_PRESET, model_kwargs:dict|None=None, # architecture if `checkpoint` is None
                        ) -> VisionTransformer:
     "A timm ViT classifier holding a pretrained MAE encoder (see `create_vit` for the head)."
     sd, arch = read_encoder(checkpoint, num_heads, preset=preset, model_kwargs=model_kwargs)
@@ -157,8 +160,7 @@ def timm_data_cfg(arch:dict, stats=FASHION_MNIST_STATS, num_classes:int=0) -> di
 def _timm_entry(name:str):
     preset, weights = TIMM_PRESETS[name]
     def entry(pretrained:bool=False, num_classes:int=0, global_pool:str='token', **kwargs) -> VisionTransformer:
-        # timm's loading options: ours is local
-        for k in ('pretrained_cfg', 'pretrained_cfg_overlay', 'cache_dir'): kwargs.pop(k, None)
+        for k in ('pretrained_cfg', 'pretrained_cfg_overlay', 'cache_dir'): kwargs.pop(k, None)  # timm's; ours is local
         if pretrained and weights is None: raise ValueError(f"mae_nb ships no weights for {name}; use pretrained=False")
         sd, arch = read_encoder(weights) if pretrained else (None, _arch_from_preset(preset))
         vit = create_vit(**arch, num_classes=num_classes, global_pool=global_pool, **kwargs)
@@ -193,66 +195,64 @@ def _load_mae_weights(model:MaskedAutoencoderViT,
     if isinstance(checkpoint, (str, Path)): checkpoint = read_checkpoint(checkpoint)
     if isinstance(checkpoint, dict) and isinstance(checkpoint.get('model'), dict): checkpoint = checkpoint['model']
     if not isinstance(checkpoint, dict) or not all(isinstance(v, Tensor) for v in checkpoint.values()):
-        raise ValueError(f"expected a state dict (names -> tensors) or a dict holding one under 'model', got {type(checkpoint).__name__}")
+        raise ValueError(f"expected a state dict (names -> tensors) or one in 'model'; got {type(checkpoint).__name__}")
     own = model.state_dict()
     encoder_only = not any(is_pretraining_key(k) for k in checkpoint)
     expected = {k for k in own if not (encoder_only and is_pretraining_key(k))}
-    missing, unexpected = expected - set(checkpoint), set(checkpoint) - set(own)
-    mis_shaped = {f'{k} {tuple(checkpoint[k].shape)} vs {tuple(own[k].shape)}' for k in expected & set(checkpoint)
-                  if checkpoint[k].shape != own[k].shape}
-    if missing or unexpected or mis_shaped:
+    if why := _misfit(checkpoint, own, expected):
         kind = 'encoder-only' if encoder_only else 'full'
         raise ValueError(f"checkpoint ({kind}, {len(checkpoint)} tensors) does not fit {type(model).__name__} "
                          f"(img_size={model.img_size}, patch_size={model.patch_size}, in_chans={model.in_chans}, "
-                         f"embed_dim={model.cls_token.shape[-1]}, depth={len(model.blocks)}):\n"
-                         f"  missing keys: {key_report(missing) or 'none'}\n  unexpected keys: {key_report(unexpected) or 'none'}\n"
-                         f"  shape mismatches (checkpoint vs model): {key_report(mis_shaped) or 'none'}")
+                         f"embed_dim={model.cls_token.shape[-1]}, depth={len(model.blocks)}):{why}")
     model.load_state_dict(checkpoint, strict=not encoder_only)
     return model
 
+def _official_mae_kwargs(ck:dict, sd:dict, num_heads:int|None) -> dict: # from shapes; heads: the same-width preset's
+    kw = dict(read_encoder(ck, num_heads)[1], decoder_embed_dim=sd['decoder_embed.weight'].shape[0],
+              decoder_depth=1 + max(int(k.split('.')[1]) for k in sd if k.startswith('decoder_blocks.')))
+    key = (kw['embed_dim'], kw['patch_size'], kw['decoder_embed_dim'])
+    same = [v.get('decoder_num_heads', 16) for v in mae_presets.values()
+            if (v['embed_dim'], v['patch_size'], v.get('decoder_embed_dim', 512)) == key]
+    if same: kw['decoder_num_heads'] = same[0]
+    if isinstance(a := ck.get('args'), argparse.Namespace):  # a training checkpoint's arguments
+        kw['norm_pix_loss'] = bool(getattr(a, 'norm_pix_loss', False))
+    return kw
+
 # %% ../nbs/06d_weights.ipynb #b149d15d
-def _read_mae(checkpoint, # a full MAE: a `mae-nb` pretraining checkpoint or run folder, an official `*_full.pth` or `mae_visualize_*.pth`, a Hugging Face ViTMAE, shipped weights
-             **model_kwargs, # settings of `MaskedAutoencoderViT` the file does not state (e.g. `decoder_num_heads`, `norm_pix_loss`)
+def _read_mae(checkpoint, # a full MAE (mae-nb, official `*_full.pth`/`mae_visualize_*.pth`, Hugging Face, shipped)
+             **model_kwargs, # `MaskedAutoencoderViT` settings the file does not state (e.g. `decoder_num_heads`)
             ): # (state dict, `MaskedAutoencoderViT` keyword arguments, (mean, std) of the data it was trained on)
     "The whole MAE of a checkpoint (encoder and decoder), its architecture and the normalisation of its data."
     check_model_kwargs(model_kwargs)
     ck = read_checkpoint(checkpoint)
     sd = ck['model'] if isinstance(ck.get('model'), dict) else ck
     if not any(k.startswith('decoder_blocks.') for k in sd):
-        raise ValueError(f"{checkpoint if isinstance(checkpoint, (str, Path)) else 'the checkpoint'} holds no decoder (no decoder_* "
-                         "weights; an encoder-only file such as mae_pretrain_vit_*.pth or timm's .mae weights): a reconstruction needs "
-                         "the whole MAE, e.g. a mae-nb pretraining checkpoint, the official mae_visualize_vit_*.pth or *_full.pth, "
-                         "or a Hugging Face ViTMAEForPreTraining")
-    cfg, args = ck.get('config'), ck.get('args')
-    if isinstance(cfg, dict) and cfg.get('preset') in mae_presets:  # a mae-nb pretraining checkpoint: its own settings
-        kw = {**mae_presets[cfg['preset']], **cfg.get('model_kwargs', {}), 'norm_pix_loss': cfg.get('norm_pix_loss', False)}
+        raise ValueError(f"{checkpoint if isinstance(checkpoint, (str, Path)) else 'the checkpoint'} holds no decoder "
+                         "(no decoder_* weights: encoder-only, as mae_pretrain_vit_*.pth or timm's .mae weights); a "
+                         "reconstruction needs a whole MAE: a mae-nb pretraining checkpoint, an official "
+                         "mae_visualize_vit_*.pth or *_full.pth, or a Hugging Face ViTMAEForPreTraining")
+    if isinstance(cfg := ck.get('config'), dict) and cfg.get('preset') in mae_presets:  # a mae-nb checkpoint
+        kw = {**mae_presets[cfg['preset']], **cfg.get('model_kwargs', {}),
+              'norm_pix_loss': cfg.get('norm_pix_loss', False)}
         if cfg.get('img_size'): kw['img_size'] = cfg['img_size']
-        # recorded since 2026-12; before, from `source`
-        stats = ck.get('stats') or data_stats(cfg.get('source'), kw.get('in_chans', 3))
+        stats = ck.get('stats') or data_stats(cfg.get('source'), kw.get('in_chans', 3))  # recorded since 2026-12
     elif isinstance(ck.get('arch'), dict): kw, stats = dict(ck['arch']), ck.get('stats') or imagenet_stats  # HF ViTMAE
-    else:  # the official files: architecture from the shapes, heads from the preset of that width; ImageNet's stats
-        _, arch = read_encoder(ck, model_kwargs.get('num_heads'))
-        kw = dict(arch, decoder_embed_dim=sd['decoder_embed.weight'].shape[0],
-                  decoder_depth=1 + max(int(k.split('.')[1]) for k in sd if k.startswith('decoder_blocks.')))
-        same = [v.get('decoder_num_heads', 16) for v in mae_presets.values()
-                if (v['embed_dim'], v['patch_size'], v.get('decoder_embed_dim', 512)) == (arch['embed_dim'], arch['patch_size'], kw['decoder_embed_dim'])]
-        if same: kw['decoder_num_heads'] = same[0]
-        # training checkpoints say
-        if isinstance(args, argparse.Namespace): kw['norm_pix_loss'] = bool(getattr(args, 'norm_pix_loss', False))
-        stats = imagenet_stats
+    else: kw, stats = _official_mae_kwargs(ck, sd, model_kwargs.get('num_heads')), imagenet_stats  # the official files
     kw.update(model_kwargs)
-    if 'decoder_num_heads' not in kw: raise ValueError(f"cannot tell the decoder's attention heads of {checkpoint}: pass decoder_num_heads")
+    if 'decoder_num_heads' not in kw:
+        raise ValueError(f"cannot tell the decoder's attention heads of {checkpoint}: pass decoder_num_heads")
     mean, std, c = list(stats[0]), list(stats[1]), kw.get('in_chans', 3)
     if len(mean) != c: mean, std = [sum(mean) / len(mean)] * c, [sum(std) / len(std)] * c  # RGB stats, grey model
     return sd, kw, (mean, std)
 
+# %% ../nbs/06d_weights.ipynb #d27f5c08
 def mae_from_checkpoint(checkpoint, # see `_read_mae`; with `model`, also an encoder-only file (it fills the encoder)
                         model:MaskedAutoencoderViT|None=None, # load into this model instead of building one
                         **model_kwargs, # settings the file does not state
-                       ) -> MaskedAutoencoderViT: # built: in eval mode, on the CPU, with `.stats` the (mean, std) of its data
-    "A `MaskedAutoencoderViT` holding the whole MAE of any full checkpoint; or `model` with the checkpoint's weights loaded."
+                       ) -> MaskedAutoencoderViT: # built: in eval mode, on the CPU, `.stats`: its data's (mean, std)
+    "A `MaskedAutoencoderViT` holding the whole MAE of any full checkpoint; or `model`, the checkpoint loaded into it."
     if model is not None:
-        if model_kwargs: raise ValueError(f"model_kwargs ({sorted(model_kwargs)}) describe a model to build; `model` is given already")
+        if model_kwargs: raise ValueError(f"expected `model` or model_kwargs, got both ({sorted(model_kwargs)})")
         return _load_mae_weights(model, checkpoint)
     sd, kw, stats = _read_mae(checkpoint, **model_kwargs)
     model = _load_mae_weights(MaskedAutoencoderViT(**kw), sd).eval()
@@ -262,8 +262,7 @@ def mae_from_checkpoint(checkpoint, # see `_read_mae`; with `model`, also an enc
 def pretrained(name:str='fashion_mnist', # a key of `PRETRAINED`
               ) -> MaskedAutoencoderViT: # in eval mode, on the CPU
     "The shipped pretrained MAE `name`, encoder and decoder; no network."
-    if name not in PRETRAINED: raise ValueError(f"unknown pretrained weights {name!r}; expected one of {list(PRETRAINED)}")
-    return mae_from_checkpoint(_read_pretrained(name))  # the shipped file, even where a file of that name is at hand
+    return mae_from_checkpoint(_read_pretrained(name))  # the shipped file, even if a file of that name is here
 
 # %% ../nbs/06d_weights.ipynb #77e40fa6
 def resize_pos_embed(pos_embed:Tensor, # `(1, 1 + H*W, D)`: cls slot, then the grid row by row
@@ -278,8 +277,9 @@ def resize_pos_embed(pos_embed:Tensor, # `(1, 1 + H*W, D)`: cls slot, then the g
 def adapt_patch_embed(weight:Tensor, # `(D, C, p, p)`, the patch projection's weight
                       in_chans:int, # C', the new channel count
                      ) -> Tensor: # `(D, C', p, p)`
-    "The patch projection for `in_chans` channels: `(Σ_c w_c) / C'` in each channel (equal-channel images embed as before)."
-    if not isinstance(in_chans, int) or in_chans < 1: raise ValueError(f"in_chans must be a positive int, got {in_chans!r}")
+    "The patch projection for `in_chans` channels, each `(Σ_c w_c) / C'` (equal-channel images embed as before)."
+    if not isinstance(in_chans, int) or in_chans < 1:
+        raise ValueError(f"in_chans must be a positive int, got {in_chans!r}")
     if weight.shape[1] == in_chans: return weight
     return (weight.sum(1, keepdim=True) / in_chans).expand(-1, in_chans, -1, -1).contiguous()
 
@@ -294,7 +294,8 @@ def adapt_encoder(sd:dict, # encoder weights, as `read_encoder` returns them
     p = arch['patch_size']
     if img_size is not None:
         img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
-        if img_size[0] % p or img_size[1] % p: raise ValueError(f"img_size {img_size} is not a multiple of the patch size {p}")
+        if img_size[0] % p or img_size[1] % p:
+            raise ValueError(f"img_size {img_size} is not a multiple of the patch size {p}")
         old = (arch['img_size'][0] // p, arch['img_size'][1] // p)
         sd['pos_embed'] = resize_pos_embed(sd['pos_embed'], (img_size[0] // p, img_size[1] // p), old)
         arch['img_size'] = img_size
@@ -305,28 +306,28 @@ def adapt_encoder(sd:dict, # encoder weights, as `read_encoder` returns them
 
 # %% ../nbs/06d_weights.ipynb #7f0b484d
 def export_timm(checkpoint:str|Path|dict, # any MAE checkpoint `read_encoder` reads
-                path:str|Path, # a folder (timm's layout, with the data's `pretrained_cfg`), or a file ending in .pth (the weights alone)
+                path:str|Path, # a folder (timm's layout and the data's `pretrained_cfg`) or a .pth file (weights only)
                 img_size:int|tuple|None=None, in_chans:int|None=None, # adapt first (see `adapt_encoder`)
                 num_heads:int|None=None,
                ) -> dict: # the architecture, as timm `VisionTransformer` keyword arguments
-    "Write the encoder of `checkpoint` for timm: a folder `timm.create_model('local-dir:<path>')` loads, or a bare state dict."
+    "Write the encoder for timm: a folder that `timm.create_model('local-dir:<path>')` loads, or a bare state dict."
     ck = read_checkpoint(checkpoint)
     sd, arch = adapt_encoder(*read_encoder(ck, num_heads), img_size, in_chans)
     vit = load_encoder_weights(create_vit(**arch), sd)  # checks every key and shape before writing
-    path = Path(path)
-    if path.suffix in ('.pth', '.pt', '.bin'): save_atomic(vit.state_dict(), path); return arch
+    if (path := Path(path)).suffix in ('.pth', '.pt', '.bin'): save_atomic(vit.state_dict(), path); return arch
     cfg = ck.get('config') if isinstance(ck.get('config'), dict) else {}
     stats = ck.get('stats') or (data_stats(cfg['source'], arch['in_chans']) if 'source' in cfg else imagenet_stats)
-    model = create_model('vit_base_patch16_224', pretrained=False, num_classes=0, **{**arch, 'img_size': list(arch['img_size'])})
+    model = create_model('vit_base_patch16_224', num_classes=0, **{**arch, 'img_size': list(arch['img_size'])})
     model.load_state_dict(vit.state_dict())
     data = timm_data_cfg(arch, stats)
-    save_for_hf(model, path, safe_serialization=True, model_config=dict(pretrained_cfg=dict(tag='mae_nb', license=data['license'])),
+    save_for_hf(model, path, safe_serialization=True,
+                model_config=dict(pretrained_cfg=dict(tag='mae_nb', license=data['license'])),
                 data_config={k: data[k] for k in ('input_size', 'mean', 'std', 'interpolation', 'crop_pct')})
     return arch
 
 # %% ../nbs/06d_weights.ipynb #ca1b258d
 def export_encoder(checkpoint:Path|dict, path:Path) -> Path:
-    "Write the encoder of a checkpoint as the official `mae_pretrain_vit_*.pth` files are: `{'model': encoder weights}`."
+    "Write a checkpoint's encoder as the official `mae_pretrain_vit_*.pth` files are: `{'model': encoder weights}`."
     ck = read_checkpoint(checkpoint)
     save_atomic({'model': {k: v for k, v in ck['model'].items() if not is_pretraining_key(k)}}, path)
     return Path(path)
@@ -341,8 +342,8 @@ def save_hf_vitmae(checkpoint, # any full MAE checkpoint `_read_mae` reads
     hf = mae_to_hf_vitmae(sd)
     safetensors.torch.save_file({k: v.contiguous() for k, v in hf.items()}, str(folder/'model.safetensors'))
     (folder/'config.json').write_text(json.dumps(hf_vitmae_config(kw), indent=1))
-    img = to_2tuple(kw.get('img_size', 224))
+    h, w = to_2tuple(kw.get('img_size', 224))
     (folder/'preprocessor_config.json').write_text(json.dumps(dict(
-        image_processor_type='ViTImageProcessor', do_resize=True, size=dict(height=img[0], width=img[1]), do_rescale=True,
+        image_processor_type='ViTImageProcessor', do_resize=True, size=dict(height=h, width=w), do_rescale=True,
         rescale_factor=1 / 255, do_normalize=True, image_mean=list(stats[0]), image_std=list(stats[1])), indent=1))
     return folder

@@ -1,5 +1,5 @@
 "Checks of the repository as a whole, outside the notebooks."
-import re, shlex, subprocess, sys
+import json, re, shlex, subprocess, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,3 +85,22 @@ def test_notebooks_stay_small():
     big = {p.name: round(p.stat().st_size / 1024, 1) for p in (ROOT/'nbs').glob('*.ipynb') if p.stat().st_size > 80 * 1024}
     assert not big, (f"notebooks over 80 KiB: {big}; move engineering checks to tests/, split the evidence into a "
                      "notebook of its own, or shrink figures (tools/tidy_outputs.py)")
+
+def _code_cells():
+    for p in sorted((ROOT/'nbs').glob('*.ipynb')):
+        for c in json.loads(p.read_text())['cells']:
+            if c['cell_type'] == 'code': yield p.name, ''.join(c['source']).splitlines()
+
+def test_code_lines_stay_short():
+    "No line of a notebook's code is over 120 characters: a reader sees every line whole, on a page or beside a diff."
+    long = [(nb, len(l), l[:60]) for nb, src in _code_cells() for l in src if len(l) > 120]
+    assert not long, f"{len(long)} code lines over 120 characters, e.g. {long[:5]}"
+
+# a class is whole where it is defined (the model's methods are the paper's steps, in one place): its cell may be longer
+WHOLE_CLASSES = ('class MaskedAutoencoderViT(',)
+
+def test_code_cells_stay_small():
+    "A code cell is one step a reader takes in at once: at most 30 lines, a class that must stay whole aside."
+    big = [(nb, len(src), src[1][:50] if len(src) > 1 else '') for nb, src in _code_cells()
+           if len(src) > 30 and not any(l.startswith(WHOLE_CLASSES) for l in src)]
+    assert not big, f"code cells over 30 lines (split them where the code has a seam): {big}"

@@ -1,7 +1,7 @@
-"""Carry the unfinished stages of the experiment grids from one machine to the next: one archive in the repo, overwritten.
+"""Carry the experiment grids' unfinished stages from one machine to the next: one archive in the repo, overwritten.
 
-    python tools/inflight.py save       # before the machine goes: the newest checkpoint and logs of every unfinished stage
-    python tools/inflight.py restore    # on a fresh machine, before `mae-nb experiment`: they go back under runs/ablations
+    python tools/inflight.py save       # before the machine goes: each unfinished stage's newest checkpoint and logs
+    python tools/inflight.py restore    # on a fresh machine, before `mae-nb experiment`: back under runs/ablations
     python tools/inflight.py list       # what the archive holds
 
 A grid's stages write their checkpoints under `runs/ablations/<stage>/`, which git ignores; a finished stage needs
@@ -31,14 +31,15 @@ def unfinished(runs:Path=RUNS) -> list: # [(stage folder, its newest checkpoint)
     return out
 
 def in_use(budget:str='cpu10', root:Path=Path('results/ablations'), runs:Path=RUNS) -> set:
-    "The pretraining stage folders that a cell of `budget`'s grids still to be done starts from (its seed runs and tunings too)."
-    from mae_nb.grids import get_budget, run_grid, grid_cells, cell_stages
+    "The pretraining stage folders that an unfinished cell of `budget`'s grids starts from (seed runs and tunings too)."
+    from mae_nb.grids import get_budget, run_grid, cell_stages
+    from mae_nb.cells import grid_cells
     b = get_budget(budget)
     todo = {(g, label) for g, label, status in run_grid('all', budget, root, runs, dry_run=True) if status != 'done'}
     out = set()
     for g, label, s in grid_cells(b.grids or 'all', b.seeds, b.seed_grids, b):
         if (g, label) not in todo or s.get('scratch'): continue
-        s = {k: (1e-3 if v == 'tuned' else v) for k, v in s.items()}  # a fine-tuning lr does not change the pretraining's key
+        s = {k: (1e-3 if v == 'tuned' else v) for k, v in s.items()}  # a fine-tuning lr leaves the pretraining's key
         out.add(Path(cell_stages(b, s, runs)['pretrain'][1].out).name)
     return out
 
@@ -52,25 +53,27 @@ def save(runs:Path=RUNS, archive:Path=ARCHIVE,
     with tarfile.open(tmp, 'w') as tar:
         for d, ck in stages:
             for f in [ck, *(d/n for n in LOGS if (d/n).exists())]: tar.add(f, arcname=f'{d.name}/{f.name}')
-        for d in sorted(runs.glob('*/result.json')):  # finished stages: their records (a tuning run, a stage a cell still needs)
+        for d in sorted(runs.glob('*/result.json')):  # finished stages' records (tuning runs, stages cells still need)
             d = d.parent
             cks = sorted(d.glob('checkpoint-*.pth'), key=_epoch)
             files = [d/'result.json', *(d/n for n in LOGS if (d/n).exists())] + (cks[-1:] if d.name in keep else [])
-            for f in files: tar.add(f, arcname=f'{d.name}/{f.name}')  # a pretraining's weights: the stages after it start there
+            for f in files: tar.add(f, arcname=f'{d.name}/{f.name}')  # a pretraining's weights: next stages start there
     os.replace(tmp, archive)
     return [f'{d.name} (epoch {_epoch(ck)})' for d, ck in stages]
 
 def restore(runs:Path=RUNS, archive:Path=ARCHIVE) -> list:
-    "Unpack the stages of `archive` that `runs` does not hold already (finished, or at a later checkpoint); their names."
+    "Unpack the stages of `archive` that `runs` does not hold already (finished, or as far along); their names."
     if not archive.exists(): return []
     done = []
     with tarfile.open(archive) as tar:
         members = tar.getmembers()
         for stage in sorted({m.name.split('/')[0] for m in members}):
             d = runs/stage
-            theirs = max((_epoch(Path(m.name)) for m in members if m.name.startswith(f'{stage}/checkpoint-')), default=-1)
+            theirs = max((_epoch(Path(m.name)) for m in members if m.name.startswith(f'{stage}/checkpoint-')),
+                         default=-1)
             ours = max((_epoch(c) for c in d.glob('checkpoint-*.pth')), default=-1)
-            if (d/'result.json').exists() or (ours >= theirs and not any(m.name == f'{stage}/result.json' for m in members)): continue
+            finished_there = any(m.name == f'{stage}/result.json' for m in members)
+            if (d/'result.json').exists() or (ours >= theirs and not finished_there): continue
             d.mkdir(parents=True, exist_ok=True)
             for m in members:
                 if m.name.startswith(f'{stage}/') and m.isfile() and '..' not in m.name:
@@ -85,7 +88,8 @@ if __name__ == '__main__':
     ap.add_argument('--archive', type=Path, default=ARCHIVE, help='the archive in the repo')
     a = ap.parse_args()
     if a.what == 'list':
-        with tarfile.open(a.archive) as tar: print('\n'.join(f'{m.name} {m.size / 1e6:.1f} MB' for m in tar.getmembers()))
+        with tarfile.open(a.archive) as tar:
+            print('\n'.join(f'{m.name} {m.size / 1e6:.1f} MB' for m in tar.getmembers()))
     else:
         names = (save if a.what == 'save' else restore)(a.runs, a.archive)
         print(f"{a.what}d {len(names)} unfinished stages{': ' if names else ''}{', '.join(names)}")

@@ -1,4 +1,4 @@
-"""Write `results/README.md`: where and when every committed result was made, what it cost, and the targets met or missed.
+"""Write `results/README.md`: where and when each committed result was made, its cost, and the targets met or missed.
 
     python tools/results_readme.py          # rewrite results/README.md from the results files
     python tools/results_readme.py --check  # exit 1 if results/README.md is not what the files say (tests/test_repo.py)
@@ -12,17 +12,19 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT, OUT = Path('results'), Path('results/README.md')
-GROUPS = ('ablations/cpu10', 'ablations/cpu', 'ablations/tuning', 'reference/eval', 'reference', 'short_schedule', 'precision')
-WHAT = {'ablations/cpu10': "the paper's ablations and model-size grid at the `cpu10` budget (notebooks 12a, 13, 14)",
+GROUPS = ('ablations/cpu10', 'ablations/cpu', 'ablations/tuning', 'reference/eval', 'reference', 'short_schedule',
+          'precision')
+WHAT = {'ablations/cpu10': "the paper's ablations and model-size grid at the `cpu10` budget (notebooks 12a-12b, 13, 14)",
         'ablations/cpu': 'the first, reduced ablation grid (notebook 13)',
-        'ablations/tuning': 'learning rates chosen on the held-out images (notebook 12a)',
+        'ablations/tuning': 'learning rates chosen on the held-out images (notebook 12b)',
         'reference/eval': "the shipped MAE's evaluations: probes, fine-tuning, few labels, transfer (notebooks 09-11)",
         'reference': 'the shipped MAE: 100 pretraining epochs (notebook 08a)',
         'short_schedule': 'the short-schedule recipe search and its learning curve (notebook 08a)',
         'precision': 'bf16 against fp32, pretraining to fine-tuning (notebook 08a)'}
 TARGETS = [  # (what, results file, metric, target): the paper's numbers our model is held to
     ('fine-tuned MAE, test top-1 (target 93.5%)', 'reference/eval/ft_mae/result.json', 'test_top1', 0.935),
-    ('linear probe on the cls token, test top-1 (target 88%)', 'reference/eval/lp_token/result.json', 'test_top1', 0.88),
+    ('linear probe on the cls token, test top-1 (target 88%)', 'reference/eval/lp_token/result.json', 'test_top1',
+     0.88),
     ('linear probe on the cls token beats one on raw pixels', 'reference/eval/lp_token/result.json', 'test_top1',
      'reference/eval/lp_pixels/result.json')]
 
@@ -60,21 +62,27 @@ def render() -> str:
         d = sorted(s[g]['dates'])
         dates = '—' if not d else d[0] if d[0] == d[-1] else f'{d[0]} to {d[-1]}'
         hours = '—' if s[g]['thread_h'] is None else f"{s[g]['thread_h']:.1f}"
-        rows.append(f"| `results/{g}` | {WHAT[g]} | {s[g]['n']} | {dates} | {'; '.join(sorted(s[g]['machines']))} | {hours} |")
+        machines = '; '.join(sorted(s[g]['machines']))
+        rows.append(f"| `results/{g}` | {WHAT[g]} | {s[g]['n']} | {dates} | {machines} | {hours} |")
     total = sum(v['thread_h'] or 0. for v in s.values())
     targets = ['| target | ours | met |', '|---|---|---|']
     for what, f, m, t in TARGETS:
         ours = _metric(f, m)
         goal = _metric(t, m) if isinstance(t, str) else t
-        targets.append(f"| {what} | {100 * ours:.2f}% (against {100 * goal:.2f}%) | {'yes' if ours > goal else '**no**'} |")
+        met = 'yes' if ours > goal else '**no**'
+        targets.append(f"| {what} | {100 * ours:.2f}% (against {100 * goal:.2f}%) | {met} |")
     return '\n'.join([
         '# Results: where and when they were made', '',
-        'Every number the notebooks show is read from the files in this folder. This page says which machine made them,',
-        'when, and at what cost, gathered from the same files (`python tools/results_readme.py` writes it; a test checks',
+        'Every number the notebooks show is read from the files in this folder. '
+        'This page says which machine made them,',
+        'when, and at what cost, gathered from the same files '
+        '(`python tools/results_readme.py` writes it; a test checks',
         'that it is current). "Machines" is the CPU or GPU a record names: records written before 2026-12-06 say only',
         '"CPU x86_64"; those runs were made on 2-core AMD EPYC machines. A thread-hour is a run\'s wall time times its',
-        'torch threads, counted once per stage however many grid cells share it; "—": the record gives no time.', '', *rows, '', f'In all: {total:.1f} thread-hours.', '',
-        '## Targets', '', 'The shipped MAE (`pretrained(\'fashion_mnist\')`) against the numbers it is held to:', '', *targets, ''])
+        'torch threads, counted once per stage however many grid cells share it; "—": the record gives no time.', '',
+        *rows, '', f'In all: {total:.1f} thread-hours.', '',
+        '## Targets', '', 'The shipped MAE (`pretrained(\'fashion_mnist\')`) against the numbers it is held to:', '',
+        *targets, ''])
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0]); ap.add_argument('--check', action='store_true')
