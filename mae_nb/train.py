@@ -149,7 +149,7 @@ def _read_resumable(path:Path) -> dict:
     return ck
 
 # %% ../nbs/07_train.ipynb #bfc0f702
-def _newest_readable(out:Path, newest:Path) -> tuple: # (checkpoint, path): the newest that reads; warns if not `newest`
+def _newest_readable(out:Path) -> tuple: # (checkpoint, its path): the newest that reads; warns past the others
     cks = sorted(out.glob('checkpoint-*.pth'), key=lambda p: int(p.stem.split('-')[1]), reverse=True)
     bad = []
     for path in cks:
@@ -172,7 +172,7 @@ def resume_run(cfg, # a run's settings (a dataclass such as `PretrainConfig`)
     out = Path(cfg.out)
     path = latest_checkpoint(out) if resume is True else Path(resume)
     if path is None: raise FileNotFoundError(f"resume=True but there is no checkpoint-*.pth in {out}")
-    ck, path = _newest_readable(out, path) if resume is True else (_read_resumable(path), path)
+    ck, path = _newest_readable(out) if resume is True else (_read_resumable(path), path)
     saved = {k: v for k, v in type(cfg).upgrade(ck['config']).items() if k not in ('epochs', 'out', *OBSERVERS)}
     given, cfg = cfg, type(cfg)(**{**saved, 'epochs': cfg.epochs, 'out': cfg.out,
                                    **{k: getattr(cfg, k) for k in OBSERVERS}})
