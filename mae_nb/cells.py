@@ -43,7 +43,8 @@ GRIDS = {  # grid: [(cell label, settings changed from the base cell)]
 }
 
 # %% ../nbs/12a_cells.ipynb #9b7d43e7
-def scaling_cells(budget:'Budget') -> list: # [(label, settings, seeds)]
+def scaling_cells(budget, # a `Budget` (notebook 12b) with encoder `sizes`
+                 ) -> list: # [(label, settings, seeds)]
     "The model-size grid of a budget: per encoder size, MAE, scratch, and scratch trained `scratch_long` times longer."
     if not budget.sizes: raise ValueError("this budget has no encoder `sizes`: it cannot run the scaling grid")
     out, names = [], list(budget.sizes)
@@ -59,7 +60,7 @@ def scaling_cells(budget:'Budget') -> list: # [(label, settings, seeds)]
 def grid_cells(grids='all', # 'all', a grid name, or a list or comma-separated string of names
                seeds=(0,), # each cell once per seed; seed 0 keeps the plain label, others get ' seed N'
                seed_grids=None, # the grids run with every seed (None: all); the others with the first seed only
-               budget:'Budget|None'=None, # decides some grids' cells ('scaling'); without it 'all' leaves them out
+               budget=None, # a `Budget`: it decides some grids' cells ('scaling'); without it 'all' leaves them out
               ) -> list: # [(grid, label, settings)]
     "The cells of `grids`, in run order: grid by grid, each grid's whole curve at one seed before the next seed."
     names = [g for g in GRIDS if GRIDS[g] is not None or (budget and budget.sizes)] if grids in (None, 'all') else \
