@@ -1,0 +1,50 @@
+"""tools/reference.py: each reference MAE's run, settings and shipped description."""
+import importlib.util, json, sys
+from pathlib import Path
+import pytest
+from mae_nb.pretrain import PretrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def _load():
+    sys.path.insert(0, str(ROOT/'tools'))  # reference.py imports short_schedule from beside it
+    try:
+        spec = importlib.util.spec_from_file_location('reference', ROOT/'tools'/'reference.py')
+        mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    finally: sys.path.remove(str(ROOT/'tools'))
+    return mod
+
+def test_the_64_wide_run_resumes_with_its_recorded_settings():
+    "The committed checkpoint of the 64-wide run resumes with the settings it was started with."
+    ref = _load()
+    cfg = vars(PretrainConfig(**ref.Reference('fashion_mnist').settings))
+    recorded = json.loads((ROOT/'results'/'reference'/'result.json').read_text())['config']
+    skip = {'out', 'num_workers'}  # the folder, and the loader workers the run resolved from None
+    assert {k: cfg[k] for k in recorded if k not in skip} == \
+           {k: (tuple(v) if isinstance(v, list) else v) for k, v in recorded.items() if k not in skip}
+
+def test_the_128_wide_run():
+    ref = _load()
+    r = ref.Reference('fashion_mnist_128')
+    cfg = PretrainConfig(**r.settings)
+    assert (cfg.model_kwargs, cfg.precision, cfg.epochs) == ({'embed_dim': 128, 'num_heads': 8}, 'auto', 100)
+    assert (r.kept, r.asset.name) == (ROOT/'results'/'reference_128'/'checkpoint.pth', 'mae_fashion_mnist_128.pth')
+    assert r.command.endswith('--model fashion_mnist_128')
+    with pytest.raises(SystemExit, match="unknown model 'nope'; expected one of"): ref.Reference('nope')
+
+def test_describe_writes_only_its_own_block(tmp_path, monkeypatch):
+    ref = _load()
+    r = ref.Reference('fashion_mnist_128')
+    monkeypatch.setattr(r, 'asset', tmp_path/'mae_fashion_mnist_128.pth'); r.asset.write_bytes(b'0' * 1000)
+    readme = tmp_path/'README.md'
+    readme.write_text('intro\n\n<!-- weights: fashion_mnist -->\nthe 64-wide\n<!-- /weights: fashion_mnist -->\n')
+    prov = dict(epochs=100, of_epochs=100, data='55,000 images', command=r.command, commit='abc', machine='CPU',
+                date='2026-12-07', fp16_check=dict(feature_max_abs_diff=0.01, feature_rms=0.5, recon_ratio_fp32=0.2,
+                                                   recon_ratio_fp16=0.2))
+    cfg = vars(PretrainConfig(**r.settings))
+    for _ in range(2): ref.describe(r, prov, cfg)  # written once, then replaced in place
+    text = readme.read_text()
+    assert text.startswith('intro\n\n<!-- weights: fashion_mnist -->\nthe 64-wide\n<!-- /weights: fashion_mnist -->')
+    assert text.count('<!-- weights: fashion_mnist_128 -->') == 1
+    assert text.endswith('<!-- /weights: fashion_mnist_128 -->\n')
+    assert "`mae_nb.pretrained('fashion_mnist_128')`" in text and 'a 128-wide, 6-block encoder' in text
