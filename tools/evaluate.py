@@ -23,13 +23,12 @@ from mae_nb.experiments import StageBusy, run_stage, stage_key
 from mae_nb.linprobe import LinProbeConfig
 from mae_nb.finetune import FinetuneConfig
 from mae_nb.transfer import TransferConfig, digits_folder
+from reference import MODELS as REFERENCES  # beside this file: the reference MAEs
 
 ROOT = Path(__file__).resolve().parents[1]
-MODELS = {  # name of `pretrained(...)`: its results folder, and the architecture and precision of its stages
-    'fashion_mnist': dict(folder='reference', arch=dict(preset='mae_vit_mini_patch4', precision='fp32')),
-    'fashion_mnist_128': dict(folder='reference_128', arch=dict(preset='mae_vit_mini_patch4', precision='auto',
-                                                             model_kwargs=dict(embed_dim=128, num_heads=8))),
-}
+MODELS = {name: dict(folder=m['folder'], arch=dict(preset='mae_vit_mini_patch4', precision=m['precision'],
+                                                  **({'model_kwargs': m['model_kwargs']} if m['model_kwargs'] else {})))
+          for name, m in REFERENCES.items()}  # each reference MAE's results folder, architecture and precision
 REF = 'fashion_mnist'  # the evaluated encoder (`select` changes it)
 OUT = ROOT/'results'/MODELS[REF]['folder']/'eval'
 ARCH = MODELS[REF]['arch']  # the recorded 64-wide stages ran in fp32 (and their keys say so)

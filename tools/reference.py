@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from fastai.callback.core import Callback
 from mae_nb.checkpoints import latest_checkpoint
+from mae_nb.grids import get_budget
 from mae_nb.loaders import mae_dataloaders
 from mae_nb.linprobe import ProbeCurve
 from mae_nb.pretrain import PretrainConfig, pretrain
@@ -31,7 +32,7 @@ MODELS = {  # name of `pretrained(...)`: its results folder, encoder (the decode
                           precision='fp32'),
     # the scaling grid's 128-wide size (notebook 14); bf16 autocast where the CPU has it natively, fp32 elsewhere
     'fashion_mnist_128': dict(folder='reference_128', encoder='a 128-wide, 6-block encoder (8 heads)',
-                              model_kwargs=dict(embed_dim=128, num_heads=8), precision='auto'),
+                              model_kwargs=get_budget('cpu10').sizes['128 wide'], precision='auto'),
 }
 EPOCHS = 100
 
