@@ -120,6 +120,11 @@ class LazyProgressCallback(ProgressCallback):
     def __init__(self, every:int=20): self.every = every
     @property
     def name(self): return 'progress'  # fastai's name for its bar: `learn.progress`, and `learn.no_bar()` finds it
+    def before_epoch(self):
+        # fastprogress moves the epoch bar (and its "Epoch n/N" label) only every `wait_for` epochs, reckoned from the
+        # time an epoch has taken so far; the epochs a resumed run skips take none, which would freeze it there
+        if getattr(self, 'mbar', False): self.mbar.main_bar.wait_for = 1
+        super().before_epoch()
     def after_batch(self):
         self.pbar.update(self.iter + 1)
         if hasattr(self, 'smooth_loss') and (self.iter + 1) % self.every == 0:
