@@ -7,7 +7,7 @@ pretraining epoch, which files this rank wrote, the lr and effective batch, and 
 model, whether it holds the weights of the final checkpoint, the recorded top-1 and the top-1 of the returned model
 computed here on the whole validation set. Last, a non-finite loss in one process only must stop both.
 """
-import contextlib, hashlib, json, os, sys
+import contextlib, faulthandler, hashlib, json, os, sys
 from pathlib import Path
 import torch
 import mae_nb.pretrain as P, mae_nb.train as T
@@ -19,6 +19,9 @@ from mae_nb.linprobe import LinProbeConfig, linprobe
 from mae_nb.finetune import FinetuneConfig, finetune
 from mae_nb.transfer import TransferConfig, transfer
 
+# a rank that hangs (waiting in a collective its peer never joins, say) prints where it waits and exits: the test
+# then fails with both stacks instead of being killed silently at its timeout
+faulthandler.dump_traceback_later(int(os.environ.get('DDP_WORKER_TIMEOUT', 420)), exit=True)
 out = Path(sys.argv[1]); rank = int(os.environ['RANK'])
 seen, writes = [], []
 _get_idxs = GlooDistributedDL.get_idxs
@@ -85,3 +88,5 @@ try:
     report['nan'] = None
 except P.NonFiniteLossError as e: report['nan'] = str(e)
 json.dump(report, open(out/f'rank{rank}.json', 'w'))
+torch.distributed.barrier(); torch.distributed.destroy_process_group()  # both ranks done: a clean exit
+faulthandler.cancel_dump_traceback_later()

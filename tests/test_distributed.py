@@ -12,8 +12,11 @@ def ranks(tmp_path_factory):
     env = {**os.environ, 'MPLBACKEND': 'Agg', 'OMP_NUM_THREADS': '1', 'CUDA_VISIBLE_DEVICES': ''}
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
            str(HERE/'ddp_worker.py'), str(out)]
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
+    try: res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired as e:  # the ranks print their stacks and exit long before (ddp_worker.py)
+        err = e.stderr.decode(errors='replace') if isinstance(e.stderr, bytes) else e.stderr or ''
+        pytest.fail(f'the 2-process run hung; its stderr ends:\n{err[-12000:]}')
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-12000:]  # a hung rank's stacks, if one hung
     return out, [json.loads((out/f'rank{r}.json').read_text()) for r in range(2)]
 
 def test_gloo_two_ranks(ranks):
