@@ -2,7 +2,7 @@
 the experiment runner (notebook 12).
 
     python tools/evaluate.py JOB ...                            # the 64-wide reference's jobs, in order
-    python tools/evaluate.py --model fashion_mnist_128 JOB ...  # the 128-wide one's (notebook 14)
+    python tools/evaluate.py --model fashion_mnist_128 JOB ...  # the 128-wide one's (notebook 14a)
     python tools/evaluate.py --list                             # the stages done and their results
 
 Every setting is chosen on 'fashion_mnist_dev' (55,000 training images; 5,000 held out as the validation set). The

@@ -2,7 +2,7 @@
 `mae_nb.pretrained(...)`.
 
     python tools/reference.py --threads 1                          # the 64-wide reference: start, or resume exactly
-    python tools/reference.py --model fashion_mnist_128 --threads 1  # the 128-wide one (notebook 14)
+    python tools/reference.py --model fashion_mnist_128 --threads 1  # the 128-wide one (notebook 14a)
     python tools/reference.py --model NAME --ship                   # its weights into the package, and Fig. 2
 
 Each pretrains on 'fashion_mnist_dev' (55,000 of the training images) so that the other 5,000 stay unseen for every

@@ -20,8 +20,8 @@ WHAT = {'ablations/cpu10': "the paper's ablations and model-size grid at the `cp
         'ablations/tuning': 'learning rates chosen on the held-out images (notebook 12b)',
         'reference/eval': "the shipped MAE's evaluations: probes, fine-tuning, few labels, transfer (notebooks 09-11)",
         'reference': 'the shipped MAE: 100 pretraining epochs (notebook 08a)',
-        'reference_128/eval': "the 128-wide MAE's evaluations: probes and fine-tuning (notebook 14)",
-        'reference_128': 'the 128-wide MAE: 100 pretraining epochs (notebook 14)',
+        'reference_128/eval': "the 128-wide MAE's evaluations: probes and fine-tuning (notebook 14a)",
+        'reference_128': 'the 128-wide MAE: 100 pretraining epochs (notebook 14a)',
         'short_schedule': 'the short-schedule recipe search and its learning curve (notebook 08a)',
         'precision': 'bf16 against fp32, pretraining to fine-tuning (notebook 08a)'}
 MODELS = {'reference': "`pretrained('fashion_mnist')`, 64 wide", 'reference_128': 'the 128-wide MAE'}
