@@ -6,10 +6,10 @@ from mae_nb.pretrain import PretrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
-def _load():
-    sys.path.insert(0, str(ROOT/'tools'))  # reference.py imports short_schedule from beside it
+def _load(name='reference'): # a script of tools/ as a module
+    sys.path.insert(0, str(ROOT/'tools'))  # reference.py imports short_schedule from beside it, evaluate.py reference
     try:
-        spec = importlib.util.spec_from_file_location('reference', ROOT/'tools'/'reference.py')
+        spec = importlib.util.spec_from_file_location(name, ROOT/'tools'/f'{name}.py')
         mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
     finally: sys.path.remove(str(ROOT/'tools'))
     return mod
@@ -48,3 +48,12 @@ def test_describe_writes_only_its_own_block(tmp_path, monkeypatch):
     assert text.count('<!-- weights: fashion_mnist_128 -->') == 1
     assert text.endswith('<!-- /weights: fashion_mnist_128 -->\n')
     assert "`mae_nb.pretrained('fashion_mnist_128')`" in text and 'a 128-wide, 6-block encoder' in text
+
+def test_the_long_fine_tuning_is_the_papers_recipe():
+    "tools/evaluate.py's `ft_mae_long`: the paper's augmentations, 100 epochs, from the 128-wide MAE at its chosen lr."
+    ev = _load('evaluate')
+    ev.select('fashion_mnist_128')
+    cfg = ev.finetune_long_cfg()
+    assert (cfg.mixup, cfg.cutmix, cfg.rand_augment, cfg.reprob, cfg.epochs) == (0.8, 1.0, True, 0.25, 100)
+    assert cfg.checkpoint == 'fashion_mnist_128' and cfg.model_kwargs == {'embed_dim': 128, 'num_heads': 8}
+    assert cfg.base_lr == ev.choices()['ft_mae']['chosen']  # the lr its short sweep chose on the held-out images

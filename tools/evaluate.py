@@ -98,11 +98,12 @@ def job_finetune(mae:bool):
     lr = choose(f'ft_{who}', {v: finetune_cfg(mae, base_lr=v, epochs=FT_SWEEP_EPOCHS) for v in FT_LRS})
     stage(finetune_cfg(mae, base_lr=lr, epochs=FT_EPOCHS), f'ft_{who}')
 
-def job_finetune_long():
+def finetune_long_cfg() -> FinetuneConfig:
     "The paper's 100-epoch fine-tuning recipe, augmentations and all, from the reference MAE (`FT_LONG_EPOCHS`)."
-    cfg = FinetuneConfig(**DATA, **ARCH, bs=FT['bs'], save_every=FT['save_every'], checkpoint=REF,
-                         base_lr=choices()['ft_mae']['chosen'], epochs=FT_LONG_EPOCHS)
-    stage(cfg, 'ft_mae_long')
+    return FinetuneConfig(**DATA, **ARCH, bs=FT['bs'], save_every=FT['save_every'], checkpoint=REF,
+                          base_lr=choices()['ft_mae']['chosen'], epochs=FT_LONG_EPOCHS)
+
+def job_finetune_long(): stage(finetune_long_cfg(), 'ft_mae_long')
 
 def job_few(mae:bool):
     who = 'mae' if mae else 'scratch'
