@@ -242,7 +242,11 @@ def _report(cmd:str, cfg, learn, figures): # what a finished training job says: 
 
 # %% ../nbs/98_cli.ipynb #90140952
 def main():
-    "Entry point of the `mae-nb` console script (exit status 0 on success)."
+    "Entry point of the `mae-nb` console script (exit status 0 on success, 130 when stopped with Ctrl-C)."
     try: run()
+    except KeyboardInterrupt:  # no traceback: a stop is not a failure, and the last checkpoint stands
+        print("\nstopped: each run goes on from its last checkpoint (`mae-nb experiment` by itself, the other "
+              "commands with --resume)", file=sys.stderr)
+        sys.exit(130)
     finally:  # under torchrun each process leaves its process group before it exits
         if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
