@@ -60,11 +60,12 @@ class KeepCheckpoint(Callback):
         tmp = r.kept.with_suffix('.tmp'); shutil.copyfile(ck, tmp); os.replace(tmp, r.kept)
         shutil.copyfile(r.run/'epochs.csv', r.results/'epochs.csv')
 
-def epochs_wall_s(csv:Path) -> float:
-    "The run's training time over all its sessions: the `time` column (m:ss or h:mm:ss) of its epoch log, summed."
-    import csv as _csv
-    with open(csv) as f: times = [row['time'] for row in _csv.DictReader(f)]
-    return float(sum(sum(int(x) * 60 ** i for i, x in enumerate(reversed(t.split(':')))) for t in times))
+def run_wall_s(folder:Path) -> float:
+    "The run's time over all its sessions: its epochs (the `time` column, m:ss or h:mm:ss, of epochs.csv) and probes."
+    import csv
+    with open(folder/'epochs.csv') as f: times = [row['time'] for row in csv.DictReader(f)]
+    epochs = sum(sum(int(x) * 60 ** i for i, x in enumerate(reversed(t.split(':')))) for t in times)
+    return float(epochs + sum(p['probe_s'] for p in json.loads((folder/'probes.json').read_text())))
 
 def main(r:Reference):
     r.results.mkdir(parents=True, exist_ok=True); r.run.mkdir(parents=True, exist_ok=True)
@@ -83,8 +84,7 @@ def main(r:Reference):
     res = dict(name=r.name, command=r.command, config=vars(cfg),
                valid_loss=learn.recorder.values[-1][1] if learn.recorder.values else None, reconstruction=rec,
                probe={p: rows[-1][p] for p in ('token', 'avg', 'patches')}, probe_settings=PROBE,
-               wall_s=epochs_wall_s(r.results/'epochs.csv'),
-               wall_s_note='the training epochs of all sessions; the probes not counted',
+               wall_s=run_wall_s(r.results), wall_s_note="all sessions' epochs and probes",
                last_session_wall_s=round(time.time() - t0, 1), compiled=learn.compiled, machine=machine(),
                precision=getattr(getattr(learn, 'precision', None), 'name', cfg.precision),
                date=time.strftime('%Y-%m-%d'))

@@ -19,9 +19,9 @@ WHAT = {'ablations/cpu10': "the paper's ablations and model-size grid at the `cp
         'ablations/cpu': 'the first, reduced ablation grid (notebook 13)',
         'ablations/tuning': 'learning rates chosen on the held-out images (notebook 12b)',
         'reference/eval': "the shipped MAE's evaluations: probes, fine-tuning, few labels, transfer (notebooks 09-11)",
-        'reference': 'the shipped MAE: 100 pretraining epochs (notebook 08a; hours: its epochs, not its probes)',
+        'reference': 'the shipped MAE: 100 pretraining epochs (notebook 08a)',
         'reference_128/eval': "the 128-wide MAE's evaluations: probes and fine-tuning (notebook 14a)",
-        'reference_128': 'the 128-wide MAE: 100 pretraining epochs (notebook 14a; hours: its epochs, not its probes)',
+        'reference_128': 'the 128-wide MAE: 100 pretraining epochs (notebook 14a)',
         'short_schedule': 'the short-schedule recipe search and its learning curve (notebook 08a)',
         'precision': 'bf16 against fp32, pretraining to fine-tuning (notebook 08a)'}
 MODELS = {'reference': "`pretrained('fashion_mnist')`, 64 wide", 'reference_128': 'the 128-wide MAE'}
