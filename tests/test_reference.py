@@ -23,13 +23,15 @@ def test_the_64_wide_run_resumes_with_its_recorded_settings():
     assert {k: cfg[k] for k in recorded if k not in skip} == \
            {k: (tuple(v) if isinstance(v, list) else v) for k, v in recorded.items() if k not in skip}
 
-def test_the_128_wide_run():
-    ref = _load()
-    r = ref.Reference('fashion_mnist_128')
+@pytest.mark.parametrize('width,heads', [(128, 8), (192, 12)])
+def test_the_larger_runs(width, heads):
+    "The 128- and 192-wide references: the grid's sizes, the 64-wide recipe, their own folders and weight files."
+    ref, name = _load(), f'fashion_mnist_{width}'
+    r = ref.Reference(name)
     cfg = PretrainConfig(**r.settings)
-    assert (cfg.model_kwargs, cfg.precision, cfg.epochs) == ({'embed_dim': 128, 'num_heads': 8}, 'auto', 100)
-    assert (r.kept, r.asset.name) == (ROOT/'results'/'reference_128'/'checkpoint.pth', 'mae_fashion_mnist_128.pth')
-    assert r.command.endswith('--model fashion_mnist_128')
+    assert (cfg.model_kwargs, cfg.precision, cfg.epochs) == ({'embed_dim': width, 'num_heads': heads}, 'auto', 100)
+    assert (r.kept, r.asset.name) == (ROOT/'results'/f'reference_{width}'/'checkpoint.pth', f'mae_{name}.pth')
+    assert r.command.endswith(f'--model {name}')
     with pytest.raises(SystemExit, match="unknown model 'nope'; expected one of"): ref.Reference('nope')
 
 def test_describe_writes_only_its_own_block(tmp_path, monkeypatch):
@@ -57,3 +59,9 @@ def test_the_long_fine_tuning_is_the_papers_recipe():
     assert (cfg.mixup, cfg.cutmix, cfg.rand_augment, cfg.reprob, cfg.epochs) == (0.8, 1.0, True, 0.25, 100)
     assert cfg.checkpoint == 'fashion_mnist_128' and cfg.model_kwargs == {'embed_dim': 128, 'num_heads': 8}
     assert cfg.base_lr == ev.choices()['ft_mae']['chosen']  # the lr its short sweep chose on the held-out images
+
+def test_run_wall_s_counts_every_epoch_and_probe(tmp_path):
+    "A reference's recorded time: its epoch log's `time` column (m:ss or h:mm:ss) and its probes' seconds."
+    (tmp_path/'epochs.csv').write_text('epoch,train_loss,time\n0,0.5,02:28\n1,0.4,1:01:14\n')
+    (tmp_path/'probes.json').write_text(json.dumps([{'epoch': 1, 'probe_s': 10.5}, {'epoch': 2, 'probe_s': 2.0}]))
+    assert _load().run_wall_s(tmp_path) == 148 + 3674 + 12.5

@@ -3,6 +3,7 @@
 
     python tools/reference.py --threads 1                          # the 64-wide reference: start, or resume exactly
     python tools/reference.py --model fashion_mnist_128 --threads 1  # the 128-wide one (notebook 14a)
+    python tools/reference.py --model fashion_mnist_192 --threads 1  # the 192-wide one (notebook 14a)
     python tools/reference.py --model NAME --ship                   # its weights into the package, and Fig. 2
 
 Each pretrains on 'fashion_mnist_dev' (55,000 of the training images) so that the other 5,000 stay unseen for every
@@ -33,6 +34,9 @@ MODELS = {  # name of `pretrained(...)`: its results folder, encoder (the decode
     # the scaling grid's 128-wide size (notebook 14); bf16 autocast where the CPU has it natively, fp32 elsewhere
     'fashion_mnist_128': dict(folder='reference_128', encoder='a 128-wide, 6-block encoder (8 heads)',
                               model_kwargs=get_budget('cpu10').sizes['128 wide'], precision='auto'),
+    # the grid's largest size, the next candidate for the fine-tuning target (notebook 14a)
+    'fashion_mnist_192': dict(folder='reference_192', encoder='a 192-wide, 6-block encoder (12 heads)',
+                              model_kwargs=get_budget('cpu10').sizes['192 wide'], precision='auto'),
 }
 EPOCHS = 100
 

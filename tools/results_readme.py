@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT, OUT = Path('results'), Path('results/README.md')
 GROUPS = ('ablations/cpu10', 'ablations/cpu', 'ablations/tuning', 'reference/eval', 'reference', 'reference_128/eval',
-          'reference_128', 'short_schedule', 'precision')
+          'reference_128', 'reference_192/eval', 'reference_192', 'short_schedule', 'precision')
 WHAT = {'ablations/cpu10': "the paper's ablations and model-size grid at the `cpu10` budget "
                            "(notebooks 12a-12b, 13, 14)",
         'ablations/cpu': 'the first, reduced ablation grid (notebook 13)',
@@ -22,9 +22,12 @@ WHAT = {'ablations/cpu10': "the paper's ablations and model-size grid at the `cp
         'reference': 'the shipped MAE: 100 pretraining epochs (notebook 08a)',
         'reference_128/eval': "the 128-wide MAE's evaluations: probes and fine-tuning (notebook 14a)",
         'reference_128': 'the 128-wide MAE: 100 pretraining epochs (notebook 14a)',
+        'reference_192/eval': "the 192-wide MAE's evaluations: probes and fine-tuning (notebook 14a)",
+        'reference_192': 'the 192-wide MAE: 100 pretraining epochs (notebook 14a)',
         'short_schedule': 'the short-schedule recipe search and its learning curve (notebook 08a)',
         'precision': 'bf16 against fp32, pretraining to fine-tuning (notebook 08a)'}
-MODELS = {'reference': "`pretrained('fashion_mnist')`, 64 wide", 'reference_128': 'the 128-wide MAE'}
+MODELS = {'reference': "`pretrained('fashion_mnist')`, 64 wide", 'reference_128': 'the 128-wide MAE',
+          'reference_192': 'the 192-wide MAE'}
 TARGETS = [  # (what, results file in each model's folder, metric, target): the paper's numbers they are held to
     ('fine-tuned MAE, 30 epochs, test top-1 (target 93.5%)', 'eval/ft_mae/result.json', 'test_top1', 0.935),
     ("fine-tuned MAE, the paper's 100-epoch recipe, test top-1 (target 93.5%)", 'eval/ft_mae_long/result.json',
@@ -73,6 +76,7 @@ def render() -> str:
     total = sum(v['thread_h'] or 0. for v in s.values())
     targets = ['| model | target | ours | met |', '|---|---|---|---|']
     for model, name in MODELS.items():
+        if not (ROOT/model).is_dir(): continue  # a reference not started
         for what, f, m, t in TARGETS:
             if not (ROOT/model/f).exists():
                 targets.append(f"| {name} | {what} | not run | |"); continue
