@@ -34,7 +34,8 @@ from .checkpoints import save_atomic, latest_checkpoint, read_checkpoint
 from .distributed import unwrap_model, _gather, data_parallel, local_device
 from .precision import (DeviceMixedPrecision, Precision, precision_autocast, allow_tf32, mixed_precision,
                               cpu_name, use_fused_attention)
-from .logs import StepLogger, EpochLogger, wandb_callback, tensorboard_callback, keep_loss_on_device
+from .logs import (StepLogger, EpochLogger, logged_seconds, wandb_callback, tensorboard_callback,
+                         keep_loss_on_device)
 
 # %% ../nbs/07_train.ipynb #5aee09a4
 def effective_batch(bs:int, accum:int=1, world_size:int|None=None) -> int:
@@ -338,6 +339,7 @@ def run_job(cfg, # a job's settings (`PretrainConfig`, `LinProbeConfig`, ...)
     "Every job's skeleton: open the run, `build` its `Learner`, fit it from where it stopped, write its result."
     t0 = time.time()
     cfg, ck, start, device = start_run(cfg, resume)
+    t0 -= logged_seconds(Path(cfg.out)/'epochs.csv', start)  # a resumed run's earlier sessions, from its epoch log
     learn = build(cfg, device,
                   lambda precision, **kw: run_callbacks(cfg, ck, start, precision=precision, **kw) + list(cbs or []))
     learn.cfg = cfg  # the settings it ran with: a resumed run's are its checkpoint's

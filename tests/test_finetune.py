@@ -8,6 +8,7 @@ from fastcore import test as fc  # as a module: pytest would collect its test_* 
 from mae_nb.model import create_mae
 from mae_nb.weights import vit_from_checkpoint
 from mae_nb.finetune import finetune, FinetuneConfig
+from mae_nb.logs import logged_seconds
 
 @pytest.fixture(scope='module')
 def enc(tmp_path_factory) -> Path:
@@ -40,6 +41,8 @@ def test_partial_finetuning_run(enc, tmp_path):
         again = finetune(checkpoint=str(enc), blocks=1, epochs=1, bs=64, base_lr=1e-3, out=str(tmp_path/'ft1'),
                          resume=True)
     fc.test_close(again.result['top1'], res['top1'], eps=1e-6)
+    logged = logged_seconds(tmp_path/'ft1'/'epochs.csv', 1)  # its wall time counts the first session's epoch too
+    assert 0 < logged <= again.result['wall_s'], (logged, again.result['wall_s'])
 
 def test_scratch_and_bad_settings(enc, tmp_path):
     "Training from scratch builds the same architecture with timm's initialisation; bad settings are refused."

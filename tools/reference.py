@@ -22,6 +22,7 @@ from mae_nb.checkpoints import latest_checkpoint
 from mae_nb.grids import get_budget
 from mae_nb.loaders import mae_dataloaders
 from mae_nb.linprobe import ProbeCurve
+from mae_nb.logs import logged_seconds
 from mae_nb.pretrain import PretrainConfig, pretrain
 from mae_nb.reconstructions import reconstruction_ratio
 from short_schedule import BASE, CHOSEN, PROBE, machine, probe_loaders
@@ -65,11 +66,9 @@ class KeepCheckpoint(Callback):
         shutil.copyfile(r.run/'epochs.csv', r.results/'epochs.csv')
 
 def run_wall_s(folder:Path) -> float:
-    "The run's time over all its sessions: its epochs (the `time` column, m:ss or h:mm:ss, of epochs.csv) and probes."
-    import csv
-    with open(folder/'epochs.csv') as f: times = [row['time'] for row in csv.DictReader(f)]
-    epochs = sum(sum(int(x) * 60 ** i for i, x in enumerate(reversed(t.split(':')))) for t in times)
-    return float(epochs + sum(p['probe_s'] for p in json.loads((folder/'probes.json').read_text())))
+    "The run's time over all its sessions: its epochs (as its epoch log records them) and its probes."
+    return logged_seconds(folder/'epochs.csv', EPOCHS) + sum(p['probe_s'] for p in
+                                                             json.loads((folder/'probes.json').read_text()))
 
 def main(r:Reference):
     r.results.mkdir(parents=True, exist_ok=True); r.run.mkdir(parents=True, exist_ok=True)
