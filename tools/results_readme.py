@@ -48,17 +48,21 @@ def _records():
 def _threads(where:str) -> int: return int(m[1]) if (m := re.search(r'(\d+) threads', where)) else 1
 
 def summary() -> dict: # group -> {'n', 'dates', 'machines', 'thread_h'}
-    out, counted = defaultdict(lambda: dict(n=0, dates=set(), machines=set(), thread_h=None)), set()
+    out, runs = defaultdict(lambda: dict(n=0, dates=set(), machines=set(), thread_h=None)), {}
     for p, r in _records():
-        g, where = out[_group(p)], r.get('hardware') or r.get('machine')
-        g['n'] += 1; g['machines'].add(re.sub(r', \d+ threads.*', '', where))
-        if (d := r.get('finished') or r.get('date')): g['dates'].add(d[:10])
-        # a grid cell's stages, each once however many cells share it (or copy it); else the record's own run
-        runs = [(s['key'], s) for s in r['stages'].values()] if isinstance(r.get('stages'), dict) else [(p, r)]
-        for key, run in runs:
-            if key in counted or 'wall_s' not in run: continue
-            counted.add(key)
-            g['thread_h'] = (g['thread_h'] or 0.) + run['wall_s'] * _threads(run.get('hardware') or where) / 3600
+        g, where = _group(p), r.get('hardware') or r.get('machine')
+        out[g]['n'] += 1; out[g]['machines'].add(re.sub(r', \d+ threads.*', '', where))
+        if (d := r.get('finished') or r.get('date')): out[g]['dates'].add(d[:10])
+        # a grid cell's stages and a tuning record's runs by their keys, else the record's own run
+        rs = [(s['key'], s) for s in r['stages'].values()] if isinstance(r.get('stages'), dict) else \
+             [(s['key'], s) for s in r['runs']] if isinstance(r.get('runs'), list) else [(p, r)]
+        for key, run in rs:
+            if 'wall_s' not in run: continue
+            h = run['wall_s'] * _threads(run.get('hardware') or where) / 3600
+            # once per stage however many records share it: the longest record of it (a cell that reuses a
+            # finished stage records only the time it took to read it again)
+            if key not in runs or h > runs[key][1]: runs[key] = (g, h)
+    for g, h in runs.values(): out[g]['thread_h'] = (out[g]['thread_h'] or 0.) + h
     return out
 
 def _metric(f:str, m:str) -> float: return json.loads((ROOT/f).read_text())[m]
