@@ -33,6 +33,7 @@ __all__ = ['ARMS', 'PAPER_TABLE3', 'encoder_size', 'scaling_stats', 'scaling_rea
 # %% ../nbs/14_scaling.ipynb #0c4003f8
 import torch
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 from torch.utils.flop_counter import FlopCounterMode
 from .model import create_mae
 from .grids import Budget
@@ -98,10 +99,12 @@ def show_scaling(results:dict, budget:Budget, split:str='test'):
 _STYLE = {'mae': ('o-', 'C0', 'MAE'), 'scratch': ('s--', 'C3', 'scratch'),
           'scratch long': ('s:', 'C1', 'scratch, longer')}
 
-def _axes(ax, title:str, ylabel:str):
+def _axes(ax, title:str, ylabel:str, below:bool=False): # below: the legend under the axes, clear of the points
     ax.set_xscale('log'); ax.set_xlabel('encoder parameters', fontsize=8); ax.set_ylabel(ylabel, fontsize=8)
+    ax.xaxis.set_minor_formatter(NullFormatter())  # decades only: the minor labels of a short log axis collide
     ax.set_title(title, fontsize=9); ax.tick_params(labelsize=7)
-    if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=7)
+    if not ax.get_legend_handles_labels()[0]: return
+    ax.legend(fontsize=7, **(dict(loc='upper center', bbox_to_anchor=(0.5, -0.2), ncol=3) if below else {}))
 
 def plot_scaling(results:dict, budget:Budget, split:str='test'):
     "Top-1 by encoder parameters, MAE and scratch (seed means, bars lowest to highest), all and 10% of labels: Fig. 8."
@@ -115,7 +118,7 @@ def plot_scaling(results:dict, budget:Budget, split:str='test'):
             x, y, lo, hi, _ = zip(*pts)
             bars = [[a - b for a, b in zip(y, lo)], [b - a for a, b in zip(y, hi)]]
             ax.errorbar(x, y, yerr=bars, fmt=fmt, color=color, capsize=3, label=name)
-        _axes(ax, f'ours: fine-tuned, {title}', f'{split} top-1 (%)')
+        _axes(ax, f'ours: fine-tuned, {title}', f'{split} top-1 (%)', below=True)
     x, scratch, mae = zip(*PAPER_TABLE3.values())
     axs[2].plot(x, mae, 'o-', color='C0', label='MAE'); axs[2].plot(x, scratch, 's--', color='C3', label='scratch')
     for name, xi, yi in zip(PAPER_TABLE3, x, scratch):
