@@ -106,6 +106,7 @@ def _axes(ax, title:str, ylabel:str, below:bool=False): # below: the legend unde
     if not ax.get_legend_handles_labels()[0]: return
     ax.legend(fontsize=7, **(dict(loc='upper center', bbox_to_anchor=(0.5, -0.2), ncol=3) if below else {}))
 
+# %% ../nbs/14_scaling.ipynb #4fcbb071
 def plot_scaling(results:dict, budget:Budget, split:str='test'):
     "Top-1 by encoder parameters, MAE and scratch (seed means, bars lowest to highest), all and 10% of labels: Fig. 8."
     fig, axs = plt.subplots(1, 3, figsize=(11, 3.4))
