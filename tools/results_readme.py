@@ -10,6 +10,7 @@ or `machine`), when (`finished` or `date`) and for how long (`wall_s`) is counte
 import argparse, json, re, sys
 from collections import defaultdict
 from pathlib import Path
+from mae_nb.targets import TARGETS, evaluation, meets  # the numbers each reference MAE is held to
 
 ROOT, OUT = Path('results'), Path('results/README.md')
 GROUPS = ('ablations/cpu10', 'ablations/cpu', 'ablations/tuning', 'reference/eval', 'reference', 'reference_128/eval',
@@ -28,14 +29,7 @@ WHAT = {'ablations/cpu10': "the paper's ablations and model-size grid at the `cp
         'precision': 'bf16 against fp32, pretraining to fine-tuning (notebook 08a)'}
 MODELS = {'reference': "`pretrained('fashion_mnist')`, 64 wide", 'reference_128': 'the 128-wide MAE',
           'reference_192': 'the 192-wide MAE'}
-TARGETS = [  # (what, results file in each model's folder, metric, target): the paper's numbers they are held to
-    ('fine-tuned MAE, 30 epochs, test top-1 (target 93.5%)', 'eval/ft_mae/result.json', 'test_top1', 0.935),
-    ("fine-tuned MAE, the paper's 100-epoch recipe, test top-1 (target 93.5%)", 'eval/ft_mae_long/result.json',
-     'test_top1', 0.935),
-    ('linear probe on the cls token, test top-1 (target 88%)', 'eval/lp_token/result.json', 'test_top1', 0.88),
-    ('linear probe on the patch mean, test top-1 (target 88%)', 'eval/lp_avg/result.json', 'test_top1', 0.88),
-    ('linear probe on the cls token beats one on raw pixels', 'eval/lp_token/result.json', 'test_top1',
-     'reference/eval/lp_pixels/result.json')]
+PIXELS = 'reference/eval/lp_pixels/result.json'  # a linear probe on raw pixels, which the cls token's should beat
 
 def _group(p:Path) -> str: return next(g for g in GROUPS if str(p.relative_to(ROOT)).startswith(g + '/'))
 
@@ -79,14 +73,18 @@ def render() -> str:
         rows.append(f"| `results/{g}` | {WHAT[g]} | {s[g]['n']} | {dates} | {machines} | {hours} |")
     total = sum(v['thread_h'] or 0. for v in s.values())
     targets = ['| model | target | ours | met |', '|---|---|---|---|']
+    px = _metric(PIXELS, 'test_top1')
     for model, name in MODELS.items():
         if not (ROOT/model).is_dir(): continue  # a reference not started
-        for what, f, m, t in TARGETS:
-            if not (ROOT/model/f).exists():
-                targets.append(f"| {name} | {what} | not run | |"); continue
-            ours, goal = _metric(f'{model}/{f}', m), _metric(t, m) if isinstance(t, str) else t
-            met = 'yes' if ours > goal else '**no**'
-            targets.append(f"| {name} | {what} | {100 * ours:.2f}% (against {100 * goal:.2f}%) | {met} |")
+        for stage, (what, target) in TARGETS.items():
+            if target is None: continue
+            r = evaluation(ROOT/model, stage); met = 'yes' if meets(r, stage) else '**no**'
+            targets.append(f"| {name} | {what}, test top-1 (target {target:g}%) | " +
+                           ('not run | |' if r is None else f"{100 * r['test_top1']:.2f}% | {met} |"))
+        r = evaluation(ROOT/model, 'lp_token')
+        targets.append(f'| {name} | linear probe on the cls token beats one on raw pixels | ' + (
+            'not run | |' if r is None else
+            f"{100 * r['test_top1']:.2f}% against {100 * px:.2f}% | {'yes' if r['test_top1'] > px else '**no**'} |"))
     return '\n'.join([
         '# Results: where and when they were made', '',
         'Every number the notebooks show is read from the files in this folder. '
