@@ -96,8 +96,8 @@ def scaling_claim(results:dict, budget:Budget, split:str='test') -> list: # a di
         if not all(s in r for s in ends): continue
         a, b = r[ends[0]], r[ends[1]]
         growth, noise = b['lead'] - a['lead'], None if None in (a['noise'], b['noise']) else a['noise'] + b['noise']
-        reading = ('one seed' if noise is None else 'holds' if growth > noise and b['verdict'] == 'agreement' else
-                   'fails: the lead shrinks' if growth < -noise else 'not shown: within noise')
+        reading = ('not read, one seed' if noise is None else 'holds' if growth > noise and b['verdict'] == 'agreement'
+                   else 'fails, the lead shrinks' if growth < -noise else 'not shown, within noise')
         out.append(dict(labels=labels, sizes=ends, leads=(a['lead'], b['lead']), growth=growth, noise=noise,
                         mae_gain=b['mae'] - a['mae'], scratch_gain=b['scratch'] - a['scratch'], reading=reading))
     return out
@@ -115,7 +115,7 @@ def show_scaling(results:dict, budget:Budget, split:str='test'):
         n = 'one seed' if c['noise'] is None else f"noise {c['noise']:.2f}"
         print(f"{c['labels']} labels, {c['sizes'][0]} to {c['sizes'][1]}: MAE {c['mae_gain']:+.2f}, scratch "
               f"{c['scratch_gain']:+.2f}; lead {c['leads'][0]:+.2f} to {c['leads'][1]:+.2f}, {c['growth']:+.2f} "
-              f"({n}): the claim {c['reading']}")
+              f"({n}); claim: {c['reading']}")
 
 # %% ../nbs/14_scaling.ipynb #132e37f7
 _STYLE = {'mae': ('o-', 'C0', 'MAE'), 'scratch': ('s--', 'C3', 'scratch'),

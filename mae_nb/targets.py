@@ -8,7 +8,7 @@ Docs: https://mae-nb.github.io/mae_nb/targets.html.md"""
 __all__ = ['TARGETS', 'evaluation', 'meets']
 
 # %% ../nbs/14a_targets.ipynb #adcf276f
-import csv, json
+import json
 from pathlib import Path
 
 # %% ../nbs/14a_targets.ipynb #93a5dcd0
