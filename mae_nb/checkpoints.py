@@ -62,6 +62,9 @@ PRETRAINED = {  # name: (file in mae_nb/assets, what it holds)
     'fashion_mnist_128': ('mae_fashion_mnist_128.pth', "the same recipe with a 128-wide encoder (8 heads): "
                                                        "mae_vit_mini_patch4, embed_dim 128, 100 epochs on 55,000 "
                                                        "Fashion-MNIST training images (fp16; notebook 14a)"),
+    'fashion_mnist_192': ('mae_fashion_mnist_192.pth', "the same recipe with a 192-wide encoder (12 heads): "
+                                                       "mae_vit_mini_patch4, embed_dim 192, 100 epochs on 55,000 "
+                                                       "Fashion-MNIST training images (fp16; notebook 14a)"),
 }
 
 def pretrained_path(name:str) -> Path:
