@@ -96,10 +96,11 @@ def scaling_claim(results:dict, budget:Budget, split:str='test') -> list: # a di
         if not all(s in r for s in ends): continue
         a, b = r[ends[0]], r[ends[1]]
         growth, noise = b['lead'] - a['lead'], None if None in (a['noise'], b['noise']) else a['noise'] + b['noise']
-        reading = ('not read, one seed' if noise is None
-                   else 'fails, the lead shrinks' if growth < -noise else 'not shown, the change is within noise'
-                   if growth <= noise else 'holds' if b['verdict'] == 'agreement'
-                   else 'not shown, the lead grows but is within noise at the largest size')
+        if noise is None: reading = 'not read, one seed'
+        elif growth < -noise: reading = 'fails, the lead shrinks'
+        elif growth <= noise: reading = 'not shown, the change is within noise'
+        elif b['verdict'] == 'agreement': reading = 'holds'
+        else: reading = 'not shown, the lead grows but is within noise at the largest size'
         out.append(dict(labels=labels, sizes=ends, leads=(a['lead'], b['lead']), growth=growth, noise=noise,
                         mae_gain=b['mae'] - a['mae'], scratch_gain=b['scratch'] - a['scratch'], reading=reading))
     return out
