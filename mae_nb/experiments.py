@@ -20,6 +20,7 @@ __all__ = ['stage_key', 'stage_kind', 'accuracy_on_test_set', 'StageBusy', 'stag
 
 # %% ../nbs/12_experiments.ipynb #89c6f513
 import hashlib, json, os, time
+from datetime import datetime, timezone
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -28,6 +29,7 @@ from fastai.torch_core import num_distrib, rank_distrib
 from .data import FASHION_SOURCES
 from .loaders import mae_dataloaders
 from .checkpoints import latest_checkpoint, write_json
+from .logs import logged_seconds
 from .config import RunConfig
 from .train import hardware, chosen, evaluate, OBSERVERS
 
@@ -132,9 +134,11 @@ def run_stage(cfg, # a `PretrainConfig`, `LinProbeConfig`, `FinetuneConfig` or `
 # %% ../nbs/12_experiments.ipynb #7df51cf9
 def _run_stage(cfg, key:str, out:Path, log, test:bool) -> dict:
     name, fn = stage_kind(cfg)
-    resume = True if latest_checkpoint(out) else None
+    ck = latest_checkpoint(out)
+    resume = True if ck else None
     log(f"  {name} {key}: {'resuming' if resume else 'starting'} ({cfg.epochs} epochs) in {out}")
-    t0 = time.time()
+    # its wall time counts the sessions before a resume too: their epochs' time, from its epoch log
+    t0 = time.time() - (logged_seconds(out/'epochs.csv', int(ck.stem.split('-')[1])) if ck else 0.)
     learn = fn(resume=resume, **({'figures': False} if name == 'pretrain' else {}))
     if name == 'pretrain':
         train_loss, valid_loss = map(float, learn.recorder.values[-1][:2])
@@ -142,7 +146,8 @@ def _run_stage(cfg, key:str, out:Path, log, test:bool) -> dict:
                    hardware=hardware(),
                    torch=torch.__version__, **chosen(getattr(learn, 'precision', None)))
     else: rec = dict(learn.result)
-    rec.update(stage=name, key=key, wall_s=round(time.time() - t0, 1), resumed=bool(resume), device=_device())
+    rec.update(stage=name, key=key, wall_s=round(time.time() - t0, 1), resumed=bool(resume), device=_device(),
+               finished=datetime.now(timezone.utc).isoformat(timespec='seconds'))
     if test and name != 'pretrain' and cfg.source in FASHION_SOURCES:  # the test set has Fashion-MNIST's classes
         model = learn.vit if name == 'probe' else learn.model
         # the pixel probe: Fashion-MNIST's own size
