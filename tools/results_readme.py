@@ -42,11 +42,12 @@ def _records():
 def _threads(where:str) -> int: return int(m[1]) if (m := re.search(r'(\d+) threads', where)) else 1
 
 def summary() -> dict: # group -> {'n', 'dates', 'machines', 'thread_h'}
-    out, runs = defaultdict(lambda: dict(n=0, dates=set(), machines=set(), thread_h=None)), {}
+    out, runs = defaultdict(lambda: dict(n=0, dates=set(), committed=set(), machines=set(), thread_h=None)), {}
     for p, r in _records():
         g, where = _group(p), r.get('hardware') or r.get('machine')
         out[g]['n'] += 1; out[g]['machines'].add(re.sub(r', \d+ threads.*', '', where))
         if (d := r.get('finished') or r.get('date')): out[g]['dates'].add(d[:10])
+        elif r.get('committed'): out[g]['committed'].add(r['committed'][:10])  # a record that does not say when
         # a grid cell's stages and a tuning record's runs by their keys, else the record's own run
         rs = [(s['key'], s) for s in r['stages'].values()] if isinstance(r.get('stages'), dict) else \
              [(s['key'], s) for s in r['runs']] if isinstance(r.get('runs'), list) else [(p, r)]
@@ -66,8 +67,8 @@ def render() -> str:
     s = summary()
     for g in GROUPS:
         if g not in s: continue
-        d = sorted(s[g]['dates'])
-        dates = '—' if not d else d[0] if d[0] == d[-1] else f'{d[0]} to {d[-1]}'
+        dates = '; '.join(f'{how}{d[0]}' + (f' to {d[-1]}' if d[-1] != d[0] else '') for how, d in
+                          (('', sorted(s[g]['dates'])), ('committed ', sorted(s[g]['committed']))) if d) or '—'
         hours = '—' if s[g]['thread_h'] is None else f"{s[g]['thread_h']:.1f}"
         machines = '; '.join(sorted(s[g]['machines']))
         rows.append(f"| `results/{g}` | {WHAT[g]} | {s[g]['n']} | {dates} | {machines} | {hours} |")
@@ -93,7 +94,10 @@ def render() -> str:
         '(`python tools/results_readme.py` writes it; a test checks',
         'that it is current). "Machines" is the CPU or GPU a record names: records written before 2026-12-06 say only',
         '"CPU x86_64"; those runs were made on 2-core AMD EPYC machines. A thread-hour is a run\'s wall time times its',
-        'torch threads, counted once per stage however many grid cells share it; "—": the record gives no time.', '',
+        'torch threads, counted once per stage however many grid cells share it; "—": the record gives no time.',
+        'Dates are when the runs finished, or for records that do not say, when they were committed at their path',
+        '(a record that was moved is dated by its move).',
+        '',
         *rows, '', f'In all: {total:.1f} thread-hours.', '',
         '## Targets', '', 'The reference MAEs against the numbers they are held to:', '',
         *targets, ''])
