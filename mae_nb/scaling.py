@@ -8,12 +8,12 @@ to train ViT-H, which overfits it from scratch (Table 3).
 
 This notebook asks the same question at our scale, with the machinery of the ablations (notebook 13): a grid,
 `scaling`, whose cells are encoder sizes and training arms, each run end to end and recorded in
-`results/ablations/<budget>/scaling/`. At the `'cpu10'` budget the encoders are 32, 64, 128 and 192 wide, all with
-6 blocks and 16 channels per attention head; their training FLOPs span 30× (printed below). The decoder stays the light 2 × 64 one
-at every size, as the paper keeps its 8 × 512 decoder for ViT-B to ViT-H. Each size has three arms:
+`results/ablations/<budget>/scaling/`. At the `'cpu10'` budget the encoders are 32, 64, 128 and 192 wide, all with 6
+blocks and 16 channels per attention head; their training FLOPs span 30× (printed below). The decoder stays the
+light 2 × 64 one at every size, as the paper keeps its 8 × 512 decoder for ViT-B to ViT-H. Each size has three arms:
 
 - **mae**: pretrain on the 55,000 development images (10 epochs), then fine-tune;
-- **scratch**: the same ViT fine-tuned from MAE's initialisation, for the same epochs as MAE's fine-tuning;
+- **scratch**: the same ViT trained from random weights, for the same epochs as MAE's fine-tuning;
 - **scratch long**: the same, twice as long, to show whether scratch has saturated.
 
 Every arm is fine-tuned on all the labels (3 epochs) and on a class-balanced 10% of them (20 epochs; twice that
