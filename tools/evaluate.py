@@ -105,6 +105,12 @@ def finetune_long_cfg() -> FinetuneConfig:
 
 def job_finetune_long(): stage(finetune_long_cfg(), 'ft_mae_long')
 
+def job_seed(mae:bool, seed:int=1):
+    "The 30-epoch fine-tuning again with another seed, at the lr chosen for seed 0: how far a seed moves it."
+    who = 'mae' if mae else 'scratch'
+    lr = choices()[f'ft_{who}']['chosen']
+    stage(finetune_cfg(mae, base_lr=lr, epochs=FT_EPOCHS, seed=seed), f'ft_{who}_seed{seed}')
+
 def job_few(mae:bool):
     who = 'mae' if mae else 'scratch'
     lr = choices()[f'ft_{who}']['chosen']  # the full-data choice: a sweep per fraction would cost as much again
@@ -139,6 +145,7 @@ def job_small_data():
 
 JOBS = {**{f'probe_{p}': (lambda p=p: job_probe(p)) for p in POOLS},
         'ft_scratch': lambda: job_finetune(False), 'ft_mae': lambda: job_finetune(True),
+        'ft_mae_seed1': lambda: job_seed(True), 'ft_scratch_seed1': lambda: job_seed(False),
         'ft_mae_long': job_finetune_long, 'few_scratch': lambda: job_few(False), 'few_mae': lambda: job_few(True),
         'partial': job_partial, 'transfer': job_transfer, 'small_data': job_small_data}
 
