@@ -28,7 +28,7 @@ import torch
 from fastai.torch_core import num_distrib, rank_distrib
 from .data import FASHION_SOURCES
 from .loaders import mae_dataloaders
-from .checkpoints import latest_checkpoint, write_json
+from .checkpoints import checkpoint_epoch, latest_checkpoint, write_json
 from .logs import logged_seconds
 from .config import RunConfig
 from .train import hardware, chosen, evaluate, OBSERVERS
@@ -138,7 +138,7 @@ def _run_stage(cfg, key:str, out:Path, log, test:bool) -> dict:
     resume = True if ck else None
     log(f"  {name} {key}: {'resuming' if resume else 'starting'} ({cfg.epochs} epochs) in {out}")
     # its wall time counts the sessions before a resume too: their epochs' time, from its epoch log
-    t0 = time.time() - (logged_seconds(out/'epochs.csv', int(ck.stem.split('-')[1])) if ck else 0.)
+    t0 = time.time() - (logged_seconds(out/'epochs.csv', checkpoint_epoch(ck)) if ck else 0.)
     learn = fn(resume=resume, **({'figures': False} if name == 'pretrain' else {}))
     if name == 'pretrain':
         train_loss, valid_loss = map(float, learn.recorder.values[-1][:2])

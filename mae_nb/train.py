@@ -30,7 +30,7 @@ from fastai.callback.schedule import ParamScheduler
 from fastai.callback.training import GradientClip
 from fastai.optimizer import OptimWrapper
 from fastai.torch_core import rank_distrib, num_distrib, set_seed
-from .checkpoints import save_atomic, latest_checkpoint, read_checkpoint
+from .checkpoints import checkpoint_epoch, save_atomic, latest_checkpoint, read_checkpoint
 from .distributed import unwrap_model, _gather, data_parallel, local_device
 from .precision import (DeviceMixedPrecision, Precision, precision_autocast, allow_tf32, mixed_precision,
                               cpu_name, use_fused_attention)
@@ -151,7 +151,7 @@ def _read_resumable(path:Path) -> dict:
 
 # %% ../nbs/07_train.ipynb #bfc0f702
 def _newest_readable(out:Path) -> tuple: # (checkpoint, its path): the newest that reads; warns past the others
-    cks = sorted(out.glob('checkpoint-*.pth'), key=lambda p: int(p.stem.split('-')[1]), reverse=True)
+    cks = sorted(out.glob('checkpoint-*.pth'), key=checkpoint_epoch, reverse=True)
     bad = []
     for path in cks:
         try: ck = _read_resumable(path)
