@@ -65,3 +65,17 @@ def test_run_wall_s_counts_every_epoch_and_probe(tmp_path):
     (tmp_path/'epochs.csv').write_text('epoch,train_loss,time\n0,0.5,02:28\n1,0.4,1:01:14\n')
     (tmp_path/'probes.json').write_text(json.dumps([{'epoch': 1, 'probe_s': 10.5}, {'epoch': 2, 'probe_s': 2.0}]))
     assert _load().run_wall_s(tmp_path) == 148 + 3674 + 12.5
+
+@pytest.mark.parametrize('model', ['fashion_mnist', 'fashion_mnist_128', 'fashion_mnist_192'])
+def test_evaluate_finds_its_committed_stages(model):
+    "Each final stage `tools/evaluate.py` asks for hashes to the key of the record committed for it: read, not rerun."
+    from mae_nb.experiments import stage_key
+    ev = _load('evaluate'); ev.select(model)
+    ch, up = ev.choices(), ev.ref_key()
+    asks = {f'lp_{p}': (ev.probe(p, base_lr=ch[f'probe_{p}']['chosen'], epochs=ev.PROBE_EPOCHS), p != 'pixels')
+            for p in ev.POOLS if f'probe_{p}' in ch}
+    asks |= {f'ft_{who}': (ev.finetune_cfg(who == 'mae', base_lr=ch[f'ft_{who}']['chosen'], epochs=ev.FT_EPOCHS),
+                           who == 'mae') for who in ('mae', 'scratch') if f'ft_{who}' in ch}
+    done = {n: json.loads(f.read_text())['key'] for n in asks if (f := ev.OUT/n/'result.json').exists()}
+    assert len(done) >= 3, done  # every reference has its probes and fine-tuning recorded
+    assert {n: stage_key(asks[n][0], up if asks[n][1] else '') for n in done} == done
