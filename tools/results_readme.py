@@ -41,7 +41,7 @@ def _records():
 
 def _threads(where:str) -> int: return int(m[1]) if (m := re.search(r'(\d+) threads', where)) else 1
 
-def summary() -> dict: # group -> {'n', 'dates', 'machines', 'thread_h'}
+def summary() -> dict: # group -> {'n', 'dates', 'committed', 'machines', 'thread_h'}
     out, runs = defaultdict(lambda: dict(n=0, dates=set(), committed=set(), machines=set(), thread_h=None)), {}
     for p, r in _records():
         g, where = _group(p), r.get('hardware') or r.get('machine')
