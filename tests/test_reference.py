@@ -79,3 +79,19 @@ def test_evaluate_finds_its_committed_stages(model):
     done = {n: json.loads(f.read_text())['key'] for n in asks if (f := ev.OUT/n/'result.json').exists()}
     assert len(done) >= 3, done  # every reference has its probes and fine-tuning recorded
     assert {n: stage_key(asks[n][0], up if asks[n][1] else '') for n in done} == done
+
+def test_a_sweep_goes_past_the_end_it_chooses(tmp_path, monkeypatch):
+    "`choose` tries a value past an end of its range while the best is there, and stops once the best is inside."
+    ev = _load('evaluate')
+    monkeypatch.setattr(ev, 'OUT', tmp_path)
+    tried = []
+    def stage(cfg, test=True): # held-out top-1 peaks at lr 0.03, past the range's top
+        tried.append(cfg); return {'top1': 1 - abs(cfg - 0.03)}
+    monkeypatch.setattr(ev, 'stage', stage)
+    assert ev.beyond([1e-3, 3e-3, 1e-2]) == (3e-4, 3e-2) and ev.beyond([0.5, 2., 8., 32.]) == (0.1, 100.)
+    assert ev.choose('ft_x', lambda v: v, (1e-3, 3e-3, 1e-2)) == 3e-2
+    assert tried == [1e-3, 3e-3, 1e-2, 3e-2, 9e-2]  # each value run once; 0.09 shows 0.03 is inside the range
+    assert list(json.loads((tmp_path/'choices.json').read_text())['ft_x']['valid_top1']) == \
+           ['0.001', '0.003', '0.01', '0.03', '0.09']
+    tried.clear()  # at most `steps` values past the end: a best still there is kept, and the record says so
+    assert ev.choose('ft_y', lambda v: v / 100, (1e-3, 3e-3, 1e-2), steps=1) == 3e-2 and len(tried) == 4

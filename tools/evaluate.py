@@ -6,7 +6,8 @@ the experiment runner (notebook 12).
     python tools/evaluate.py --list                             # the stages done and their results
 
 Every setting is chosen on 'fashion_mnist_dev' (55,000 training images; 5,000 held out as the validation set). The
-sweeps that choose a setting are runs that never read the test set (`run_stage(..., test=False)`); a final run
+sweeps that choose a setting are runs that never read the test set (`run_stage(..., test=False)`), and a sweep
+whose best value is at an end of its range goes on past that end (`choose`); a final run
 reads it once, when it is done, as a stage of its own: for fine-tuning a longer run than its sweep's, for a probe
 the chosen sweep run repeated. The choice of each sweep is written to results/<reference folder>/eval/choices.json.
 
@@ -64,15 +65,26 @@ def choices() -> dict:
     path = OUT/'choices.json'
     return json.loads(path.read_text()) if path.exists() else {}
 
-def choose(name:str, stages:dict) -> float:
-    "Run the sweep `stages` ({value: config}) without reading the test set; keep the value of best validation top-1."
-    recs = {v: stage(cfg, test=False) for v, cfg in stages.items()}
-    best = max(recs, key=lambda v: recs[v]['top1'])
+def beyond(values:list) -> tuple[float, float]:
+    "One step past each end of the sorted sweep `values`, by the ratio of that end's two values, to one digit."
+    return float(f'{values[0]**2/values[1]:.1g}'), float(f'{values[-1]**2/values[-2]:.1g}')
+
+def choose(name:str, make, values, steps:int=2) -> float:
+    """Run the sweep of `make(value)` over `values` without reading the test set; keep the value of best validation
+    top-1. While the best is at an end of the range, try one value past it (up to `steps` more): a choice at an end
+    says only that the best lies there or beyond."""
+    values, recs = sorted(values), {}
+    for i in range(steps + 1):
+        recs |= {v: stage(make(v), test=False) for v in values if v not in recs}
+        best = max(recs, key=lambda v: recs[v]['top1'])
+        if i == steps or best not in (values[0], values[-1]): break
+        below, above = beyond(values)
+        values = [below] + values if best == values[0] else values + [above]
     ch = choices()
-    ch[name] = dict(chosen=best, valid_top1={str(v): r['top1'] for v, r in recs.items()},
+    ch[name] = dict(chosen=best, valid_top1={str(v): recs[v]['top1'] for v in values},
                     note='chosen by top-1 on the 5,000 held-out training images; the test set was not read')
     OUT.mkdir(parents=True, exist_ok=True); (OUT/'choices.json').write_text(json.dumps(ch, indent=1))
-    tried = ', '.join(f"{v}: {r['top1']:.4f}" for v, r in recs.items())
+    tried = ', '.join(f"{v}: {recs[v]['top1']:.4f}" for v in values)
     print(f"{name}: chose {best} ({tried})", flush=True)
     return best
 
@@ -90,12 +102,12 @@ def finetune_cfg(mae:bool, **kw) -> FinetuneConfig:
     return FinetuneConfig(**DATA, **ARCH, **FT, **({'checkpoint': REF} if mae else SCRATCH), **kw)
 
 def job_probe(pool:str):
-    lr = choose(f'probe_{pool}', {v: probe(pool, base_lr=v, epochs=PROBE_EPOCHS) for v in PROBE_LRS})
+    lr = choose(f'probe_{pool}', lambda v: probe(pool, base_lr=v, epochs=PROBE_EPOCHS), PROBE_LRS)
     stage(probe(pool, base_lr=lr, epochs=PROBE_EPOCHS), f'lp_{pool}')
 
 def job_finetune(mae:bool):
     who = 'mae' if mae else 'scratch'
-    lr = choose(f'ft_{who}', {v: finetune_cfg(mae, base_lr=v, epochs=FT_SWEEP_EPOCHS) for v in FT_LRS})
+    lr = choose(f'ft_{who}', lambda v: finetune_cfg(mae, base_lr=v, epochs=FT_SWEEP_EPOCHS), FT_LRS)
     stage(finetune_cfg(mae, base_lr=lr, epochs=FT_EPOCHS), f'ft_{who}')
 
 def finetune_long_cfg() -> FinetuneConfig:
