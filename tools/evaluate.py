@@ -6,10 +6,10 @@ the experiment runner (notebook 12).
     python tools/evaluate.py --list                             # the stages done and their results
 
 Every setting is chosen on 'fashion_mnist_dev' (55,000 training images; 5,000 held out as the validation set). The
-sweeps that choose a setting are runs that never read the test set (`run_stage(..., test=False)`), and a sweep
-whose best value is at an end of its range goes on past that end (`choose`); a final run
-reads it once, when it is done, as a stage of its own: for fine-tuning a longer run than its sweep's, for a probe
-the chosen sweep run repeated. The choice of each sweep is written to results/<reference folder>/eval/choices.json.
+sweeps that choose a setting are runs that never read the test set (`run_stage(..., test=False)`), and a sweep whose
+best value is at an end of its range goes on past that end (`choose`); a final run reads it once, when it is done,
+as a stage of its own: for fine-tuning a longer run than its sweep's, for a probe the chosen sweep run repeated. The
+choice of each sweep is written to results/<reference folder>/eval/choices.json.
 
 Each stage's folder is results/<reference folder>/eval/<stage>: its result.json (the record) and epochs.csv are
 committed, its checkpoints are not (a stage that is stopped resumes from them on the same machine;
