@@ -95,3 +95,4 @@ def test_a_sweep_goes_past_the_end_it_chooses(tmp_path, monkeypatch):
            ['0.001', '0.003', '0.01', '0.03', '0.09']
     tried.clear()  # at most `steps` values past the end: a best still there is kept, and the record says so
     assert ev.choose('ft_y', lambda v: v / 100, (1e-3, 3e-3, 1e-2), steps=1) == 3e-2 and len(tried) == 4
+    assert list(json.loads((tmp_path/'choices.json').read_text())['ft_y']['valid_top1'])[-1] == '0.03'
